@@ -1,0 +1,91 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CreditGrants.Polar;
+
+/// <summary>Where Polar is and how the app may use it; bound from the <c>Polar</c> configuration section.</summary>
+public sealed class PolarClientOptions : IValidatableObject
+{
+    public const string SectionName = "Polar";
+
+    public static readonly Uri ProductionUrl = new("https://api.polar.sh/");
+    public static readonly Uri SandboxUrl = new("https://sandbox-api.polar.sh/");
+
+    /// <summary><c>production</c>, <c>sandbox</c> or an absolute URL (the emulator).</summary>
+    [Required]
+    public string Server { get; set; } = "sandbox";
+
+    /// <summary>An organization access token (<c>polar_oat_…</c>). Never logged.</summary>
+    [Required]
+    public string AccessToken { get; set; } = "";
+
+    /// <summary>The request budget; when unset, 500 for production, 100 for sandbox, 500 for any other server.</summary>
+    [Range(1, 100_000)]
+    public int? RequestsPerMinute { get; set; }
+
+    /// <summary>The most events one ingest request carries (the 10 MiB body limit applies as well).</summary>
+    [Range(1, 100_000)]
+    public int MaxEventsPerRequest { get; set; } = 1000;
+
+    /// <summary>How long one attempt may take.</summary>
+    [Range(1, 600)]
+    public int AttemptTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>How many times a failed call is tried again (408, 429, 5xx, connection failures).</summary>
+    [Range(0, 20)]
+    public int MaxRetries { get; set; } = 4;
+
+    /// <summary>The longest wait between retries, including a <c>Retry-After</c> that asks for more.</summary>
+    [Range(1, 3600)]
+    public int MaxRetryDelaySeconds { get; set; } = 60;
+
+    /// <summary>How long a meter definition is trusted before it is read again.</summary>
+    [Range(0, 86_400)]
+    public int MeterCacheSeconds { get; set; } = 60;
+
+    public Uri BaseAddress => ResolveServer(Server);
+
+    public int EffectiveRequestsPerMinute => RequestsPerMinute ?? (IsSandbox ? 100 : 500);
+
+    private bool IsSandbox => string.Equals(Server, "sandbox", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Turns <c>production</c>, <c>sandbox</c> or an absolute http(s) URL into the API's base address.</summary>
+    public static Uri ResolveServer(string server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        if (string.Equals(server, "production", StringComparison.OrdinalIgnoreCase))
+        {
+            return ProductionUrl;
+        }
+
+        if (string.Equals(server, "sandbox", StringComparison.OrdinalIgnoreCase))
+        {
+            return SandboxUrl;
+        }
+
+        if (Uri.TryCreate(server, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp))
+        {
+            return url.AbsoluteUri.EndsWith('/') ? url : new Uri(url.AbsoluteUri + "/");
+        }
+
+        throw new ArgumentException(
+            $"Polar server '{server}' is not valid: use 'production', 'sandbox' or an absolute http(s) URL.", nameof(server));
+    }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!string.Equals(Server, "production", StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(Server, "sandbox", StringComparison.OrdinalIgnoreCase)
+            && !(Uri.TryCreate(Server, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"))
+        {
+            yield return new ValidationResult(
+                $"Polar:Server is '{Server}'; use 'production', 'sandbox' or an absolute http(s) URL.", [nameof(Server)]);
+        }
+
+        if (string.IsNullOrWhiteSpace(AccessToken))
+        {
+            yield return new ValidationResult(
+                "Polar:AccessToken is empty; set it to an organization access token (in Azure, a Key Vault reference).",
+                [nameof(AccessToken)]);
+        }
+    }
+}
