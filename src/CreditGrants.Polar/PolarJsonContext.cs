@@ -17,6 +17,7 @@ namespace CreditGrants.Polar;
 [JsonSerializable(typeof(PolarPage<Meter>))]
 [JsonSerializable(typeof(MeterFilterNode))]
 [JsonSerializable(typeof(EventsIngest))]
+[JsonSerializable(typeof(PolarEvent))]
 [JsonSerializable(typeof(EventsIngestResponse))]
 [JsonSerializable(typeof(CustomerMeter))]
 [JsonSerializable(typeof(PolarPage<CustomerMeter>))]

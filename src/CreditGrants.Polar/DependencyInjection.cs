@@ -1,0 +1,74 @@
+using System.Net.Http.Headers;
+using CreditGrants.Polar.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace CreditGrants.Polar;
+
+/// <summary>Registers the Polar gateway: options, the typed client with its resilience pipeline and request budget.</summary>
+public static class DependencyInjection
+{
+    public static IServiceCollection AddPolarGateway(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<PolarClientOptions>().Bind(configuration.GetSection(PolarClientOptions.SectionName));
+        return services.AddPolarGatewayCore();
+    }
+
+    public static IServiceCollection AddPolarGateway(this IServiceCollection services, Action<PolarClientOptions> configure)
+    {
+        services.AddOptions<PolarClientOptions>().Configure(configure);
+        return services.AddPolarGatewayCore();
+    }
+
+    private static IServiceCollection AddPolarGatewayCore(this IServiceCollection services)
+    {
+        services.AddOptions<PolarClientOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new PolarRequestBudget(sp.GetRequiredService<IOptions<PolarClientOptions>>().Value.EffectiveRequestsPerMinute));
+        services.TryAddSingleton<IPolarGateway, PolarGateway>();
+
+        services.AddHttpClient<PolarClient>((sp, http) =>
+            {
+                var options = sp.GetRequiredService<IOptions<PolarClientOptions>>().Value;
+                http.BaseAddress = options.BaseAddress;
+                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.AccessToken);
+                http.DefaultRequestHeaders.Add("Polar-Version", "2026-04");
+                http.DefaultRequestHeaders.UserAgent.ParseAdd("CreditFunctions/1.0");
+                // The pipeline's timeouts govern; the client-wide one only catches a pipeline that never ends.
+                http.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            .AddResilienceHandler("polar", ConfigurePipeline);
+        return services;
+    }
+
+    /// <summary>Retry (with jitter, honouring Retry-After) around a circuit breaker, the request budget and a per-attempt timeout.</summary>
+    private static void ConfigurePipeline(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context)
+    {
+        var options = context.ServiceProvider.GetRequiredService<IOptions<PolarClientOptions>>().Value;
+        var budget = context.ServiceProvider.GetRequiredService<PolarRequestBudget>();
+        pipeline
+            .AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = Math.Max(options.MaxRetries, 0),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromSeconds(1),
+                MaxDelay = TimeSpan.FromSeconds(options.MaxRetryDelaySeconds),
+                ShouldRetryAfterHeader = true,
+            })
+            .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = 20,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = TimeSpan.FromSeconds(15),
+            })
+            .AddRateLimiter(budget.Limiter)
+            .AddTimeout(TimeSpan.FromSeconds(options.AttemptTimeoutSeconds));
+    }
+}

@@ -1,0 +1,32 @@
+using CreditGrants.Polar.Events;
+using CreditGrants.Polar.Meters;
+using CreditGrants.Polar.Models;
+
+namespace CreditGrants.Polar;
+
+/// <summary>Everything the app asks of Polar, in the domain's terms. The one way out to Polar.</summary>
+public interface IPolarGateway
+{
+    Task<Customer?> FindCustomerByExternalIdAsync(string externalId, CancellationToken cancellationToken = default);
+
+    Task<Customer?> FindCustomerByEmailAsync(string email, CancellationToken cancellationToken = default);
+
+    Task<Customer> GetCustomerAsync(Guid customerId, CancellationToken cancellationToken = default);
+
+    Task<Customer> CreateCustomerAsync(CustomerCreate customer, CancellationToken cancellationToken = default);
+
+    /// <summary>The meter with exactly this name (case-sensitive), or null; two such meters is an error naming both.</summary>
+    Task<Meter?> FindMeterAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>The named meter as a grant target (cached briefly); throws <see cref="MeterNotGrantableException"/>.</summary>
+    Task<GrantTarget> GetGrantTargetAsync(string meterName, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates the guide's meter (Sum of <paramref name="sumProperty"/> over events named <paramref name="eventName"/>) unless one of that name exists.</summary>
+    Task<(Meter Meter, bool Created)> EnsureMeterAsync(string name, string eventName, string sumProperty, CancellationToken cancellationToken = default);
+
+    /// <summary>Ingests any number of events in as few requests as Polar's limits allow; one outcome per event.</summary>
+    Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default);
+
+    /// <summary>The customer's standing on a meter, or null when the customer has no events on it yet.</summary>
+    Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default);
+}

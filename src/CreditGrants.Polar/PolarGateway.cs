@@ -1,0 +1,262 @@
+using System.Collections.Concurrent;
+using CreditGrants.Polar.Events;
+using CreditGrants.Polar.Http;
+using CreditGrants.Polar.Meters;
+using CreditGrants.Polar.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CreditGrants.Polar;
+
+/// <summary>The Polar gateway: customers, meters as grant targets, batched ingest and balances over <see cref="PolarClient"/>.</summary>
+public sealed partial class PolarGateway(
+    PolarClient client,
+    IOptions<PolarClientOptions> options,
+    TimeProvider time,
+    ILogger<PolarGateway> logger) : IPolarGateway
+{
+    /// <summary>Polar refuses bodies over 10 MiB.</summary>
+    public const int MaxRequestBytes = 10 * 1024 * 1024;
+
+    private const int MaxPages = 1000;
+
+    private readonly ConcurrentDictionary<string, (GrantTarget Target, DateTimeOffset Expires)> _targets = new(StringComparer.Ordinal);
+
+    public async Task<Customer?> FindCustomerByExternalIdAsync(string externalId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await client.GetCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PolarException ex) when (ex.Kind == PolarErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public async Task<Customer?> FindCustomerByEmailAsync(string email, CancellationToken cancellationToken = default)
+    {
+        var page = await client.ListCustomersAsync(new CustomerListQuery(Email: email, Limit: 10), cancellationToken).ConfigureAwait(false);
+        return page.Items.FirstOrDefault(c => c.DeletedAt is null);
+    }
+
+    public Task<Customer> GetCustomerAsync(Guid customerId, CancellationToken cancellationToken = default) =>
+        client.GetCustomerAsync(customerId, cancellationToken);
+
+    public Task<Customer> CreateCustomerAsync(CustomerCreate customer, CancellationToken cancellationToken = default) =>
+        client.CreateCustomerAsync(customer, cancellationToken);
+
+    public async Task<Meter?> FindMeterAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var matches = new List<Meter>();
+        for (var page = 1; page <= MaxPages; page++)
+        {
+            var result = await client.ListMetersAsync(new MeterListQuery(Query: name, IsArchived: false, Page: page), cancellationToken)
+                .ConfigureAwait(false);
+            matches.AddRange(result.Items.Where(m => string.Equals(m.Name, name, StringComparison.Ordinal) && m.ArchivedAt is null));
+            if (page >= result.Pagination.MaxPage)
+            {
+                break;
+            }
+        }
+
+        return matches.Count switch
+        {
+            0 => null,
+            1 => matches[0],
+            _ => throw new MeterNotGrantableException(name, MeterProblem.Ambiguous,
+                $"{matches.Count} meters are named '{name}' ({string.Join(", ", matches.Select(m => m.Id))}); rename or archive all but one."),
+        };
+    }
+
+    public async Task<GrantTarget> GetGrantTargetAsync(string meterName, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        if (_targets.TryGetValue(meterName, out var cached) && cached.Expires > now)
+        {
+            return cached.Target;
+        }
+
+        var meter = await FindMeterAsync(meterName, cancellationToken).ConfigureAwait(false)
+            ?? throw new MeterNotGrantableException(meterName, MeterProblem.NotFound,
+                $"No meter is named '{meterName}' (names are case-sensitive); create it first, e.g. 'credits meters ensure --meter \"{meterName}\"'.");
+        var target = GrantTarget.From(meter);
+        _targets[meterName] = (target, now.AddSeconds(options.Value.MeterCacheSeconds));
+        return target;
+    }
+
+    public async Task<(Meter Meter, bool Created)> EnsureMeterAsync(string name, string eventName, string sumProperty,
+        CancellationToken cancellationToken = default)
+    {
+        if (await FindMeterAsync(name, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            return (existing, false);
+        }
+
+        var created = await client.CreateMeterAsync(
+            new MeterCreate(name, MeterFilter.NameEquals(eventName), MeterAggregation.Sum(sumProperty)), cancellationToken).ConfigureAwait(false);
+        LogMeterCreated(created.Name, created.Id, eventName, sumProperty);
+        return (created, true);
+    }
+
+    public async Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default)
+    {
+        var page = await client.ListCustomerMetersAsync(new CustomerMeterListQuery(CustomerId: customerId, MeterId: meterId, Limit: 10),
+            cancellationToken).ConfigureAwait(false);
+        return page.Items.Count > 0 ? page.Items[0] : null;
+    }
+
+    public async Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var outcomes = new EventOutcome?[events.Count];
+        var pending = Prepare(events, outcomes);
+        int inserted = 0, duplicates = 0, requests = 0;
+        foreach (var batch in Batches(pending))
+        {
+            var (batchInserted, batchDuplicates, batchRequests) = await SendAsync(batch, outcomes, cancellationToken).ConfigureAwait(false);
+            inserted += batchInserted;
+            duplicates += batchDuplicates;
+            requests += batchRequests;
+        }
+
+        var localDuplicates = outcomes.Count(o => o is { Status: IngestStatus.Duplicate, Reason: not null });
+        return new IngestReport(outcomes.Select(o => o!).ToList(), inserted, duplicates + localDuplicates, requests);
+    }
+
+    /// <summary>Checks each event against Polar's rules and serializes the ones that pass; the rest get their outcome now.</summary>
+    private List<(int Index, byte[] Json)> Prepare(IReadOnlyList<PolarEvent> events, EventOutcome?[] outcomes)
+    {
+        var now = time.GetUtcNow();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var pending = new List<(int, byte[])>(events.Count);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var polarEvent = events[i];
+            if (PolarEventRules.Check(polarEvent, now) is { } problem)
+            {
+                outcomes[i] = new EventOutcome(i, IngestStatus.Rejected, problem);
+                continue;
+            }
+
+            if (polarEvent.ExternalId is { } externalId && !seen.TryAdd(externalId, i))
+            {
+                outcomes[i] = new EventOutcome(i, IngestStatus.Duplicate, $"repeats the external_id of event {seen[externalId]} in the same list");
+                continue;
+            }
+
+            var json = EventBatchBody.Serialize(polarEvent);
+            if (json.Length + EventBatchBody.Overhead(1) > MaxRequestBytes)
+            {
+                outcomes[i] = new EventOutcome(i, IngestStatus.Rejected,
+                    $"the event is {json.Length:N0} bytes; Polar accepts request bodies of at most {MaxRequestBytes:N0} bytes");
+                continue;
+            }
+
+            pending.Add((i, json));
+        }
+
+        return pending;
+    }
+
+    /// <summary>Cuts events into requests under both the event count and the body size limits.</summary>
+    private IEnumerable<List<(int Index, byte[] Json)>> Batches(List<(int Index, byte[] Json)> pending)
+    {
+        var maxEvents = options.Value.MaxEventsPerRequest;
+        var batch = new List<(int, byte[])>();
+        var bytes = 0;
+        foreach (var item in pending)
+        {
+            if (batch.Count > 0 && (batch.Count >= maxEvents || bytes + item.Json.Length + EventBatchBody.Overhead(batch.Count + 1) > MaxRequestBytes))
+            {
+                yield return batch;
+                batch = [];
+                bytes = 0;
+            }
+
+            batch.Add(item);
+            bytes += item.Json.Length;
+        }
+
+        if (batch.Count > 0)
+        {
+            yield return batch;
+        }
+    }
+
+    /// <summary>Sends one batch; should Polar still refuse it with a 422, the events it names are rejected and the rest sent again.</summary>
+    private async Task<(int Inserted, int Duplicates, int Requests)> SendAsync(List<(int Index, byte[] Json)> batch,
+        EventOutcome?[] outcomes, CancellationToken cancellationToken)
+    {
+        var requests = 0;
+        while (batch.Count > 0)
+        {
+            requests++;
+            EventsIngestResponse response;
+            try
+            {
+                response = await client.IngestSerializedAsync(EventBatchBody.Build(batch.Select(b => b.Json)), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (PolarException ex) when (ex.Kind is PolarErrorKind.Validation or PolarErrorKind.Conflict)
+            {
+                batch = RejectNamed(batch, ex, outcomes);
+                continue;
+            }
+
+            var status = response.Duplicates == 0 ? IngestStatus.Inserted
+                : response.Inserted == 0 ? IngestStatus.Duplicate
+                : IngestStatus.InsertedOrDuplicate;
+            foreach (var (index, _) in batch)
+            {
+                outcomes[index] = new EventOutcome(index, status);
+            }
+
+            return (response.Inserted, response.Duplicates, requests);
+        }
+
+        return (0, 0, requests);
+    }
+
+    private List<(int Index, byte[] Json)> RejectNamed(List<(int Index, byte[] Json)> batch, PolarException refusal, EventOutcome?[] outcomes)
+    {
+        var named = refusal.Errors
+            .Where(e => e.EventIndex is { } i && i >= 0 && i < batch.Count)
+            .GroupBy(e => e.EventIndex!.Value)
+            .ToDictionary(g => g.Key, g => string.Join("; ", g.Select(e => $"Polar refused {string.Join('.', e.Location.Skip(3).DefaultIfEmpty("the event"))}: {e.Message}")));
+        if (named.Count == 0)
+        {
+            // Polar named no event: nothing can be told apart, so the whole request is reported with Polar's reason.
+            foreach (var (index, _) in batch)
+            {
+                outcomes[index] = new EventOutcome(index, IngestStatus.Rejected, refusal.Message);
+            }
+
+            return [];
+        }
+
+        LogBatchRefused(named.Count, batch.Count);
+        var rest = new List<(int, byte[])>(batch.Count - named.Count);
+        for (var position = 0; position < batch.Count; position++)
+        {
+            var index = batch[position].Index;
+            if (named.TryGetValue(position, out var reason))
+            {
+                outcomes[index] = new EventOutcome(index, IngestStatus.Rejected, reason);
+            }
+            else
+            {
+                rest.Add(batch[position]);
+            }
+        }
+
+        return rest;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created meter {Meter} ({MeterId}): sum of {Property} over events named {EventName}")]
+    private partial void LogMeterCreated(string meter, Guid meterId, string eventName, string property);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Polar refused {Refused} of {Count} events in a batch; sending the rest again")]
+    private partial void LogBatchRefused(int refused, int count);
+}
