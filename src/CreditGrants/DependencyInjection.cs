@@ -1,0 +1,31 @@
+using CreditGrants.Grants;
+using CreditGrants.Polar;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CreditGrants;
+
+/// <summary>Registers the grant domain and the Polar gateway it depends on.</summary>
+public static class DependencyInjection
+{
+    public static IServiceCollection AddCreditGrants(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<GrantOptions>().Bind(configuration.GetSection(GrantOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddPolarGateway(configuration);
+        return services.AddGrantServices();
+    }
+
+    /// <summary>The domain services alone, for hosts that register the gateway themselves (the CLI's embedded emulator).</summary>
+    public static IServiceCollection AddGrantServices(this IServiceCollection services)
+    {
+        services.AddOptions<GrantOptions>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
+        services.TryAddSingleton<GrantService>();
+        services.TryAddSingleton<BalanceService>();
+        return services;
+    }
+}

@@ -1,0 +1,45 @@
+namespace CreditGrants.Grants;
+
+/// <summary>Who receives a grant: by the app's own id (<see cref="ExternalId"/>) or by Polar's customer id.</summary>
+public sealed record CustomerRef(string? ExternalId, Guid? CustomerId, string? Email = null, string? Name = null)
+{
+    public static CustomerRef External(string externalId, string? email = null, string? name = null) => new(externalId, null, email, name);
+
+    public static CustomerRef Polar(Guid customerId) => new(null, customerId);
+
+    public override string ToString() => ExternalId is not null ? $"external id '{ExternalId}'" : $"customer {CustomerId}";
+}
+
+/// <summary>A validated grant of <see cref="Units"/> credits on a meter; the same <see cref="GrantId"/> never grants twice.</summary>
+public sealed record CreditGrant(GrantId GrantId, CustomerRef Customer, decimal Units, string Meter, string? Reason, string Source);
+
+/// <summary>How a grant ended.</summary>
+public enum GrantStatus
+{
+    /// <summary>The credits were granted now.</summary>
+    Granted,
+    /// <summary>A grant with this id was already made; nothing changed.</summary>
+    Duplicate,
+}
+
+/// <summary>The outcome of a grant: what was granted, to whom, on which meter, under which Polar event id.</summary>
+public sealed record GrantOutcome(
+    GrantStatus Status,
+    string GrantId,
+    Guid? CustomerId,
+    string? ExternalCustomerId,
+    bool CustomerCreated,
+    bool CustomerExists,
+    decimal Units,
+    string Meter,
+    string EventId);
+
+/// <summary>A customer's credit on one meter; a positive <see cref="Balance"/> is credit left.</summary>
+public sealed record CreditBalance(
+    string ExternalCustomerId,
+    Guid CustomerId,
+    string Meter,
+    Guid MeterId,
+    decimal Balance,
+    decimal ConsumedUnits,
+    long CreditedUnits);

@@ -1,0 +1,120 @@
+using CreditGrants.Polar;
+using CreditGrants.Polar.Events;
+using CreditGrants.Polar.Meters;
+using CreditGrants.Polar.Models;
+using Microsoft.Extensions.Logging;
+
+namespace CreditGrants.Grants;
+
+/// <summary>
+/// Makes a grant the way Polar's guide does: make sure the customer exists, check that the meter can take it,
+/// then ingest one event with the negated units under the meter's summed property.
+/// </summary>
+public sealed partial class GrantService(IPolarGateway polar, TimeProvider time, ILogger<GrantService> logger)
+{
+    public const string GrantIdKey = "grant_id";
+    public const string GrantReasonKey = "grant_reason";
+    public const string GrantSourceKey = "grant_source";
+
+    public async Task<GrantOutcome> GrantAsync(CreditGrant grant, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(grant);
+        var target = await polar.GetGrantTargetAsync(grant.Meter, cancellationToken).ConfigureAwait(false);
+        var (customer, created) = await EnsureCustomerAsync(grant.Customer, cancellationToken).ConfigureAwait(false);
+
+        var grantEvent = BuildEvent(grant, target, customer);
+        var verdict = target.Admits(grantEvent, time.GetUtcNow());
+        if (!verdict.Matches)
+        {
+            throw new MeterNotGrantableException(grant.Meter, MeterProblem.FilterRejects,
+                $"Meter '{grant.Meter}' would not count this grant: {verdict.Reason}.");
+        }
+
+        var report = await polar.IngestAsync([grantEvent], cancellationToken).ConfigureAwait(false);
+        var outcome = report.Outcomes[0];
+        if (outcome.Status == IngestStatus.Rejected)
+        {
+            throw new GrantException(GrantErrorKind.EventRejected, $"Polar refused the grant event: {outcome.Reason}");
+        }
+
+        var status = outcome.Status == IngestStatus.Duplicate ? GrantStatus.Duplicate : GrantStatus.Granted;
+        LogGrant(status, grant.Units, grant.Customer, grant.Meter, grant.GrantId.Value, grant.Source);
+        return new GrantOutcome(status, grant.GrantId.Value, customer?.Id, customer?.ExternalId ?? grant.Customer.ExternalId,
+            created, customer is not null, grant.Units, grant.Meter, grant.GrantId.EventId);
+    }
+
+    /// <summary>The grant event: the meter's event name, the customer, the grant's event id, and the negated units.</summary>
+    public static PolarEvent BuildEvent(CreditGrant grant, GrantTarget target, Customer? customer)
+    {
+        ArgumentNullException.ThrowIfNull(grant);
+        ArgumentNullException.ThrowIfNull(target);
+        var metadata = new Dictionary<string, System.Text.Json.JsonElement>(StringComparer.Ordinal)
+        {
+            [target.Property] = PolarMetadata.Number(-grant.Units),
+            [GrantIdKey] = PolarMetadata.Text(grant.GrantId.Value),
+            [GrantSourceKey] = PolarMetadata.Text(grant.Source),
+        };
+        if (grant.Reason is not null)
+        {
+            metadata[GrantReasonKey] = PolarMetadata.Text(grant.Reason);
+        }
+
+        // A known customer is addressed by Polar's id; otherwise by the external id, which Polar links once such a customer exists.
+        var customerId = customer?.Id ?? grant.Customer.CustomerId;
+        return new PolarEvent(target.EventName, customerId, customerId is null ? grant.Customer.ExternalId : null,
+            grant.GrantId.EventId, Timestamp: null, metadata);
+    }
+
+    private async Task<(Customer? Customer, bool Created)> EnsureCustomerAsync(CustomerRef reference, CancellationToken cancellationToken)
+    {
+        if (reference.CustomerId is { } customerId)
+        {
+            try
+            {
+                return (await polar.GetCustomerAsync(customerId, cancellationToken).ConfigureAwait(false), false);
+            }
+            catch (PolarException ex) when (ex.Kind == PolarErrorKind.NotFound)
+            {
+                throw new GrantException(GrantErrorKind.CustomerNotFound, $"No Polar customer has the id {customerId}.");
+            }
+        }
+
+        var externalId = reference.ExternalId!;
+        if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            return (existing, false);
+        }
+
+        if (reference.Email is null)
+        {
+            return (null, false);
+        }
+
+        try
+        {
+            var created = await polar.CreateCustomerAsync(new CustomerCreate(reference.Email, reference.Name, externalId), cancellationToken)
+                .ConfigureAwait(false);
+            LogCustomerCreated(created.Id, externalId);
+            return (created, true);
+        }
+        catch (PolarException ex) when (ex.Kind == PolarErrorKind.Conflict)
+        {
+            // Another create won the race for this external id, or the email belongs to someone else: read back to tell which.
+            if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } raced)
+            {
+                return (raced, false);
+            }
+
+            var owner = await polar.FindCustomerByEmailAsync(reference.Email, cancellationToken).ConfigureAwait(false);
+            throw new GrantException(GrantErrorKind.CustomerConflict, owner is null
+                ? $"Polar refused to create a customer with external id '{externalId}': {ex.Message}"
+                : $"The email '{reference.Email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to external id '{externalId}'.");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Grant {Status}: {Units} units to {Customer} on meter {Meter} (grant {GrantId}, source {Source})")]
+    private partial void LogGrant(GrantStatus status, decimal units, CustomerRef customer, string meter, string grantId, string source);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created customer {CustomerId} for external id {ExternalId}")]
+    private partial void LogCustomerCreated(Guid customerId, string externalId);
+}
