@@ -1,0 +1,50 @@
+using System.Globalization;
+using CreditGrants.Grants;
+using CreditGrants.Polar;
+using CreditGrants.Polar.Meters;
+
+namespace CreditFunctions.Http;
+
+/// <summary>The problems the API answers with, one stable type each, and the mapping from domain failures.</summary>
+public static class Problems
+{
+    public static ApiResponse InvalidRequest(string detail, IReadOnlyList<FieldError>? errors = null) =>
+        Answer("invalid-request", "The request is not valid", 400, detail, errors);
+
+    public static ApiResponse BodyTooLarge(int limit) =>
+        Answer("body-too-large", "The request body is too large", 413, $"The body is over the limit of {limit.ToString("N0", CultureInfo.InvariantCulture)} bytes.");
+
+    /// <summary>Maps a domain or gateway failure to its problem; null for anything unexpected (let it surface as 500).</summary>
+    public static ApiResponse? From(Exception exception) => exception switch
+    {
+        GrantException { Kind: GrantErrorKind.CustomerNotFound } e => Answer("customer-not-found", "Customer not found", 404, e.Message),
+        GrantException { Kind: GrantErrorKind.CustomerConflict } e => Answer("customer-conflict", "The email belongs to another customer", 409, e.Message),
+        GrantException { Kind: GrantErrorKind.EventRejected } e => Answer("grant-rejected", "Polar refused the grant", 422, e.Message),
+        MeterNotGrantableException { Problem: MeterProblem.NotFound } e => Answer("meter-not-found", "Meter not found", 404, e.Message),
+        MeterNotGrantableException e => Answer("meter-not-grantable", "The meter cannot take grants", 422, e.Message),
+        PolarException { Kind: PolarErrorKind.RateLimited or PolarErrorKind.Unavailable } e => Unavailable(e),
+        PolarException e => Answer("polar-refused", "Polar refused the request", 502, PolarRefusal(e)),
+        _ => null,
+    };
+
+    private static ApiResponse Unavailable(PolarException exception)
+    {
+        var seconds = (int)Math.Ceiling((exception.RetryAfter ?? TimeSpan.FromSeconds(30)).TotalSeconds);
+        var detail = exception.Kind == PolarErrorKind.RateLimited
+            ? "Polar's request limit is reached; try again later."
+            : "Polar is unavailable right now; the grant was not made. Try again later with the same grant id.";
+        return ApiResponse.Problem(new Problem(Problem.TypePrefix + "polar-unavailable", "Polar is unavailable", 503, detail),
+            new Dictionary<string, string> { ["Retry-After"] = Math.Max(seconds, 1).ToString(CultureInfo.InvariantCulture) });
+    }
+
+    // Says what kind of refusal it was without echoing Polar's body, which may hold internals.
+    private static string PolarRefusal(PolarException exception) => exception.Kind switch
+    {
+        PolarErrorKind.Unauthorized => "Polar refused this app's access token; the operator must check the configured token.",
+        PolarErrorKind.MissingScope => "This app's Polar access token lacks a scope it needs; the operator must check the token's scopes.",
+        _ => $"Polar answered unexpectedly (HTTP {(exception.Status is { } s ? (int)s : 0)}); the grant was not made.",
+    };
+
+    private static ApiResponse Answer(string type, string title, int status, string detail, IReadOnlyList<FieldError>? errors = null) =>
+        ApiResponse.Problem(new Problem(Problem.TypePrefix + type, title, status, detail, errors));
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CreditGrants.Grants;
+
+/// <summary>A grant outcome as the HTTP API and <c>credits --json</c> print it.</summary>
+public sealed record GrantOutcomeJson(
+    string Status,
+    string GrantId,
+    Guid? CustomerId,
+    string? ExternalCustomerId,
+    bool CustomerCreated,
+    bool CustomerExists,
+    decimal Units,
+    string Meter,
+    string EventId)
+{
+    public static GrantOutcomeJson From(GrantOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        return new(outcome.Status == GrantStatus.Granted ? "granted" : "duplicate", outcome.GrantId, outcome.CustomerId,
+            outcome.ExternalCustomerId, outcome.CustomerCreated, outcome.CustomerExists, outcome.Units, outcome.Meter, outcome.EventId);
+    }
+}
+
+/// <summary>A balance as the HTTP API and <c>credits --json</c> print it.</summary>
+public sealed record CreditBalanceJson(
+    string ExternalCustomerId,
+    Guid CustomerId,
+    string Meter,
+    Guid MeterId,
+    decimal Balance,
+    decimal ConsumedUnits,
+    long CreditedUnits)
+{
+    public static CreditBalanceJson From(CreditBalance balance)
+    {
+        ArgumentNullException.ThrowIfNull(balance);
+        return new(balance.ExternalCustomerId, balance.CustomerId, balance.Meter, balance.MeterId, balance.Balance,
+            balance.ConsumedUnits, balance.CreditedUnits);
+    }
+}
+
+/// <summary>camelCase JSON for the app's own API and CLI output.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(GrantOutcomeJson))]
+[JsonSerializable(typeof(CreditBalanceJson))]
+public sealed partial class GrantsJsonContext : JsonSerializerContext;
