@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Json.Schema;
+
+namespace CreditGrants.Polar.Tests.Support;
+
+/// <summary>
+/// Polar's OpenAPI document (the subset in shared/polar), used to validate the bodies this client sends.
+/// Found by walking up from the test binaries, since CI clones the repo elsewhere with shared/ beside it.
+/// </summary>
+public static class PolarOpenApi
+{
+    private const string RelativePath = "shared/polar/openapi-2026-04.subset.json";
+    private static readonly Uri DocumentUri = new("https://polar.test/openapi-2026-04.json");
+    private static readonly Lazy<(JsonElement Root, BuildOptions Build)> Document = new(Load);
+
+    public static string Locate()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, RelativePath);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"No {RelativePath} in any folder above {AppContext.BaseDirectory}.");
+    }
+
+    /// <summary>The schema of the request body of <paramref name="method"/> on <paramref name="path"/> (a concrete path, e.g. /v1/customers/).</summary>
+    public static JsonSchema RequestSchema(HttpMethod method, string path)
+    {
+        var (root, build) = Document.Value;
+        var template = PathTemplate(root, path);
+        var operation = root.GetProperty("paths").GetProperty(template).GetProperty(method.Method.ToLowerInvariant());
+        var reference = operation.GetProperty("requestBody").GetProperty("content").GetProperty("application/json")
+            .GetProperty("schema").GetProperty("$ref").GetString()!;
+        return JsonSchema.FromText(
+            $$"""{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"{{DocumentUri}}{{reference}}"}""", build);
+    }
+
+    /// <summary>The schema errors of <paramref name="body"/> as a request to <paramref name="path"/>; empty when it is valid.</summary>
+    public static IReadOnlyList<string> Validate(HttpMethod method, string path, byte[] body)
+    {
+        using var json = JsonDocument.Parse(body);
+        var result = RequestSchema(method, path).Evaluate(json.RootElement,
+            new EvaluationOptions { OutputFormat = OutputFormat.List, RequireFormatValidation = true });
+        if (result.IsValid)
+        {
+            return [];
+        }
+
+        return (result.Details ?? [])
+            .Where(d => d.Errors is { Count: > 0 })
+            .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation} ({d.EvaluationPath}): {e.Key} {e.Value}"))
+            .DefaultIfEmpty($"{method} {path}: invalid")
+            .ToList();
+    }
+
+    /// <summary>The OpenAPI path whose template (<c>/v1/customers/{id}</c>) matches a concrete path.</summary>
+    public static string PathTemplate(JsonElement root, string path)
+    {
+        var parts = path.Split('/');
+        foreach (var candidate in root.GetProperty("paths").EnumerateObject().Select(p => p.Name))
+        {
+            var templateParts = candidate.Split('/');
+            if (templateParts.Length == parts.Length
+                && templateParts.Zip(parts).All(pair => pair.First == pair.Second || pair.First.StartsWith('{')))
+            {
+                return candidate;
+            }
+        }
+
+        throw new KeyNotFoundException($"Polar's OpenAPI document has no path matching {path}.");
+    }
+
+    private static (JsonElement, BuildOptions) Load()
+    {
+        var root = JsonDocument.Parse(File.ReadAllBytes(Locate())).RootElement.Clone();
+        var registry = new SchemaRegistry();
+        registry.Register(DocumentUri, new JsonElementBaseDocument(root, DocumentUri));
+        return (root, new BuildOptions { SchemaRegistry = registry });
+    }
+}
