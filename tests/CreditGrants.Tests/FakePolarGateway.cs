@@ -1,0 +1,100 @@
+using System.Text.Json;
+using CreditGrants.Polar;
+using CreditGrants.Polar.Events;
+using CreditGrants.Polar.Meters;
+using CreditGrants.Polar.Models;
+
+namespace CreditGrants.Tests;
+
+/// <summary>An in-memory gateway for the domain's unit tests: customers, one meter, and the events it was sent.</summary>
+internal sealed class FakePolarGateway : IPolarGateway
+{
+    public List<Customer> Customers { get; } = [];
+
+    public List<Meter> Meters { get; } = [Meter("API Calls", MeterFilter.NameEquals("api_usage"), MeterAggregation.Sum("units"))];
+
+    public List<PolarEvent> Ingested { get; } = [];
+
+    public HashSet<string> EventIds { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Runs before a create; lets a test make another create win the race.</summary>
+    public Action<CustomerCreate>? BeforeCreate { get; set; }
+
+    public int CreateCalls { get; private set; }
+
+    public static Meter Meter(string name, MeterFilter filter, MeterAggregation aggregation) =>
+        new(Guid.NewGuid(), name, filter, aggregation, DateTimeOffset.UnixEpoch);
+
+    public Customer AddCustomer(string email, string? externalId)
+    {
+        var customer = new Customer(Guid.NewGuid(), email, null, externalId, "individual", DateTimeOffset.UnixEpoch, null, null);
+        Customers.Add(customer);
+        return customer;
+    }
+
+    public Task<Customer?> FindCustomerByExternalIdAsync(string externalId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Customers.FirstOrDefault(c => c.ExternalId == externalId));
+
+    public Task<Customer?> FindCustomerByEmailAsync(string email, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Customers.FirstOrDefault(c => string.Equals(c.Email, email, StringComparison.OrdinalIgnoreCase)));
+
+    public Task<Customer> GetCustomerAsync(Guid customerId, CancellationToken cancellationToken = default) =>
+        Customers.FirstOrDefault(c => c.Id == customerId) is { } found
+            ? Task.FromResult(found)
+            : Task.FromException<Customer>(new PolarException(PolarErrorKind.NotFound, "Polar found nothing."));
+
+    public Task<Customer> CreateCustomerAsync(CustomerCreate customer, CancellationToken cancellationToken = default)
+    {
+        CreateCalls++;
+        BeforeCreate?.Invoke(customer);
+        var clash = Customers.Any(c => string.Equals(c.Email, customer.Email, StringComparison.OrdinalIgnoreCase)
+            || (customer.ExternalId is not null && c.ExternalId == customer.ExternalId));
+        if (clash)
+        {
+            return Task.FromException<Customer>(new PolarException(PolarErrorKind.Conflict, "A customer with this email address already exists.",
+                System.Net.HttpStatusCode.UnprocessableEntity));
+        }
+
+        return Task.FromResult(AddCustomer(customer.Email, customer.ExternalId));
+    }
+
+    public Task<Meter?> FindMeterAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Meters.FirstOrDefault(m => m.Name == name));
+
+    public Task<GrantTarget> GetGrantTargetAsync(string meterName, CancellationToken cancellationToken = default) =>
+        Meters.FirstOrDefault(m => m.Name == meterName) is { } meter
+            ? Task.FromResult(GrantTarget.From(meter))
+            : Task.FromException<GrantTarget>(new MeterNotGrantableException(meterName, MeterProblem.NotFound, $"No meter is named '{meterName}'."));
+
+    public Task<(Meter Meter, bool Created)> EnsureMeterAsync(string name, string eventName, string sumProperty,
+        CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+    public Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default)
+    {
+        var outcomes = new List<EventOutcome>();
+        int inserted = 0, duplicates = 0;
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i].ExternalId is { } id && !EventIds.Add(id))
+            {
+                duplicates++;
+                outcomes.Add(new EventOutcome(i, IngestStatus.Duplicate));
+                continue;
+            }
+
+            inserted++;
+            Ingested.Add(events[i]);
+            outcomes.Add(new EventOutcome(i, IngestStatus.Inserted));
+        }
+
+        return Task.FromResult(new IngestReport(outcomes, inserted, duplicates, 1));
+    }
+
+    public Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default)
+    {
+        var consumed = Ingested
+            .Where(e => e.CustomerId == customerId)
+            .Sum(e => e.Metadata is { } m && m.TryGetValue("units", out var u) && u.ValueKind == JsonValueKind.Number ? u.GetDecimal() : 0);
+        return Task.FromResult<CustomerMeter?>(new CustomerMeter(Guid.NewGuid(), customerId, meterId, consumed, 0, -consumed, null, null, null));
+    }
+}
