@@ -1,5 +1,4 @@
-using CreditFunctions.Http;
-using CreditGrants;
+using CreditFunctions;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,7 +9,6 @@ var builder = FunctionsApplication.CreateBuilder(args);
 builder.Services
     .AddApplicationInsightsTelemetryWorkerService()
     .ConfigureFunctionsApplicationInsights();
-builder.Services.AddCreditGrants(builder.Configuration);
-builder.Services.AddSingleton<GrantApi>();
+builder.Services.AddCreditFunctions(builder.Configuration);
 
 builder.Build().Run();

@@ -1,0 +1,17 @@
+using CreditFunctions.Http;
+using CreditGrants;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CreditFunctions;
+
+/// <summary>Everything the Functions app is made of, registered in one place for Program.cs and the tests.</summary>
+public static class DependencyInjection
+{
+    public static IServiceCollection AddCreditFunctions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddCreditGrants(configuration);
+        services.AddSingleton<GrantApi>();
+        return services;
+    }
+}
