@@ -1,0 +1,51 @@
+namespace PolarEmulator;
+
+/// <summary>How an emulator instance behaves: its token, port, state file, request budget, faults and clock.</summary>
+public sealed record EmulatorOptions
+{
+    /// <summary>The only bearer token accepted; when null a <c>polar_oat_…</c> token is generated.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>The loopback port to listen on; 0 picks a free one.</summary>
+    public int Port { get; init; }
+
+    /// <summary>Creates the guide's "API Calls" meter (sum of <c>units</c> over <c>api_usage</c> events) unless one exists.</summary>
+    public bool SeedMeter { get; init; }
+
+    /// <summary>A JSON file the state is loaded from at start and saved to (atomically) as it changes and on dispose.</summary>
+    public string? DataFile { get; init; }
+
+    /// <summary>Requests allowed per fixed one-minute window (every request counts, bad tokens too); null means no limit.</summary>
+    public int? RequestsPerMinute { get; init; }
+
+    /// <summary>Injected errors, latency and dropped connections; none by default.</summary>
+    public FaultOptions Faults { get; init; } = FaultOptions.None;
+
+    /// <summary>The token's scopes (<c>customers:read</c>, <c>events:write</c>, …); null grants every scope.</summary>
+    public IReadOnlyCollection<string>? Scopes { get; init; }
+
+    /// <summary>The clock behind timestamps, the future-timestamp check, rate-limit windows and latency.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}
+
+/// <summary>Deterministic fault injection: the same seed gives the same faults for the same sequence of requests.</summary>
+public sealed record FaultOptions
+{
+    /// <summary>No faults at all.</summary>
+    public static FaultOptions None { get; } = new();
+
+    /// <summary>Seeds the random sequence that decides which requests fail.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Fraction (0–1) of requests answered 500 or 503 before any work is done.</summary>
+    public double ErrorRate { get; init; }
+
+    /// <summary>Delay added to every request.</summary>
+    public TimeSpan Latency { get; init; }
+
+    /// <summary>Fraction (0–1) of requests whose connection is aborted without an answer.</summary>
+    public double DropRate { get; init; }
+
+    /// <summary>Whether any fault is configured.</summary>
+    public bool IsActive => ErrorRate > 0 || DropRate > 0 || Latency > TimeSpan.Zero;
+}

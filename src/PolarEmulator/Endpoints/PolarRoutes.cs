@@ -1,0 +1,35 @@
+using PolarEmulator.Http;
+
+namespace PolarEmulator.Endpoints;
+
+/// <summary>The part of Polar's API the emulator serves, with the scopes each operation accepts (any one suffices).</summary>
+internal static class PolarRoutes
+{
+    private static readonly string[] CustomersRead = ["customers:read", "customers:write"];
+    private static readonly string[] CustomersWrite = ["customers:write"];
+    private static readonly string[] EventsWrite = ["events:write"];
+    private static readonly string[] MetersRead = ["meters:read", "meters:write"];
+    private static readonly string[] MetersWrite = ["meters:write"];
+    private static readonly string[] CustomerMetersRead = ["customer_meters:read"];
+
+    public static PolarRouter Build(CustomerEndpoints customers, EventEndpoints events, MeterEndpoints meters, CustomerMeterEndpoints customerMeters) => new(
+    [
+        new("GET", "/v1/customers/", CustomersRead, customers.ListAsync),
+        new("POST", "/v1/customers/", CustomersWrite, customers.CreateAsync),
+        new("GET", "/v1/customers/external/{external_id}", CustomersRead, customers.GetExternalAsync),
+        new("PATCH", "/v1/customers/external/{external_id}", CustomersWrite, customers.UpdateExternalAsync),
+        new("DELETE", "/v1/customers/external/{external_id}", CustomersWrite, customers.DeleteExternalAsync),
+        new("GET", "/v1/customers/external/{external_id}/state", CustomersRead, customers.StateExternalAsync),
+        new("GET", "/v1/customers/{id}", CustomersRead, customers.GetAsync),
+        new("PATCH", "/v1/customers/{id}", CustomersWrite, customers.UpdateAsync),
+        new("DELETE", "/v1/customers/{id}", CustomersWrite, customers.DeleteAsync),
+        new("GET", "/v1/customers/{id}/state", CustomersRead, customers.StateAsync),
+        new("POST", "/v1/events/ingest", EventsWrite, events.IngestAsync),
+        new("GET", "/v1/meters/", MetersRead, meters.ListAsync),
+        new("POST", "/v1/meters/", MetersWrite, meters.CreateAsync),
+        new("GET", "/v1/meters/{id}", MetersRead, meters.GetAsync),
+        new("PATCH", "/v1/meters/{id}", MetersWrite, meters.UpdateAsync),
+        new("GET", "/v1/customer-meters/", CustomerMetersRead, customerMeters.ListAsync),
+        new("GET", "/v1/customer-meters/{id}", CustomerMetersRead, customerMeters.GetAsync),
+    ]);
+}

@@ -1,0 +1,183 @@
+using System.Security.Cryptography;
+using System.Text;
+using PolarEmulator.Wire;
+
+namespace PolarEmulator.Http;
+
+/// <summary>Counts every request the emulator receives, whatever becomes of it.</summary>
+internal sealed class RequestCounter
+{
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public void Increment() => Interlocked.Increment(ref _count);
+}
+
+/// <summary>The token the emulator accepts and the scopes it carries.</summary>
+internal sealed record TokenPolicy(string Token, IReadOnlyCollection<string>? Scopes)
+{
+    public bool Accepts(string presented) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(Token));
+
+    public bool Allows(IReadOnlyList<string> anyOf) => Scopes is null || anyOf.Any(Scopes.Contains);
+}
+
+/// <summary>
+/// Polar's request pipeline, in the order Polar applies it: count, faults, rate limit, API version, body length
+/// rules, routing (404, 405, 307), authentication and scopes, then the operation.
+/// </summary>
+internal static class EmulatorPipeline
+{
+    public const string ApiVersion = "2026-04";
+
+    /// <summary>Polar's request body limit: 10 MiB.</summary>
+    public const long MaxBodyBytes = 10 * 1024 * 1024;
+
+    public static WebApplication UsePolarPipeline(this WebApplication app)
+    {
+        app.Use(CountAsync);
+        app.Use(InjectFaultsAsync);
+        app.Use(LimitRateAsync);
+        app.Use(CheckWireRulesAsync);
+        app.Run(DispatchAsync);
+        return app;
+    }
+
+    private static Task CountAsync(HttpContext context, RequestDelegate next)
+    {
+        context.RequestServices.GetRequiredService<RequestCounter>().Increment();
+        return next(context);
+    }
+
+    private static async Task InjectFaultsAsync(HttpContext context, RequestDelegate next)
+    {
+        var faults = context.RequestServices.GetRequiredService<FaultInjector>();
+        if (!faults.Options.IsActive)
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        if (faults.Options.Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(faults.Options.Latency, context.RequestServices.GetRequiredService<TimeProvider>(), context.RequestAborted).ConfigureAwait(false);
+        }
+
+        switch (faults.Next())
+        {
+            case Fault.Drop:
+                context.Abort();
+                return;
+            case Fault.InternalServerError:
+                await Respond.ErrorAsync(context, StatusCodes.Status500InternalServerError, "InternalServerError", "Injected fault: internal server error.").ConfigureAwait(false);
+                return;
+            case Fault.ServiceUnavailable:
+                await Respond.ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "ServiceUnavailable", "Injected fault: service unavailable.").ConfigureAwait(false);
+                return;
+            default:
+                await next(context).ConfigureAwait(false);
+                return;
+        }
+    }
+
+    private static Task LimitRateAsync(HttpContext context, RequestDelegate next)
+    {
+        if (context.RequestServices.GetRequiredService<RateLimiter>().TryAcquire())
+        {
+            return next(context);
+        }
+
+        // Polar answers 429 with an empty body and the window length (not the time left) in Retry-After.
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        context.Response.Headers.RetryAfter = RateLimiter.WindowSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Task.CompletedTask;
+    }
+
+    private static Task CheckWireRulesAsync(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        if (request.Headers.TryGetValue("Polar-Version", out var version) && version.ToString() != ApiVersion)
+        {
+            return Respond.RouteNotFoundAsync(context);
+        }
+
+        if (HttpMethods.IsPost(request.Method) || HttpMethods.IsPut(request.Method) || HttpMethods.IsPatch(request.Method))
+        {
+            if (request.ContentLength is null)
+            {
+                return Respond.ErrorAsync(context, StatusCodes.Status411LengthRequired, "LengthRequired",
+                    "A Content-Length header is required: send the body buffered, not chunked.");
+            }
+
+            if (request.ContentLength > MaxBodyBytes)
+            {
+                return Respond.ErrorAsync(context, StatusCodes.Status413PayloadTooLarge, "RequestBodyTooLarge",
+                    $"The request body is larger than {MaxBodyBytes} bytes.");
+            }
+        }
+
+        return next(context);
+    }
+
+    private static async Task DispatchAsync(HttpContext context)
+    {
+        var router = context.RequestServices.GetRequiredService<PolarRouter>();
+        switch (router.Match(context.Request.Method, context.Request.Path.Value ?? "/"))
+        {
+            case RouteMatch.NotFound:
+                await Respond.RouteNotFoundAsync(context).ConfigureAwait(false);
+                return;
+            case RouteMatch.MethodNotAllowed:
+                await Respond.JsonAsync(context, StatusCodes.Status405MethodNotAllowed, new DetailResource("Method Not Allowed"),
+                    EmulatorJsonContext.Default.DetailResource).ConfigureAwait(false);
+                return;
+            case RouteMatch.Redirect redirect:
+                var request = context.Request;
+                context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+                context.Response.Headers.Location = $"{request.Scheme}://{request.Host}{request.PathBase}{redirect.Path}{request.QueryString}";
+                return;
+            case RouteMatch.Found found:
+                if (await AuthorizeAsync(context, found.Route).ConfigureAwait(false))
+                {
+                    await found.Route.Handler(context, found.Values).ConfigureAwait(false);
+                }
+
+                return;
+        }
+    }
+
+    /// <summary>Checks the bearer token and its scopes; on failure writes Polar's 401 or 403 and returns false.</summary>
+    private static async Task<bool> AuthorizeAsync(HttpContext context, PolarRoute route)
+    {
+        var policy = context.RequestServices.GetRequiredService<TokenPolicy>();
+        var header = context.Request.Headers.Authorization.ToString();
+        const string scheme = "Bearer ";
+        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || header.Length == scheme.Length)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"polar\"";
+            await Respond.ErrorAsync(context, StatusCodes.Status401Unauthorized, "Unauthorized", "Unauthorized").ConfigureAwait(false);
+            return false;
+        }
+
+        if (!policy.Accepts(header[scheme.Length..].Trim()))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"polar\", error=\"invalid_token\"";
+            await Respond.JsonAsync(context, StatusCodes.Status401Unauthorized,
+                new OAuthErrorResource("invalid_token", "The access token provided is expired, revoked, malformed, or invalid for other reasons."),
+                EmulatorJsonContext.Default.OAuthErrorResource).ConfigureAwait(false);
+            return false;
+        }
+
+        if (!policy.Allows(route.Scopes))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"polar\", error=\"insufficient_scope\"";
+            await Respond.JsonAsync(context, StatusCodes.Status403Forbidden,
+                new OAuthErrorResource("insufficient_scope", $"The request requires higher privileges than provided by the access token: one of {string.Join(", ", route.Scopes)}."),
+                EmulatorJsonContext.Default.OAuthErrorResource).ConfigureAwait(false);
+            return false;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Runtime.InteropServices;
+using PolarEmulator.Hosting;
+
+namespace PolarEmulator;
+
+/// <summary>Runs the emulator as its own process until Ctrl+C or SIGTERM.</summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var outcome = EmulatorCommandLine.Parse(args, Environment.GetEnvironmentVariable);
+        if (outcome.Help)
+        {
+            Console.WriteLine(EmulatorCommandLine.Usage);
+            return 0;
+        }
+
+        if (outcome.Options is not { } options)
+        {
+            await Console.Error.WriteLineAsync(outcome.Error).ConfigureAwait(false);
+            return 2;
+        }
+
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+
+        PolarEmulatorServer server;
+        try
+        {
+            server = await PolarEmulatorServer.StartAsync(options, logging => logging.AddSimpleConsole(c => c.SingleLine = true), stop.Token)
+                .ConfigureAwait(false);
+        }
+        catch (IOException exception)
+        {
+            await Console.Error.WriteLineAsync($"The emulator could not start: {exception.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        await using (server.ConfigureAwait(false))
+        {
+            Console.WriteLine($"Polar emulator listening on {server.BaseAddress}");
+            Console.WriteLine(options.Token is null
+                ? $"Accepting the generated token: {server.Token}"
+                : "Accepting the token given by --token or POLAR_EMULATOR_TOKEN.");
+            Console.WriteLine($"Organization: {server.OrganizationId}");
+            if (options.DataFile is { } dataFile)
+            {
+                Console.WriteLine($"State file: {Path.GetFullPath(dataFile)}");
+            }
+
+            Console.WriteLine("Press Ctrl+C to stop.");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.WriteLine("Stopping…");
+            }
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,801 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using CreditGrants.Polar.Meters;
+using CreditGrants.Polar.Models;
+using PolarEmulator.Validation;
+using PolarEmulator.Wire;
+
+namespace PolarEmulator.Store;
+
+/// <summary>
+/// The emulator's state: customers, meters, events and the balances derived from them, behind one lock.
+/// Customers are indexed by id, email (case-insensitive) and external id; events by external id (dedup) and by
+/// customer; balances are kept incrementally, so an ingest costs time in its own events and reads cost nothing.
+/// </summary>
+internal sealed class EmulatorStore
+{
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+    private readonly Action _changed;
+
+    private readonly List<CustomerRecord> _customers = [];
+    private readonly Dictionary<Guid, CustomerRecord> _customersById = [];
+    private readonly Dictionary<string, CustomerRecord> _customersByEmail = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, CustomerRecord> _customersByExternalId = new(StringComparer.Ordinal);
+
+    private readonly List<MeterRecord> _meters = [];
+    private readonly Dictionary<Guid, MeterRecord> _metersById = [];
+
+    private readonly List<EventRecord> _events = [];
+    private readonly HashSet<string> _eventExternalIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<Guid, List<int>> _eventsByCustomerId = [];
+    private readonly Dictionary<string, List<int>> _eventsByExternalCustomerId = new(StringComparer.Ordinal);
+
+    private readonly List<CustomerMeterRecord> _customerMeters = [];
+    private readonly Dictionary<Guid, CustomerMeterRecord> _customerMetersById = [];
+    private readonly Dictionary<Guid, List<CustomerMeterRecord>> _customerMetersByCustomer = [];
+    private long _customerMeterSequence;
+
+    public EmulatorStore(Guid organizationId, TimeProvider time, Action changed)
+    {
+        OrganizationId = organizationId;
+        _time = time;
+        _changed = changed;
+    }
+
+    public Guid OrganizationId { get; }
+
+    public int EventCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _events.Count;
+            }
+        }
+    }
+
+    // ---- Customers -------------------------------------------------------------------------------------------
+
+    public (CustomerResource? Customer, Refusal? Refusal) CreateCustomer(CustomerDraft draft)
+    {
+        CustomerResource created;
+        lock (_lock)
+        {
+            var clashes = Clashes(draft.Email, draft.ExternalId, except: null);
+            if (clashes.Count > 0)
+            {
+                return (null, new Refusal(clashes));
+            }
+
+            var customer = new CustomerRecord
+            {
+                Id = Guid.NewGuid(),
+                CreatedAt = _time.GetUtcNow(),
+                Metadata = draft.Metadata,
+                Email = draft.Email,
+                Name = draft.Name,
+                ExternalId = draft.ExternalId,
+                Type = draft.Type,
+                BillingAddress = draft.BillingAddress,
+                TaxId = draft.TaxId,
+                Locale = draft.Locale,
+            };
+            AddCustomer(customer);
+            LinkEventsByExternalId(customer);
+            created = customer.ToResource(OrganizationId);
+        }
+
+        _changed();
+        return (created, null);
+    }
+
+    public CustomerResource? GetCustomer(Guid id)
+    {
+        lock (_lock)
+        {
+            return FindCustomer(id)?.ToResource(OrganizationId);
+        }
+    }
+
+    public CustomerResource? GetCustomerByExternalId(string externalId)
+    {
+        lock (_lock)
+        {
+            return _customersByExternalId.GetValueOrDefault(externalId)?.ToResource(OrganizationId);
+        }
+    }
+
+    public CustomerStateResource? GetCustomerState(Guid? id, string? externalId)
+    {
+        lock (_lock)
+        {
+            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            if (customer is null)
+            {
+                return null;
+            }
+
+            var meters = _customerMetersByCustomer.GetValueOrDefault(customer.Id) ?? [];
+            return CustomerStateResource.From(customer.ToResource(OrganizationId), [.. meters.Select(m => m.ToStateResource())]);
+        }
+    }
+
+    public (IReadOnlyList<CustomerResource> Items, int TotalCount) ListCustomers(CustomerQuery query)
+    {
+        lock (_lock)
+        {
+            IEnumerable<CustomerRecord> candidates = query.Email is { } email
+                ? _customersByEmail.TryGetValue(email, out var match) ? [match] : []
+                : _customers.Where(c => !c.IsDeleted);
+            if (query.Query is { } text)
+            {
+                candidates = candidates.Where(c =>
+                    (c.Email?.Contains(text, StringComparison.OrdinalIgnoreCase) ?? false)
+                    || (c.Name?.Contains(text, StringComparison.OrdinalIgnoreCase) ?? false)
+                    || (c.ExternalId?.StartsWith(text, StringComparison.OrdinalIgnoreCase) ?? false));
+            }
+
+            candidates = candidates.Where(c => MetadataMatches(c.Metadata, query.Metadata));
+            var sorted = Sort([.. candidates.Select(c => (c, c.Sequence))], query.Sorting, CustomerSortValue);
+            var (page, total) = query.Page.Slice(sorted);
+            return ([.. page.Select(p => p.Item.ToResource(OrganizationId))], total);
+        }
+    }
+
+    public (CustomerResource? Customer, Refusal? Refusal) UpdateCustomer(Guid? id, string? externalId, CustomerPatch patch)
+    {
+        CustomerResource updated;
+        lock (_lock)
+        {
+            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            if (customer is null)
+            {
+                return (null, null);
+            }
+
+            if (patch.ExternalId.IsSet && customer.ExternalId is not null && patch.ExternalId.Value != customer.ExternalId)
+            {
+                return (null, new Refusal([Issues.Polar("value_error", Issues.Loc("body", "external_id"), Issues.Text(patch.ExternalId.Value),
+                    "Customer external ID cannot be updated.")]));
+            }
+
+            var newEmail = patch.Email.IsSet && patch.Email.Value is { } e && !string.Equals(e, customer.Email, StringComparison.OrdinalIgnoreCase) ? e : null;
+            var newExternalId = patch.ExternalId.IsSet && customer.ExternalId is null ? patch.ExternalId.Value : null;
+            var clashes = Clashes(newEmail, newExternalId, except: customer);
+            if (clashes.Count > 0)
+            {
+                return (null, new Refusal(clashes));
+            }
+
+            if (patch.Email.IsSet && patch.Email.Value is { } email)
+            {
+                RemoveFromIndex(_customersByEmail, customer.Email, customer);
+                customer.Email = email;
+                _customersByEmail[email] = customer;
+            }
+
+            if (newExternalId is not null)
+            {
+                customer.ExternalId = newExternalId;
+                _customersByExternalId[newExternalId] = customer;
+                LinkEventsByExternalId(customer);
+            }
+
+            if (patch.Name.IsSet)
+            {
+                customer.Name = patch.Name.Value;
+            }
+
+            if (patch.Type.IsSet)
+            {
+                customer.Type = patch.Type.Value;
+            }
+
+            if (patch.Metadata.IsSet)
+            {
+                customer.Metadata = patch.Metadata.Value;
+            }
+
+            if (patch.BillingAddress.IsSet)
+            {
+                customer.BillingAddress = patch.BillingAddress.Value;
+            }
+
+            if (patch.TaxId.IsSet)
+            {
+                customer.TaxId = patch.TaxId.Value;
+            }
+
+            if (patch.Locale.IsSet)
+            {
+                customer.Locale = patch.Locale.Value;
+            }
+
+            customer.ModifiedAt = _time.GetUtcNow();
+            updated = customer.ToResource(OrganizationId);
+        }
+
+        _changed();
+        return (updated, null);
+    }
+
+    /// <summary>Soft-deletes a customer: its email and external id become free, its balances disappear.</summary>
+    public bool DeleteCustomer(Guid? id, string? externalId)
+    {
+        lock (_lock)
+        {
+            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            if (customer is null)
+            {
+                return false;
+            }
+
+            customer.DeletedAt = _time.GetUtcNow();
+            RemoveFromIndex(_customersByEmail, customer.Email, customer);
+            RemoveFromIndex(_customersByExternalId, customer.ExternalId, customer);
+            if (_customerMetersByCustomer.Remove(customer.Id, out var meters))
+            {
+                foreach (var meter in meters)
+                {
+                    _customerMetersById.Remove(meter.Id);
+                }
+
+                _customerMeters.RemoveAll(m => m.Customer == customer);
+            }
+        }
+
+        _changed();
+        return true;
+    }
+
+    // ---- Events ----------------------------------------------------------------------------------------------
+
+    /// <summary>Inserts the events, all or nothing: any unknown customer or parent refuses the whole request.</summary>
+    public (IngestResultResource? Result, Refusal? Refusal) Ingest(IReadOnlyList<EventDraft> drafts)
+    {
+        IngestResultResource result;
+        lock (_lock)
+        {
+            var refusals = new List<ValidationIssue>();
+            var batchExternalIds = drafts.Where(d => d.ExternalId is not null).Select(d => d.ExternalId!).ToHashSet(StringComparer.Ordinal);
+            foreach (var draft in drafts)
+            {
+                if (draft.OrganizationId is { } organizationId)
+                {
+                    refusals.Add(Issues.Polar("organization_token", Issues.Loc("body", "events", draft.Index, "organization_id"),
+                        Issues.Text(organizationId.ToString()), "Setting organization_id is disallowed when using an organization token."));
+                }
+                else if (draft.CustomerId is { } customerId && FindCustomer(customerId) is null)
+                {
+                    refusals.Add(Issues.Polar("customer_id", Issues.Loc("body", "events", draft.Index, "customer_id"),
+                        Issues.Text(customerId.ToString()), "Customer not found."));
+                }
+                else if (draft.ParentId is { } parentId && !batchExternalIds.Contains(parentId) && !_eventExternalIds.Contains(parentId))
+                {
+                    refusals.Add(Issues.Polar("parent_id", Issues.Loc("body", "events", draft.Index, "parent_id"),
+                        Issues.Text(parentId), "Parent event not found."));
+                }
+            }
+
+            if (refusals.Count > 0)
+            {
+                return (null, new Refusal(refusals));
+            }
+
+            var now = _time.GetUtcNow();
+            int inserted = 0, duplicates = 0;
+            foreach (var draft in drafts)
+            {
+                if (draft.ExternalId is { } externalId && !_eventExternalIds.Add(externalId))
+                {
+                    duplicates++;
+                    continue;
+                }
+
+                var metadata = draft.Metadata.ValueKind == JsonValueKind.Object && draft.Metadata.GetPropertyCount() > 0
+                    ? JsonMarshal.GetRawUtf8Value(draft.Metadata).ToArray()
+                    : EventRecord.EmptyMetadata;
+                var record = new EventRecord(draft.Name, draft.Timestamp, now, draft.CustomerId, draft.ExternalCustomerId,
+                    draft.ExternalId, draft.ParentId, metadata);
+                AddEvent(record, draft.Metadata);
+                inserted++;
+            }
+
+            result = new IngestResultResource(inserted, duplicates);
+        }
+
+        if (result.Inserted > 0)
+        {
+            _changed();
+        }
+
+        return (result, null);
+    }
+
+    // ---- Meters ----------------------------------------------------------------------------------------------
+
+    public MeterResource CreateMeter(MeterDraft draft)
+    {
+        MeterResource created;
+        lock (_lock)
+        {
+            var meter = new MeterRecord
+            {
+                Id = Guid.NewGuid(),
+                CreatedAt = _time.GetUtcNow(),
+                Name = draft.Name,
+                Filter = draft.Filter,
+                Aggregation = draft.Aggregation,
+                Unit = draft.Unit,
+                CustomLabel = draft.CustomLabel,
+                CustomMultiplier = draft.CustomMultiplier,
+                Metadata = draft.Metadata,
+            };
+            _meters.Add(meter);
+            _metersById[meter.Id] = meter;
+            ReplayEvents(meter);
+            created = meter.ToResource(OrganizationId);
+        }
+
+        _changed();
+        return created;
+    }
+
+    /// <summary>Creates the guide's meter unless a meter of that name exists; says whether it created one.</summary>
+    public bool EnsureMeter(MeterDraft draft)
+    {
+        lock (_lock)
+        {
+            if (_meters.Any(m => m.Name == draft.Name))
+            {
+                return false;
+            }
+        }
+
+        CreateMeter(draft);
+        return true;
+    }
+
+    public MeterResource? GetMeter(Guid id)
+    {
+        lock (_lock)
+        {
+            return _metersById.GetValueOrDefault(id)?.ToResource(OrganizationId);
+        }
+    }
+
+    public (IReadOnlyList<MeterResource> Items, int TotalCount) ListMeters(MeterQuery query)
+    {
+        lock (_lock)
+        {
+            var candidates = _meters.Select((m, i) => (m, (long)i))
+                .Where(p => query.Query is null || p.m.Name.Contains(query.Query, StringComparison.OrdinalIgnoreCase))
+                .Where(p => query.IsArchived is null || (p.m.ArchivedAt is not null) == query.IsArchived)
+                .Where(p => MetadataMatches(p.m.Metadata, query.Metadata))
+                .ToList();
+            var sorted = Sort(candidates, query.Sorting, static (m, property) => property switch
+            {
+                "name" => m.Name,
+                _ => m.CreatedAt,
+            });
+            var (page, total) = query.Page.Slice(sorted);
+            return ([.. page.Select(p => p.Item.ToResource(OrganizationId))], total);
+        }
+    }
+
+    public (MeterResource? Meter, Refusal? Refusal) UpdateMeter(Guid id, MeterPatch patch)
+    {
+        MeterResource updated;
+        lock (_lock)
+        {
+            if (!_metersById.TryGetValue(id, out var meter))
+            {
+                return (null, null);
+            }
+
+            var redefines = patch.Filter.IsSet || patch.Aggregation.IsSet;
+            if (redefines && meter.MatchedEvents > 0)
+            {
+                var field = patch.Filter.IsSet ? "filter" : "aggregation";
+                return (null, new Refusal([Issues.Polar("forbidden", Issues.Loc("body", field), Issues.Null,
+                    "The filter and aggregation of a meter cannot be changed once it has processed events.")]));
+            }
+
+            var now = _time.GetUtcNow();
+            if (patch.Name.IsSet)
+            {
+                meter.Name = patch.Name.Value;
+            }
+
+            if (patch.Filter.IsSet)
+            {
+                meter.Filter = patch.Filter.Value;
+            }
+
+            if (patch.Aggregation.IsSet)
+            {
+                meter.Aggregation = patch.Aggregation.Value;
+            }
+
+            if (patch.IsArchived.IsSet)
+            {
+                meter.ArchivedAt = patch.IsArchived.Value ? meter.ArchivedAt ?? now : null;
+            }
+
+            if (patch.Unit.IsSet)
+            {
+                meter.Unit = patch.Unit.Value;
+            }
+
+            if (patch.CustomLabel.IsSet)
+            {
+                meter.CustomLabel = patch.CustomLabel.Value;
+            }
+
+            if (patch.CustomMultiplier.IsSet)
+            {
+                meter.CustomMultiplier = patch.CustomMultiplier.Value;
+            }
+
+            if (patch.Metadata.IsSet)
+            {
+                meter.Metadata = patch.Metadata.Value;
+            }
+
+            meter.ModifiedAt = now;
+            if (redefines)
+            {
+                // No event matched the old definition (checked above), so no balance exists yet: count afresh.
+                ReplayEvents(meter);
+            }
+
+            updated = meter.ToResource(OrganizationId);
+        }
+
+        _changed();
+        return (updated, null);
+    }
+
+    // ---- Customer meters -------------------------------------------------------------------------------------
+
+    public CustomerMeterResource? GetCustomerMeter(Guid id)
+    {
+        lock (_lock)
+        {
+            return _customerMetersById.GetValueOrDefault(id)?.ToResource(OrganizationId);
+        }
+    }
+
+    public (IReadOnlyList<CustomerMeterResource> Items, int TotalCount) ListCustomerMeters(CustomerMeterQuery query)
+    {
+        lock (_lock)
+        {
+            IEnumerable<CustomerMeterRecord> candidates = _customerMeters;
+            if (query.CustomerIds.Count > 0 || query.ExternalCustomerIds.Count > 0)
+            {
+                var customers = query.CustomerIds.Select(FindCustomer)
+                    .Concat(query.ExternalCustomerIds.Select(e => _customersByExternalId.GetValueOrDefault(e)))
+                    .OfType<CustomerRecord>()
+                    .Distinct();
+                candidates = customers.SelectMany(c => _customerMetersByCustomer.GetValueOrDefault(c.Id) ?? []);
+                if (query.CustomerIds.Count > 0 && query.ExternalCustomerIds.Count > 0)
+                {
+                    // Both filters apply together, as Polar's query joins them with AND.
+                    candidates = candidates.Where(m => query.CustomerIds.Contains(m.Customer.Id)
+                        && m.Customer.ExternalId is { } externalId && query.ExternalCustomerIds.Contains(externalId));
+                }
+            }
+
+            if (query.MeterIds.Count > 0)
+            {
+                candidates = candidates.Where(m => query.MeterIds.Contains(m.Meter.Id));
+            }
+
+            var ordered = candidates.Select(m => (m, m.Sequence)).ToList();
+            var sorted = Sort(ordered, query.Sorting, static (m, property) => property switch
+            {
+                "created_at" => m.CreatedAt,
+                "customer_id" => m.Customer.Id.ToString(),
+                "customer_name" => m.Customer.Name,
+                "meter_id" => m.Meter.Id.ToString(),
+                "meter_name" => m.Meter.Name,
+                "consumed_units" => m.Consumed,
+                "credited_units" => 0L,
+                "balance" => m.Balance,
+                _ => m.ModifiedAt,
+            });
+            var (page, total) = query.Page.Slice(sorted);
+            return ([.. page.Select(p => p.Item.ToResource(OrganizationId))], total);
+        }
+    }
+
+    // ---- Persistence -----------------------------------------------------------------------------------------
+
+    public StateSnapshot Snapshot()
+    {
+        lock (_lock)
+        {
+            return new StateSnapshot(
+                OrganizationId,
+                [.. _customers.Select(c => c.ToResource(OrganizationId))],
+                [.. _meters.Select(m => m.ToResource(OrganizationId))],
+                [.. _events]);
+        }
+    }
+
+    /// <summary>Rebuilds a store from a snapshot, replaying its events so indexes and balances come back as they were.</summary>
+    public static EmulatorStore Restore(StateSnapshot snapshot, TimeProvider time, Action changed)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var store = new EmulatorStore(snapshot.OrganizationId, time, changed);
+        lock (store._lock)
+        {
+            foreach (var customer in snapshot.Customers)
+            {
+                store.AddCustomer(CustomerRecord.FromResource(customer));
+            }
+
+            foreach (var meter in snapshot.Meters.Select(MeterRecord.FromResource))
+            {
+                store._meters.Add(meter);
+                store._metersById[meter.Id] = meter;
+            }
+
+            foreach (var record in snapshot.Events)
+            {
+                if (record.ExternalId is { } externalId)
+                {
+                    store._eventExternalIds.Add(externalId);
+                }
+
+                using var metadata = JsonDocument.Parse(record.Metadata);
+                store.AddEvent(record, metadata.RootElement);
+            }
+        }
+
+        return store;
+    }
+
+    // ---- Internals (called under the lock) -------------------------------------------------------------------
+
+    private CustomerRecord? FindCustomer(Guid id) =>
+        _customersById.TryGetValue(id, out var customer) && !customer.IsDeleted ? customer : null;
+
+    private List<ValidationIssue> Clashes(string? email, string? externalId, CustomerRecord? except)
+    {
+        var clashes = new List<ValidationIssue>();
+        if (email is not null && _customersByEmail.TryGetValue(email, out var byEmail) && byEmail != except)
+        {
+            clashes.Add(Issues.Polar("value_error", Issues.Loc("body", "email"), Issues.Text(email), "A customer with this email address already exists."));
+        }
+
+        if (externalId is not null && _customersByExternalId.TryGetValue(externalId, out var byExternalId) && byExternalId != except)
+        {
+            clashes.Add(Issues.Polar("value_error", Issues.Loc("body", "external_id"), Issues.Text(externalId), "A customer with this external ID already exists."));
+        }
+
+        return clashes;
+    }
+
+    private void AddCustomer(CustomerRecord customer)
+    {
+        customer.Sequence = _customers.Count;
+        _customers.Add(customer);
+        _customersById[customer.Id] = customer;
+        if (customer.IsDeleted)
+        {
+            return;
+        }
+
+        if (customer.Email is not null)
+        {
+            _customersByEmail[customer.Email] = customer;
+        }
+
+        if (customer.ExternalId is not null)
+        {
+            _customersByExternalId[customer.ExternalId] = customer;
+        }
+    }
+
+    private static void RemoveFromIndex(Dictionary<string, CustomerRecord> index, string? key, CustomerRecord customer)
+    {
+        if (key is not null && index.TryGetValue(key, out var indexed) && indexed == customer)
+        {
+            index.Remove(key);
+        }
+    }
+
+    /// <summary>Counts, for a customer that just got an external id, the events sent earlier under that id.</summary>
+    private void LinkEventsByExternalId(CustomerRecord customer)
+    {
+        if (customer.ExternalId is null || !_eventsByExternalCustomerId.TryGetValue(customer.ExternalId, out var indexes))
+        {
+            return;
+        }
+
+        foreach (var index in indexes)
+        {
+            var record = _events[index];
+            using var metadata = JsonDocument.Parse(record.Metadata);
+            Count(record, customer, metadata.RootElement, _meters, countMatches: false);
+        }
+    }
+
+    private void AddEvent(EventRecord record, JsonElement metadata)
+    {
+        var index = _events.Count;
+        _events.Add(record);
+        CustomerRecord? customer = null;
+        if (record.CustomerId is { } customerId)
+        {
+            Index(_eventsByCustomerId, customerId, index);
+            customer = FindCustomer(customerId);
+        }
+        else if (record.ExternalCustomerId is { } externalCustomerId)
+        {
+            Index(_eventsByExternalCustomerId, externalCustomerId, index);
+            customer = _customersByExternalId.GetValueOrDefault(externalCustomerId);
+        }
+
+        Count(record, customer, metadata, _meters, countMatches: true);
+    }
+
+    private static void Index<TKey>(Dictionary<TKey, List<int>> index, TKey key, int value)
+        where TKey : notnull
+    {
+        ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(index, key, out _);
+        (list ??= []).Add(value);
+    }
+
+    /// <summary>Evaluates one event against meters and adds it to the customer's balances on those it matches.</summary>
+    private void Count(EventRecord record, CustomerRecord? customer, JsonElement metadata, IEnumerable<MeterRecord> meters, bool countMatches)
+    {
+        if (customer is not null && (customer.FirstUserEventAt is null || record.Timestamp < customer.FirstUserEventAt))
+        {
+            customer.FirstUserEventAt = record.Timestamp;
+        }
+
+        var facts = new MeterEventFacts(record.Name, EventRecord.Source, record.Timestamp, new JsonObjectView(metadata));
+        foreach (var meter in meters)
+        {
+            if (!Matches(meter.Filter, facts))
+            {
+                continue;
+            }
+
+            if (countMatches)
+            {
+                meter.MatchedEvents++;
+            }
+
+            if (customer is null)
+            {
+                continue;
+            }
+
+            // A balance changes when the last of event, meter and customer came to exist, so replays give the same times.
+            var at = Max(record.IngestedAt, Max(meter.CreatedAt, customer.CreatedAt));
+            var key = CustomerMeterRecord.IdFor(customer.Id, meter.Id);
+            if (!_customerMetersById.TryGetValue(key, out var balance))
+            {
+                balance = new CustomerMeterRecord(key, customer, meter, at) { Sequence = _customerMeterSequence++ };
+                _customerMetersById[key] = balance;
+                _customerMeters.Add(balance);
+                Index(_customerMetersByCustomer, customer.Id, balance);
+            }
+
+            balance.Accumulator.Add(meter.Aggregation.Property is { } property ? Lookup(metadata, property) : null);
+            if (at > balance.ModifiedAt)
+            {
+                balance.ModifiedAt = at;
+            }
+        }
+    }
+
+    private static void Index(Dictionary<Guid, List<CustomerMeterRecord>> index, Guid key, CustomerMeterRecord value)
+    {
+        ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(index, key, out _);
+        (list ??= []).Add(value);
+    }
+
+    /// <summary>Counts every stored event for a meter that is new or newly defined.</summary>
+    private void ReplayEvents(MeterRecord meter)
+    {
+        meter.MatchedEvents = 0;
+        MeterRecord[] only = [meter];
+        foreach (var record in _events)
+        {
+            var customer = record.CustomerId is { } customerId
+                ? FindCustomer(customerId)
+                : _customersByExternalId.GetValueOrDefault(record.ExternalCustomerId!);
+            using var metadata = JsonDocument.Parse(record.Metadata);
+            Count(record, customer, metadata.RootElement, only, countMatches: true);
+        }
+    }
+
+    private static bool Matches(MeterFilter filter, MeterEventFacts facts)
+    {
+        try
+        {
+            return MeterFilterEvaluator.Matches(filter, facts);
+        }
+        catch (FormatException)
+        {
+            // The evaluator reads numbers as decimal; a number beyond decimal's range (1e30) cannot equal a 32-bit clause value.
+            return false;
+        }
+    }
+
+    /// <summary>The metadata value a meter property names (<c>metadata.</c> dropped, dots walk into objects).</summary>
+    private static JsonElement? Lookup(JsonElement metadata, string property)
+    {
+        if (metadata.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var current = metadata;
+        foreach (var segment in MeterFilterEvaluator.MetadataKey(property).Split('.'))
+        {
+            if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(segment, out current))
+            {
+                return null;
+            }
+        }
+
+        return current;
+    }
+
+    private static bool MetadataMatches(IReadOnlyDictionary<string, JsonElement> metadata, IReadOnlyDictionary<string, IReadOnlyList<string>> wanted) =>
+        wanted.All(w => metadata.TryGetValue(w.Key, out var value) && w.Value.Contains(
+            value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText(), StringComparer.Ordinal));
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private static object? CustomerSortValue(CustomerRecord customer, string property) => property switch
+    {
+        "email" => customer.Email,
+        "name" => customer.Name,
+        _ => customer.CreatedAt,
+    };
+
+    /// <summary>Orders by the sort keys, nulls last ascending as PostgreSQL does, then by creation order.</summary>
+    private static List<(T Item, long Order)> Sort<T>(List<(T Item, long Order)> items, IReadOnlyList<SortKey> keys, Func<T, string, object?> value)
+    {
+        if (keys.All(k => k.Property == "created_at") && keys.Count > 0)
+        {
+            // Creation order is created_at order: no need to compare timestamps.
+            items.Sort((x, y) => keys[0].Descending ? y.Order.CompareTo(x.Order) : x.Order.CompareTo(y.Order));
+            return items;
+        }
+
+        items.Sort((x, y) =>
+        {
+            foreach (var key in keys)
+            {
+                var a = value(x.Item, key.Property);
+                var b = value(y.Item, key.Property);
+                var order = (a, b) switch
+                {
+                    (null, null) => 0,
+                    (null, _) => 1,
+                    (_, null) => -1,
+                    (string s, string t) => string.CompareOrdinal(s, t),
+                    (IComparable c, _) => c.CompareTo(b),
+                    _ => 0,
+                };
+                if (order != 0)
+                {
+                    return key.Descending ? -order : order;
+                }
+            }
+
+            var last = keys.Count > 0 && keys[^1].Descending ? -1 : 1;
+            return last * x.Order.CompareTo(y.Order);
+        });
+        return items;
+    }
+}

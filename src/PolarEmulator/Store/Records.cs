@@ -1,0 +1,220 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using CreditGrants.Polar.Models;
+using PolarEmulator.Wire;
+
+namespace PolarEmulator.Store;
+
+/// <summary>A customer as the store keeps it; mutated only under the store's lock.</summary>
+internal sealed class CustomerRecord
+{
+    public required Guid Id { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? ModifiedAt { get; set; }
+
+    public required IReadOnlyDictionary<string, JsonElement> Metadata { get; set; }
+
+    public string? ExternalId { get; set; }
+
+    public string? Email { get; set; }
+
+    public required string Type { get; set; }
+
+    public string? Name { get; set; }
+
+    public AddressResource? BillingAddress { get; set; }
+
+    public IReadOnlyList<string>? TaxId { get; set; }
+
+    public string? Locale { get; set; }
+
+    public DateTimeOffset? DeletedAt { get; set; }
+
+    public DateTimeOffset? FirstUserEventAt { get; set; }
+
+    public bool IsDeleted => DeletedAt is not null;
+
+    /// <summary>Creation order, the tie-breaker of every sort.</summary>
+    public long Sequence { get; set; }
+
+    public CustomerResource ToResource(Guid organizationId) => new(
+        Id, CreatedAt, ModifiedAt, Metadata, ExternalId, Email, EmailVerified: false, Type, Name, BillingName: Name,
+        BillingAddress, TaxId, Locale, organizationId, DefaultPaymentMethodId: null, DeletedAt, FirstUserEventAt, AvatarUrl: null);
+
+    public static CustomerRecord FromResource(CustomerResource c) => new()
+    {
+        Id = c.Id,
+        CreatedAt = c.CreatedAt,
+        ModifiedAt = c.ModifiedAt,
+        Metadata = c.Metadata,
+        ExternalId = c.ExternalId,
+        Email = c.Email,
+        Type = c.Type,
+        Name = c.Name,
+        BillingAddress = c.BillingAddress,
+        TaxId = c.TaxId,
+        Locale = c.Locale,
+        DeletedAt = c.DeletedAt,
+        FirstUserEventAt = c.FirstUserEventAt,
+    };
+}
+
+/// <summary>A meter as the store keeps it; mutated only under the store's lock.</summary>
+internal sealed class MeterRecord
+{
+    public required Guid Id { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? ModifiedAt { get; set; }
+
+    public required string Name { get; set; }
+
+    public required MeterFilter Filter { get; set; }
+
+    public required MeterAggregation Aggregation { get; set; }
+
+    public required string Unit { get; set; }
+
+    public string? CustomLabel { get; set; }
+
+    public long? CustomMultiplier { get; set; }
+
+    public required IReadOnlyDictionary<string, JsonElement> Metadata { get; set; }
+
+    public DateTimeOffset? ArchivedAt { get; set; }
+
+    /// <summary>How many events (with or without a known customer) the filter has matched; once non-zero the definition is frozen.</summary>
+    public long MatchedEvents { get; set; }
+
+    public MeterResource ToResource(Guid organizationId) => new(
+        Metadata, CreatedAt, ModifiedAt, Id, Name, Unit, CustomLabel, CustomMultiplier, Filter,
+        new AggregationResource(Aggregation.Func, Aggregation.Func == "count" ? null : Aggregation.Property), organizationId, ArchivedAt);
+
+    public static MeterRecord FromResource(MeterResource m) => new()
+    {
+        Id = m.Id,
+        CreatedAt = m.CreatedAt,
+        ModifiedAt = m.ModifiedAt,
+        Name = m.Name,
+        Filter = m.Filter,
+        Aggregation = new MeterAggregation(m.Aggregation.Func, m.Aggregation.Property),
+        Unit = m.Unit,
+        CustomLabel = m.CustomLabel,
+        CustomMultiplier = m.CustomMultiplier,
+        Metadata = m.Metadata,
+        ArchivedAt = m.ArchivedAt,
+    };
+}
+
+/// <summary>An ingested event; immutable. Metadata is kept as its raw UTF-8 JSON object to stay small at a million events.</summary>
+internal sealed record EventRecord(
+    string Name,
+    DateTimeOffset Timestamp,
+    DateTimeOffset IngestedAt,
+    Guid? CustomerId,
+    string? ExternalCustomerId,
+    string? ExternalId,
+    string? ParentId,
+    byte[] Metadata)
+{
+    public const string Source = "user";
+
+    public static readonly byte[] EmptyMetadata = "{}"u8.ToArray();
+}
+
+/// <summary>A customer's standing on one meter, kept up to date as events arrive.</summary>
+internal sealed class CustomerMeterRecord(Guid id, CustomerRecord customer, MeterRecord meter, DateTimeOffset createdAt)
+{
+    public Guid Id { get; } = id;
+
+    public CustomerRecord Customer { get; } = customer;
+
+    public MeterRecord Meter { get; } = meter;
+
+    public DateTimeOffset CreatedAt { get; } = createdAt;
+
+    public DateTimeOffset ModifiedAt { get; set; } = createdAt;
+
+    public MeterAccumulator Accumulator { get; } = new();
+
+    /// <summary>Creation order, the tie-breaker of every sort.</summary>
+    public long Sequence { get; init; }
+
+    public double Consumed => Accumulator.Value(Meter.Aggregation.Func);
+
+    /// <summary>credited − consumed; Polar's Meter Credit benefit is not emulated, so nothing is credited.</summary>
+    public double Balance => Consumed == 0 ? 0 : -Consumed;
+
+    public CustomerMeterResource ToResource(Guid organizationId) => new(
+        Id, CreatedAt, ModifiedAt, Customer.Id, Meter.Id, Consumed, CreditedUnits: 0, Balance,
+        Customer.ToResource(organizationId), Meter.ToResource(organizationId));
+
+    public CustomerStateMeterResource ToStateResource() => new(Id, CreatedAt, ModifiedAt, Meter.Id, Consumed, 0, Balance);
+
+    /// <summary>A stable UUID v4 for a (customer, meter) pair, so ids survive a restart without being stored.</summary>
+    public static Guid IdFor(Guid customerId, Guid meterId)
+    {
+        Span<byte> input = stackalloc byte[32];
+        customerId.TryWriteBytes(input[..16], bigEndian: true, out _);
+        meterId.TryWriteBytes(input[16..], bigEndian: true, out _);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(input, hash);
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x40);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash[..16], bigEndian: true);
+    }
+}
+
+/// <summary>Running aggregates over one customer's matching events: enough for count, sum, max, min, avg and unique.</summary>
+internal sealed class MeterAccumulator
+{
+    private HashSet<string>? _unique;
+
+    public long Count { get; private set; }
+
+    public long NumericCount { get; private set; }
+
+    public double Sum { get; private set; }
+
+    public double Min { get; private set; }
+
+    public double Max { get; private set; }
+
+    public void Add(JsonElement? property)
+    {
+        Count++;
+        if (property is not { } value)
+        {
+            return;
+        }
+
+        // Polar aggregates JSON numbers only: the string "5" is not summed.
+        if (value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var number) && double.IsFinite(number))
+        {
+            Min = NumericCount == 0 ? number : Math.Min(Min, number);
+            Max = NumericCount == 0 ? number : Math.Max(Max, number);
+            NumericCount++;
+            Sum += number;
+        }
+
+        if (value.ValueKind is not JsonValueKind.Null and not JsonValueKind.Undefined)
+        {
+            _unique ??= new HashSet<string>(StringComparer.Ordinal);
+            _unique.Add(value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var n) ? n.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : value.GetRawText());
+        }
+    }
+
+    public double Value(string func) => func switch
+    {
+        "count" => Count,
+        "sum" => Sum,
+        "max" => NumericCount == 0 ? 0 : Max,
+        "min" => NumericCount == 0 ? 0 : Min,
+        "avg" => NumericCount == 0 ? 0 : Sum / NumericCount,
+        "unique" => _unique?.Count ?? 0,
+        _ => 0,
+    };
+}
