@@ -1,0 +1,345 @@
+// CreditFunctions on Azure: a Flex Consumption function app on the .NET 10 isolated worker,
+// its storage, Key Vault and Application Insights, all reached with one user-assigned
+// identity and no shared keys. Deployed by `azd up` or `az deployment group create`
+// (docs/deploy.md).
+targetScope = 'resourceGroup'
+
+metadata description = 'CreditFunctions: grants usage credits to Polar customers.'
+
+// ---------------------------------------------------------------------------------------
+// Environment
+// ---------------------------------------------------------------------------------------
+
+@description('Name of the environment (the azd environment name); part of every resource name.')
+@minLength(2)
+@maxLength(24)
+param environmentName string
+
+@description('Azure region of every resource.')
+param location string = resourceGroup().location
+
+@description('Tags added to every resource.')
+param tags object = {}
+
+// ---------------------------------------------------------------------------------------
+// Polar (PolarClientOptions, section Polar)
+// ---------------------------------------------------------------------------------------
+
+@description('Which Polar API the app talks to. Also the environment\'s profile: the defaults below give production purge protection, longer log retention, no ingestion cap and more instances.')
+@allowed([
+  'sandbox'
+  'production'
+])
+param polarServer string
+
+@description('Polar organization access token (polar_oat_…), stored in Key Vault. Empty leaves the vault\'s secret as it is.')
+@secure()
+param polarAccessToken string
+
+@description('Request budget per minute. Polar allows 500 a minute per organization in production, 100 in sandbox.')
+@minValue(1)
+@maxValue(100000)
+param polarRequestsPerMinute int = polarServer == 'production' ? 500 : 100
+
+@description('Most events one ingest request carries.')
+@minValue(1)
+@maxValue(100000)
+param polarMaxEventsPerRequest int = 1000
+
+@description('How long one Polar call may take, in seconds.')
+@minValue(1)
+@maxValue(600)
+param polarAttemptTimeoutSeconds int = 30
+
+@description('How many times a failed Polar call is tried again.')
+@minValue(0)
+@maxValue(20)
+param polarMaxRetries int = 4
+
+@description('Longest wait between retries, in seconds.')
+@minValue(1)
+@maxValue(3600)
+param polarMaxRetryDelaySeconds int = 60
+
+@description('How long a meter definition is trusted before it is read again, in seconds.')
+@minValue(0)
+@maxValue(86400)
+param polarMeterCacheSeconds int = 60
+
+// ---------------------------------------------------------------------------------------
+// Grants (section Grants)
+// ---------------------------------------------------------------------------------------
+
+@description('Meter a grant goes to when the caller names none.')
+param grantsDefaultMeter string = 'credits'
+
+@description('Most units one grant may carry.')
+@minValue(1)
+param grantsMaxUnitsPerGrant int = 1000000
+
+@description('Largest HTTP request body GrantCredits accepts, in bytes.')
+@minValue(1)
+param grantsMaxRequestBodyBytes int = 1048576
+
+// ---------------------------------------------------------------------------------------
+// Bulk grants (section Bulk). Names flow into both the storage resources and the settings.
+// ---------------------------------------------------------------------------------------
+
+@description('Queue of grant work (bulk chunks, campaign targets); <name>-poison is created too.')
+@minLength(3)
+@maxLength(56)
+param grantQueueName string = 'grant-work'
+
+@description('Blob container bulk files are uploaded to.')
+@minLength(3)
+@maxLength(63)
+param bulkUploadsContainerName string = 'bulk-uploads'
+
+@description('Blob container bulk results are written to.')
+@minLength(3)
+@maxLength(63)
+param bulkResultsContainerName string = 'bulk-results'
+
+@description('Table of bulk job progress.')
+@minLength(3)
+@maxLength(63)
+param jobsTableName string = 'jobs'
+
+@description('Rows of a bulk file one queue message carries.')
+@minValue(1)
+param bulkChunkRows int = 500
+
+@description('Largest bulk file accepted, in bytes.')
+@minValue(1)
+param bulkMaxFileBytes int = 52428800
+
+// ---------------------------------------------------------------------------------------
+// Campaigns (section Campaigns, and the timer's %CampaignSchedule%)
+// ---------------------------------------------------------------------------------------
+
+@description('Blob container of campaign definitions.')
+@minLength(3)
+@maxLength(63)
+param campaignsContainerName string = 'campaigns'
+
+@description('Table of campaign state (last occurrence run per campaign).')
+@minLength(3)
+@maxLength(63)
+param campaignStateTableName string = 'campaignstate'
+
+@description('NCRONTAB schedule (six fields, UTC) on which RunCampaigns looks for due occurrences.')
+param campaignSchedule string = '0 */15 * * * *'
+
+// ---------------------------------------------------------------------------------------
+// Hosting and cost
+// ---------------------------------------------------------------------------------------
+
+@description('Memory of each Flex Consumption instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Most instances the app scales out to (also bounds how many instances share the Polar budget).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = polarServer == 'production' ? 100 : 40
+
+@description('Replication of the storage account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSkuName string = 'Standard_LRS'
+
+@description('Days Log Analytics keeps logs (the first 31 are free of retention charges).')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = polarServer == 'production' ? 90 : 30
+
+@description('Daily Log Analytics ingestion cap in GB; -1 for none. Ingestion stops for the day when reached.')
+@minValue(-1)
+param logDailyCapGb int = polarServer == 'production' ? -1 : 1
+
+@description('Days a deleted vault or secret can be recovered.')
+@minValue(7)
+@maxValue(90)
+param keyVaultSoftDeleteRetentionInDays int = polarServer == 'production' ? 90 : 7
+
+@description('Whether the vault has purge protection (cannot be turned off once on, and keeps the name taken while deleted).')
+param keyVaultPurgeProtection bool = polarServer == 'production'
+
+// ---------------------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var allTags = union(tags, { 'azd-env-name': environmentName })
+var names = {
+  identity: 'id-${environmentName}'
+  logAnalytics: 'log-${environmentName}'
+  applicationInsights: 'appi-${environmentName}'
+  storage: 'st${resourceToken}'
+  keyVault: 'kv-${resourceToken}'
+  plan: 'plan-${environmentName}'
+  functionApp: 'func-${environmentName}-${resourceToken}'
+}
+var deploymentContainerName = 'app-package'
+var polarAccessTokenSecretName = 'polar-access-token'
+
+// Endpoints are derived from the names rather than read back from the resources, so that
+// what-if (and the tests) see the values the app will get.
+var storageEndpoints = {
+  blob: 'https://${names.storage}.blob.${environment().suffixes.storage}/'
+  queue: 'https://${names.storage}.queue.${environment().suffixes.storage}/'
+  table: 'https://${names.storage}.table.${environment().suffixes.storage}/'
+}
+// Versionless, so a new secret version is picked up without a deployment.
+var polarAccessTokenSecretUri = 'https://${names.keyVault}${environment().suffixes.keyvaultDns}/secrets/${polarAccessTokenSecretName}/'
+
+// ---------------------------------------------------------------------------------------
+// Resources
+// ---------------------------------------------------------------------------------------
+
+// The one identity the app uses for storage, Key Vault, Application Insights and the
+// deployment container, so that no key or connection string is ever handed out.
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: names.identity
+  location: location
+  tags: allTags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  params: {
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: allTags
+    retentionInDays: logRetentionInDays
+    dailyCapGb: logDailyCapGb
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  params: {
+    name: names.storage
+    location: location
+    tags: allTags
+    skuName: storageSkuName
+    deploymentContainerName: deploymentContainerName
+    containerNames: [
+      bulkUploadsContainerName
+      bulkResultsContainerName
+      campaignsContainerName
+    ]
+    queueNames: [
+      grantQueueName
+    ]
+    tableNames: [
+      jobsTableName
+      campaignStateTableName
+    ]
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  params: {
+    name: names.keyVault
+    location: location
+    tags: allTags
+    softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
+    enablePurgeProtection: keyVaultPurgeProtection
+    polarAccessTokenSecretName: polarAccessTokenSecretName
+    polarAccessToken: polarAccessToken
+  }
+}
+
+module roleAssignments 'modules/role-assignments.bicep' = {
+  params: {
+    principalId: identity.properties.principalId
+    identityId: identity.id
+    storageAccountName: names.storage
+    applicationInsightsName: names.applicationInsights
+    keyVaultName: names.keyVault
+  }
+  dependsOn: [
+    storage
+    monitoring
+    keyVault
+  ]
+}
+
+// Every configuration key the app reads: section X, property Y -> X__Y (the .NET
+// configuration separator in environment variables), plus trigger placeholders.
+var appSettings = {
+  Polar__Server: polarServer
+  Polar__AccessToken: '@Microsoft.KeyVault(SecretUri=${polarAccessTokenSecretUri})'
+  Polar__RequestsPerMinute: string(polarRequestsPerMinute)
+  Polar__MaxEventsPerRequest: string(polarMaxEventsPerRequest)
+  Polar__AttemptTimeoutSeconds: string(polarAttemptTimeoutSeconds)
+  Polar__MaxRetries: string(polarMaxRetries)
+  Polar__MaxRetryDelaySeconds: string(polarMaxRetryDelaySeconds)
+  Polar__MeterCacheSeconds: string(polarMeterCacheSeconds)
+
+  Grants__DefaultMeter: grantsDefaultMeter
+  Grants__MaxUnitsPerGrant: string(grantsMaxUnitsPerGrant)
+  Grants__MaxRequestBodyBytes: string(grantsMaxRequestBodyBytes)
+
+  Bulk__QueueName: grantQueueName
+  Bulk__UploadsContainer: bulkUploadsContainerName
+  Bulk__ResultsContainer: bulkResultsContainerName
+  Bulk__JobsTable: jobsTableName
+  Bulk__ChunkRows: string(bulkChunkRows)
+  Bulk__MaxFileBytes: string(bulkMaxFileBytes)
+
+  Campaigns__Container: campaignsContainerName
+  Campaigns__StateTable: campaignStateTableName
+  CampaignSchedule: campaignSchedule
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  params: {
+    planName: names.plan
+    name: names.functionApp
+    location: location
+    tags: allTags
+    azdServiceName: 'api'
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    blobEndpoint: storageEndpoints.blob
+    queueEndpoint: storageEndpoints.queue
+    tableEndpoint: storageEndpoints.table
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    appSettings: appSettings
+  }
+  // The containers, queues and the secret must exist, and the identity must hold its
+  // roles, before the host starts reading storage and the vault.
+  dependsOn: [
+    storage
+    keyVault
+    roleAssignments
+  ]
+}
+
+// ---------------------------------------------------------------------------------------
+// Outputs (azd stores them in the environment; none is a secret)
+// ---------------------------------------------------------------------------------------
+
+@description('Name of the function app.')
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+
+@description('Base URL of the function app.')
+output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+
+@description('Name of the storage account.')
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+
+@description('Name of the Key Vault that holds the Polar token.')
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

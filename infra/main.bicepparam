@@ -1,0 +1,10 @@
+// The parameter file `azd provision` / `azd up` uses (azd reads infra/main.bicepparam and
+// puts the azd environment's values into the environment before compiling it):
+//   azd env set POLAR_SERVER production     (default: sandbox)
+//   azd env set POLAR_ACCESS_TOKEN polar_oat_...
+// For `az deployment group create`, use main.sandbox.bicepparam or main.production.bicepparam.
+using './main.bicep'
+
+param environmentName = readEnvironmentVariable('AZURE_ENV_NAME')
+param polarServer = readEnvironmentVariable('POLAR_SERVER', 'sandbox')
+param polarAccessToken = readEnvironmentVariable('POLAR_ACCESS_TOKEN', '')

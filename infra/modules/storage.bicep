@@ -1,0 +1,95 @@
+// The app's one storage account: Functions host storage, the deployment package container,
+// the grant queue and its poison queue, the bulk and campaign blob containers, and the
+// tables for job progress and campaign state. Shared keys and anonymous blob access are off.
+
+@description('Name of the storage account (3-24 lowercase letters and digits).')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Azure region of the account.')
+param location string
+
+@description('Tags for the account.')
+param tags object
+
+@description('Replication of the account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param skuName string
+
+@description('Container Flex Consumption deploys the app package to.')
+param deploymentContainerName string
+
+@description('Blob containers the app reads and writes (uploads, results, campaign definitions).')
+param containerNames string[]
+
+@description('Queues the app uses; each gets its poison queue (<queue>-poison) as well.')
+param queueNames string[]
+
+@description('Tables the app uses (job progress, campaign state).')
+param tableNames string[]
+
+resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+
+  resource blobService 'blobServices' = {
+    name: 'default'
+
+    resource containers 'containers' = [
+      for container in concat([deploymentContainerName], containerNames): {
+        name: container
+        properties: {
+          publicAccess: 'None'
+        }
+      }
+    ]
+  }
+
+  resource queueService 'queueServices' = {
+    name: 'default'
+
+    resource queues 'queues' = [
+      for queue in flatten(map(queueNames, q => [q, '${q}-poison'])): {
+        name: queue
+      }
+    ]
+  }
+
+  resource tableService 'tableServices' = {
+    name: 'default'
+
+    resource tables 'tables' = [
+      for table in tableNames: {
+        name: table
+      }
+    ]
+  }
+}
+
+@description('Name of the storage account.')
+output name string = storage.name
