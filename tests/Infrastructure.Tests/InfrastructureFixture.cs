@@ -1,0 +1,104 @@
+using System.Text.Json.Nodes;
+
+namespace Infrastructure.Tests;
+
+/// <summary>
+/// Runs the Bicep CLI once for all tests: lints every file, builds main.bicep and every
+/// parameter file, and takes a deployment snapshot per parameter file. It works on a copy
+/// of infra/ because <c>bicep snapshot</c> writes its result beside the parameter file.
+/// </summary>
+public sealed class InfrastructureFixture : IAsyncLifetime
+{
+    public const string SubscriptionId = "00000000-0000-0000-0000-00000000a001";
+    public const string TenantId = "00000000-0000-0000-0000-00000000b002";
+    public const string ResourceGroup = "rg-credits-tests";
+    public const string Location = "westeurope";
+    public const string EnvironmentName = "credits-tests";
+
+    /// <summary>Given to the templates as the Polar token; it must never appear in what they produce.</summary>
+    public const string AccessTokenSentinel = "polar_oat_SENTINEL_must_never_leak";
+
+    private readonly string copy = Path.Combine(Path.GetTempPath(), $"infra-tests-{Guid.NewGuid():N}");
+
+    public BicepRun LintBicepFiles { get; private set; } = null!;
+
+    public BicepRun LintParameterFiles { get; private set; } = null!;
+
+    public BicepRun BuildMain { get; private set; } = null!;
+
+    /// <summary>ARM JSON of main.bicep.</summary>
+    public JsonObject MainTemplate { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, BicepRun> BuildParameters { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, BicepRun> SnapshotRuns { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, DeploymentSnapshot> Snapshots { get; private set; } = null!;
+
+    /// <summary>The copy of infra/ the CLI ran in; diagnostics name files under it.</summary>
+    public string InfraCopy => copy;
+
+    public async Task InitializeAsync()
+    {
+        CopyDirectory(Repository.InfraDirectory, copy);
+        var noToken = new Dictionary<string, string> { ["AZURE_ENV_NAME"] = EnvironmentName };
+        var withToken = new Dictionary<string, string>(noToken) { ["POLAR_ACCESS_TOKEN"] = AccessTokenSentinel };
+
+        var lintBicep = BicepCli.RunAsync(copy, noToken, "lint", "--pattern", "**/*.bicep");
+        var lintParams = BicepCli.RunAsync(copy, noToken, "lint", "--pattern", "**/*.bicepparam");
+        var build = BicepCli.RunAsync(copy, noToken, "build", "main.bicep", "--stdout");
+        var buildParams = Repository.ParameterFiles.ToDictionary(
+            f => f, f => BicepCli.RunAsync(copy, noToken, "build-params", f, "--stdout"));
+        var snapshots = Repository.ParameterFiles.ToDictionary(
+            f => f,
+            f => BicepCli.RunAsync(
+                copy, withToken, "snapshot", f, "--mode", "overwrite",
+                "--subscription-id", SubscriptionId, "--tenant-id", TenantId,
+                "--resource-group", ResourceGroup, "--location", Location));
+
+        await Task.WhenAll([lintBicep, lintParams, build, .. buildParams.Values, .. snapshots.Values]);
+
+        LintBicepFiles = await lintBicep;
+        LintParameterFiles = await lintParams;
+        BuildMain = await build;
+        MainTemplate = BuildMain.ExitCode == 0 ? JsonNode.Parse(BuildMain.StandardOutput)!.AsObject() : [];
+        BuildParameters = buildParams.ToDictionary(p => p.Key, p => p.Value.Result);
+        SnapshotRuns = snapshots.ToDictionary(p => p.Key, p => p.Value.Result);
+        Snapshots = SnapshotRuns
+            .Where(p => p.Value.ExitCode == 0)
+            .ToDictionary(p => p.Key, p => new DeploymentSnapshot(p.Key, File.ReadAllText(SnapshotPath(p.Key))));
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(copy, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The snapshot of one parameter file; fails the test with the CLI's output when there is none.</summary>
+    public DeploymentSnapshot Snapshot(string parameterFile)
+    {
+        Assert.True(Snapshots.ContainsKey(parameterFile), SnapshotRuns[parameterFile].Describe());
+        return Snapshots[parameterFile];
+    }
+
+    private string SnapshotPath(string parameterFile) =>
+        Path.Combine(copy, Path.ChangeExtension(parameterFile, ".snapshot.json"));
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+}
+
+/// <summary>The tests that share one run of the Bicep CLI.</summary>
+[CollectionDefinition(Name)]
+public sealed class SharedBicepRun : ICollectionFixture<InfrastructureFixture>
+{
+    public const string Name = "Infrastructure";
+}
