@@ -71,15 +71,17 @@ param polarMeterCacheSeconds int = 60
 // ---------------------------------------------------------------------------------------
 
 @description('Meter a grant goes to when the caller names none.')
-param grantsDefaultMeter string = 'credits'
+@minLength(1)
+param grantsDefaultMeter string = 'API Calls'
 
 @description('Most units one grant may carry.')
 @minValue(1)
 param grantsMaxUnitsPerGrant int = 1000000
 
 @description('Largest HTTP request body GrantCredits accepts, in bytes.')
-@minValue(1)
-param grantsMaxRequestBodyBytes int = 1048576
+@minValue(256)
+@maxValue(10485760)
+param grantsMaxRequestBodyBytes int = 65536
 
 // ---------------------------------------------------------------------------------------
 // Bulk grants (section Bulk). Names flow into both the storage resources and the settings.

@@ -1,0 +1,60 @@
+namespace Infrastructure.Tests;
+
+/// <summary>The function app's settings hold every key the app's code reads, under the names it reads them by.</summary>
+[Collection(SharedBicepRun.Name)]
+public sealed class AppSettingsTests(InfrastructureFixture infra)
+{
+    public static TheoryData<string> ParameterFiles => new(Repository.ParameterFiles);
+
+    [Fact]
+    public void Options_discovery_finds_the_polar_options_and_skips_computed_properties()
+    {
+        var keys = AppConfiguration.OptionsKeys().Select(k => k.Key).ToArray();
+        Assert.Contains("Polar__AccessToken", keys);
+        Assert.Contains("Polar__RequestsPerMinute", keys);
+        Assert.DoesNotContain("Polar__BaseAddress", keys);
+        Assert.DoesNotContain("Polar__EffectiveRequestsPerMinute", keys);
+    }
+
+    [Theory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Every_options_property_has_an_app_setting(string file)
+    {
+        var settings = infra.Snapshot(file).AppSettings;
+        var missing = AppConfiguration.OptionsKeys().Where(k => !settings.ContainsKey(k.Key)).ToArray();
+        Assert.True(missing.Length == 0, $"{file}: no app setting for {string.Join(", ", missing)}. Add them to appSettings in infra/main.bicep.");
+    }
+
+    [Theory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Every_app_setting_of_an_options_section_is_a_property_of_its_class(string file)
+    {
+        // Catches a renamed or removed option whose old name Bicep still sets.
+        var keys = AppConfiguration.OptionsKeys().Select(k => k.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var sections = keys.Select(k => k[..(k.IndexOf("__", StringComparison.Ordinal) + 2)]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var stale = infra.Snapshot(file).AppSettings.Keys
+            .Where(s => sections.Any(p => s.StartsWith(p, StringComparison.OrdinalIgnoreCase)) && !keys.Contains(s))
+            .ToArray();
+        Assert.True(stale.Length == 0, $"{file}: app settings no options property reads: {string.Join(", ", stale)}.");
+    }
+
+    [Theory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Every_trigger_placeholder_has_an_app_setting(string file)
+    {
+        var settings = infra.Snapshot(file).AppSettings;
+        var missing = AppConfiguration.Placeholders().Where(p => !settings.ContainsKey(p.Name)).ToArray();
+        Assert.True(missing.Length == 0, $"{file}: no app setting for placeholder {string.Join(", ", missing)}.");
+    }
+
+    [Theory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Every_binding_connection_has_identity_based_settings(string file)
+    {
+        var settings = infra.Snapshot(file).AppSettings;
+        var missing = AppConfiguration.Connections()
+            .Where(c => !settings.ContainsKey($"{c.Name}__credential") || !settings.Keys.Any(k => k.StartsWith($"{c.Name}__", StringComparison.Ordinal) && k.EndsWith("ServiceUri", StringComparison.Ordinal)))
+            .ToArray();
+        Assert.True(missing.Length == 0, $"{file}: no identity-based connection settings (<name>__credential, <name>__<service>ServiceUri) for {string.Join(", ", missing)}.");
+    }
+}
