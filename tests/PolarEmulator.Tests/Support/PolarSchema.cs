@@ -1,0 +1,114 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Json.Schema;
+
+namespace PolarEmulator.Tests.Support;
+
+/// <summary>Polar's own OpenAPI schema (shared/polar/openapi-2026-04.subset.json), ready to validate bodies against its components.</summary>
+public static class PolarSchema
+{
+    private const string FileName = "openapi-2026-04.subset.json";
+    private static readonly Uri DocumentUri = new("https://polar.emulator.test/openapi.json");
+    private static readonly Lazy<BuildOptions> Build = new(CreateBuildOptions);
+    private static readonly Dictionary<string, JsonSchema> Schemas = [];
+    private static readonly Lock SchemasLock = new();
+
+    /// <summary>Walks up from the test binaries to the first folder holding <c>shared/polar/</c> with the schema (CI clones the repo beside shared/).</summary>
+    public static string Locate()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "shared", "polar", FileName);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"No shared/polar/{FileName} in any folder above {AppContext.BaseDirectory}.");
+    }
+
+    /// <summary>Fails the test with every schema error unless <paramref name="body"/> is a valid <paramref name="component"/>.</summary>
+    public static void AssertValid(string component, JsonElement body)
+    {
+        var options = new EvaluationOptions { OutputFormat = OutputFormat.List, RequireFormatValidation = true, FormatRegistry = Formats() };
+        var result = Schema(component).Evaluate(body, options);
+        if (!result.IsValid)
+        {
+            var errors = new[] { result }.Concat(result.Details ?? [])
+                .Where(d => d.Errors is { Count: > 0 })
+                .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation} ({d.EvaluationPath}): {e.Key} {e.Value}"));
+            Assert.Fail($"Body is not a valid {component}:\n{string.Join("\n", errors)}\n{body.GetRawText()}");
+        }
+    }
+
+    public static void AssertValid(string component, string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        AssertValid(component, document.RootElement);
+    }
+
+    private static JsonSchema Schema(string component)
+    {
+        lock (SchemasLock)
+        {
+            if (!Schemas.TryGetValue(component, out var schema))
+            {
+                schema = JsonSchema.FromText(
+                    $$"""{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"{{DocumentUri}}#/components/schemas/{{component}}"}""",
+                    Build.Value);
+                Schemas[component] = schema;
+            }
+
+            return schema;
+        }
+    }
+
+    private static BuildOptions CreateBuildOptions()
+    {
+        var document = JsonNode.Parse(File.ReadAllText(Locate()))!;
+        StripOpenApiKeywords(document["components"]!["schemas"]!, namesProperties: true);
+        var registry = new SchemaRegistry();
+        registry.Register(DocumentUri, new JsonElementBaseDocument(JsonSerializer.SerializeToElement(document), DocumentUri));
+        return new BuildOptions { SchemaRegistry = registry };
+    }
+
+    /// <summary>
+    /// Removes the OpenAPI 3.1 dialect's own keywords (<c>discriminator</c>, <c>example</c>, <c>x-…</c>), which plain JSON
+    /// Schema 2020-12 refuses; they are annotations and change no verdict (<c>oneOf</c> still decides).
+    /// </summary>
+    private static void StripOpenApiKeywords(JsonNode node, bool namesProperties)
+    {
+        switch (node)
+        {
+            case JsonObject schema:
+                foreach (var key in schema.Select(p => p.Key).ToList())
+                {
+                    if (!namesProperties && (key is "discriminator" or "example" or "xml" or "externalDocs" || key.StartsWith("x-", StringComparison.Ordinal)))
+                    {
+                        schema.Remove(key);
+                    }
+                    else if (schema[key] is { } child)
+                    {
+                        StripOpenApiKeywords(child, namesProperties: !namesProperties && key is "properties" or "$defs" or "patternProperties");
+                    }
+                }
+
+                break;
+            case JsonArray items:
+                foreach (var item in items.OfType<JsonNode>())
+                {
+                    StripOpenApiKeywords(item, namesProperties: false);
+                }
+
+                break;
+        }
+    }
+
+    private static FormatRegistry Formats()
+    {
+        var registry = new FormatRegistry();
+        registry.Register(new PredicateFormat("uuid4", static e => e.ValueKind != JsonValueKind.String || (Guid.TryParse(e.GetString(), out var g) && g.Version == 4)));
+        return registry;
+    }
+}
