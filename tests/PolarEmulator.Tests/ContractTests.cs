@@ -141,7 +141,7 @@ public sealed class ContractTests(EmulatorFixture emulator) : IClassFixture<Emul
     [Fact]
     public void Schema_check_refuses_a_customer_without_its_required_nullable_fields()
     {
-        var incomplete = $$"""{"id":"{{Guid.NewGuid()}}","created_at":"2026-01-01T00:00:00Z","email":"a@acme.io","type":"individual","metadata":{}}""";
+        var incomplete = $$"""{"id":"{{Guid.NewGuid()}}","created_at":"2026-01-01T00:00:00Z","email":"a@acme.io","type":"individual","metadata":{} }""";
 
         Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => PolarSchema.AssertValid("Customer", incomplete));
     }
