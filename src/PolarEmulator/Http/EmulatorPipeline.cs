@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Http.Features;
 using PolarEmulator.Wire;
 
 namespace PolarEmulator.Http;
@@ -33,6 +34,9 @@ internal static class EmulatorPipeline
 
     /// <summary>Polar's request body limit: 10 MiB.</summary>
     public const long MaxBodyBytes = 10 * 1024 * 1024;
+
+    /// <summary>How much of a too-large body is read (and dropped) before answering 413.</summary>
+    private const long MaxDrainBytes = 64 * 1024 * 1024;
 
     public static WebApplication UsePolarPipeline(this WebApplication app)
     {
@@ -112,12 +116,38 @@ internal static class EmulatorPipeline
 
             if (request.ContentLength > MaxBodyBytes)
             {
-                return Respond.ErrorAsync(context, StatusCodes.Status413PayloadTooLarge, "RequestBodyTooLarge",
-                    $"The request body is larger than {MaxBodyBytes} bytes.");
+                return RefuseTooLargeAsync(context);
             }
         }
 
         return next(context);
+    }
+
+    /// <summary>
+    /// Answers 413 after reading the body, so the client, still sending, sees the answer rather than a reset
+    /// connection; bodies beyond <see cref="MaxDrainBytes"/> are not read and their connection is closed.
+    /// </summary>
+    private static async Task RefuseTooLargeAsync(HttpContext context)
+    {
+        if (context.Request.ContentLength <= MaxDrainBytes
+            && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
+            {
+                while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted).ConfigureAwait(false) > 0)
+                {
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        await Respond.ErrorAsync(context, StatusCodes.Status413PayloadTooLarge, "RequestBodyTooLarge",
+            $"The request body is larger than {MaxBodyBytes} bytes.").ConfigureAwait(false);
     }
 
     private static async Task DispatchAsync(HttpContext context)
