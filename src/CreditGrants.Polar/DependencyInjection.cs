@@ -35,7 +35,7 @@ public static class DependencyInjection
         services.AddHttpClient<PolarClient>((sp, http) =>
             {
                 var options = sp.GetRequiredService<IOptions<PolarClientOptions>>().Value;
-                http.BaseAddress = options.BaseAddress;
+                http.BaseAddress = options.GetBaseAddress();
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.AccessToken);
                 http.DefaultRequestHeaders.Add("Polar-Version", "2026-04");
                 http.DefaultRequestHeaders.UserAgent.ParseAdd("CreditFunctions/1.0");
@@ -51,16 +51,20 @@ public static class DependencyInjection
     {
         var options = context.ServiceProvider.GetRequiredService<IOptions<PolarClientOptions>>().Value;
         var budget = context.ServiceProvider.GetRequiredService<PolarRequestBudget>();
-        pipeline
-            .AddRetry(new HttpRetryStrategyOptions
+        if (options.MaxRetries > 0)
+        {
+            pipeline.AddRetry(new HttpRetryStrategyOptions
             {
-                MaxRetryAttempts = Math.Max(options.MaxRetries, 0),
+                MaxRetryAttempts = options.MaxRetries,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = TimeSpan.FromSeconds(1),
                 MaxDelay = TimeSpan.FromSeconds(options.MaxRetryDelaySeconds),
                 ShouldRetryAfterHeader = true,
-            })
+            });
+        }
+
+        pipeline
             .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
             {
                 FailureRatio = 0.5,

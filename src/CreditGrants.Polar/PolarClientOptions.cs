@@ -11,11 +11,9 @@ public sealed class PolarClientOptions : IValidatableObject
     public static readonly Uri SandboxUrl = new("https://sandbox-api.polar.sh/");
 
     /// <summary><c>production</c>, <c>sandbox</c> or an absolute URL (the emulator).</summary>
-    [Required]
     public string Server { get; set; } = "sandbox";
 
     /// <summary>An organization access token (<c>polar_oat_…</c>). Never logged.</summary>
-    [Required]
     public string AccessToken { get; set; } = "";
 
     /// <summary>The request budget; when unset, 500 for production, 100 for sandbox, 500 for any other server.</summary>
@@ -42,11 +40,15 @@ public sealed class PolarClientOptions : IValidatableObject
     [Range(0, 86_400)]
     public int MeterCacheSeconds { get; set; } = 60;
 
-    public Uri BaseAddress => ResolveServer(Server);
+    /// <summary>The API's base address for <see cref="Server"/> (a method, so option validation never calls it).</summary>
+    public Uri GetBaseAddress() => ResolveServer(Server);
 
+    /// <summary>The request budget in force: <see cref="RequestsPerMinute"/>, or Polar's limit for the server (sandbox by name or URL).</summary>
     public int EffectiveRequestsPerMinute => RequestsPerMinute ?? (IsSandbox ? 100 : 500);
 
-    private bool IsSandbox => string.Equals(Server, "sandbox", StringComparison.OrdinalIgnoreCase);
+    private bool IsSandbox =>
+        string.Equals(Server, "sandbox", StringComparison.OrdinalIgnoreCase)
+        || (Uri.TryCreate(Server, UriKind.Absolute, out var url) && string.Equals(url.Host, SandboxUrl.Host, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Turns <c>production</c>, <c>sandbox</c> or an absolute http(s) URL into the API's base address.</summary>
     public static Uri ResolveServer(string server)

@@ -1,0 +1,211 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using CreditGrants.Grants;
+using CreditGrants.Polar;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CreditGrants.Cli;
+
+/// <summary><c>credits</c>: the operator's command line for grants, balances and meters.</summary>
+public sealed class CreditsCli
+{
+    private readonly Option<string?> _server = new("--polar-server")
+    {
+        Description = $"production, sandbox or a URL (default: env {PolarConnection.ServerVariable}; with no server and no token, the embedded emulator)",
+        Recursive = true,
+    };
+
+    private readonly Option<string?> _tokenFile = new("--polar-token-file")
+    {
+        Description = $"A file holding the Polar access token (default: env {PolarConnection.TokenVariable})",
+        Recursive = true,
+    };
+
+    private readonly Option<string?> _dataDir = new("--data-dir")
+    {
+        Description = $"Where the embedded emulator keeps its state (default: {PolarConnection.DefaultDataDir}/)",
+        Recursive = true,
+    };
+
+    private readonly Option<bool> _json = new("--json") { Description = "Print one JSON object on stdout", Recursive = true };
+    private readonly Option<bool> _verbose = new("--verbose") { Description = "Log Polar calls and show stack traces", Recursive = true };
+
+    private readonly Func<string, string?> _environment;
+    private readonly IReadOnlyDictionary<string, string?> _configuration;
+    private readonly TextWriter _out;
+    private readonly TextWriter _error;
+
+    public CreditsCli(TextWriter output, TextWriter error, Func<string, string?> environment, IReadOnlyDictionary<string, string?>? configuration = null)
+    {
+        _out = output;
+        _error = error;
+        _environment = environment;
+        _configuration = configuration ?? new Dictionary<string, string?>();
+    }
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("credits: grant usage credits to Polar customers.");
+        foreach (var option in new Option[] { _server, _tokenFile, _dataDir, _json, _verbose })
+        {
+            root.Options.Add(option);
+        }
+
+        root.Subcommands.Add(GrantCommand());
+        root.Subcommands.Add(BalanceCommand());
+        root.Subcommands.Add(MetersCommand());
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await _error.WriteLineAsync($"credits: {error.Message}").ConfigureAwait(false);
+            }
+
+            await _error.WriteLineAsync("Run 'credits --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.InvalidInput;
+        }
+
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = _out, Error = _error }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private Command GrantCommand()
+    {
+        var customer = new Option<string>("--customer") { Description = "The customer's external id (your id for them)", Required = true };
+        var email = new Option<string?>("--email") { Description = "Creates the customer with this email when missing" };
+        var name = new Option<string?>("--name") { Description = "The name of a customer created now" };
+        var units = new Option<string>("--units") { Description = "Credits to grant, a number > 0", Required = true };
+        var grantId = new Option<string>("--grant-id") { Description = "The grant's idempotency key: the same id never grants twice", Required = true };
+        var meter = new Option<string?>("--meter") { Description = "The meter (default: Grants:DefaultMeter, 'API Calls')" };
+        var reason = new Option<string?>("--reason") { Description = "Why, in a few words (kept on the event)" };
+        var command = new Command("grant", "Grant credits to one customer") { customer, email, name, units, grantId, meter, reason };
+        command.SetAction((parse, ct) => RunAsync(parse, async services =>
+        {
+            var request = new GrantRequest(parse.GetValue(grantId), parse.GetValue(customer), null, parse.GetValue(email),
+                parse.GetValue(name), parse.GetValue(units), parse.GetValue(meter), parse.GetValue(reason), "cli");
+            var validation = services.GetRequiredService<GrantValidator>().Validate(request);
+            if (!validation.IsValid)
+            {
+                throw new CliInputException(string.Join(Environment.NewLine, validation.Errors.Select(e => $"--{OptionName(e.Field)}: {e}")));
+            }
+
+            var outcome = await services.GetRequiredService<GrantService>().GrantAsync(validation.Grant!, ct).ConfigureAwait(false);
+            if (parse.GetValue(_json))
+            {
+                await WriteJsonAsync(GrantOutcomeJson.From(outcome), GrantsJsonContext.Default.GrantOutcomeJson).ConfigureAwait(false);
+            }
+            else
+            {
+                await _out.WriteLineAsync(Describe(outcome)).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Ok;
+        }, ct));
+        return command;
+    }
+
+    private Command BalanceCommand()
+    {
+        var customer = new Option<string>("--customer") { Description = "The customer's external id", Required = true };
+        var meter = new Option<string?>("--meter") { Description = "The meter (default: Grants:DefaultMeter, 'API Calls')" };
+        var command = new Command("balance", "Show a customer's credit on a meter") { customer, meter };
+        command.SetAction((parse, ct) => RunAsync(parse, async services =>
+        {
+            var meterName = parse.GetValue(meter) ?? services.GetRequiredService<IOptions<GrantOptions>>().Value.DefaultMeter;
+            var balance = await services.GetRequiredService<BalanceService>().GetBalanceAsync(parse.GetValue(customer)!, meterName, ct)
+                .ConfigureAwait(false);
+            if (parse.GetValue(_json))
+            {
+                await WriteJsonAsync(CreditBalanceJson.From(balance), GrantsJsonContext.Default.CreditBalanceJson).ConfigureAwait(false);
+            }
+            else
+            {
+                await _out.WriteLineAsync(
+                    $"""
+                    Customer  {balance.ExternalCustomerId} ({balance.CustomerId})
+                    Meter     {balance.Meter}
+                    Balance   {Number(balance.Balance)}   (credit left; consumed {Number(balance.ConsumedUnits)}, credited {balance.CreditedUnits})
+                    """).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Ok;
+        }, ct));
+        return command;
+    }
+
+    private Command MetersCommand()
+    {
+        var meter = new Option<string>("--meter") { Description = "The meter's name", DefaultValueFactory = _ => "API Calls" };
+        var eventName = new Option<string>("--event") { Description = "The event name it counts", DefaultValueFactory = _ => "api_usage" };
+        var property = new Option<string>("--property") { Description = "The metadata property it sums", DefaultValueFactory = _ => "units" };
+        var ensure = new Command("ensure", "Create the guide's meter (Sum of a property over events with a name) unless it exists")
+        {
+            meter, eventName, property,
+        };
+        ensure.SetAction((parse, ct) => RunAsync(parse, async services =>
+        {
+            var name = parse.GetValue(meter)!;
+            if (name.Trim().Length < 3)
+            {
+                throw new CliInputException($"--meter '{name}': a meter name needs at least 3 characters.");
+            }
+
+            var (found, created) = await services.GetRequiredService<IPolarGateway>()
+                .EnsureMeterAsync(name, parse.GetValue(eventName)!, parse.GetValue(property)!, ct).ConfigureAwait(false);
+            await _out.WriteLineAsync(created
+                ? $"Created meter '{found.Name}' ({found.Id}): sum of '{parse.GetValue(property)}' over events named '{parse.GetValue(eventName)}'."
+                : $"Meter '{found.Name}' ({found.Id}) already exists; nothing changed.").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }, ct));
+        return new Command("meters", "Manage meters") { ensure };
+    }
+
+    private async Task<int> RunAsync(ParseResult parse, Func<IServiceProvider, Task<int>> action, CancellationToken cancellationToken)
+    {
+        var verbose = parse.GetValue(_verbose);
+        try
+        {
+            var settings = new CliSettings(parse.GetValue(_server), parse.GetValue(_tokenFile), parse.GetValue(_dataDir), verbose,
+                _environment, _configuration);
+            await using var connection = await PolarConnection.OpenAsync(settings, _error, cancellationToken).ConfigureAwait(false);
+            return await action(connection.Services).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var code = ExitCodes.For(ex);
+            await _error.WriteLineAsync($"credits: {(code == ExitCodes.Failed ? $"unexpected error: {ex.Message}" : ex.Message)}").ConfigureAwait(false);
+            if (verbose)
+            {
+                await _error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            }
+
+            return code;
+        }
+    }
+
+    private async Task WriteJsonAsync<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo) =>
+        await _out.WriteLineAsync(JsonSerializer.Serialize(value, typeInfo)).ConfigureAwait(false);
+
+    private static string Describe(GrantOutcome outcome)
+    {
+        var who = outcome.ExternalCustomerId is { } external ? $"'{external}'" : $"customer {outcome.CustomerId}";
+        var verb = outcome.Status == GrantStatus.Granted ? "Granted" : "Already granted (duplicate, nothing changed):";
+        var customerNote = outcome.CustomerCreated ? " Created the customer."
+            : !outcome.CustomerExists ? " No customer has this external id yet; Polar counts the grant once one is created." : "";
+        return $"{verb} {Number(outcome.Units)} units to {who} on meter '{outcome.Meter}' (grant {outcome.GrantId}, event {outcome.EventId}).{customerNote}";
+    }
+
+    private static string Number(decimal value) => value.ToString("0.######", CultureInfo.InvariantCulture);
+
+    private static string OptionName(string field) => field switch
+    {
+        "customer.externalId" or "customer" => "customer",
+        "customer.email" => "email",
+        "customer.name" => "name",
+        "grantId" => "grant-id",
+        _ => field,
+    };
+}

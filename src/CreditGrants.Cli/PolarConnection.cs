@@ -1,0 +1,130 @@
+using CreditGrants.Polar;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using PolarEmulator;
+
+namespace CreditGrants.Cli;
+
+/// <summary>
+/// Where <c>credits</c> sends its Polar calls: the configured server with the token from the environment or a file,
+/// or, with neither server nor token, an embedded Polar emulator whose state lives in the data folder.
+/// </summary>
+public sealed class PolarConnection : IAsyncDisposable
+{
+    public const string ServerVariable = "POLAR_SERVER";
+    public const string TokenVariable = "POLAR_ACCESS_TOKEN";
+    public const string DefaultDataDir = ".credits";
+    public const string EmulatorStateFile = "polar-emulator.json";
+
+    private readonly PolarEmulatorServer? _emulator;
+
+    private PolarConnection(ServiceProvider services, PolarEmulatorServer? emulator)
+    {
+        Services = services;
+        _emulator = emulator;
+    }
+
+    public IServiceProvider Services { get; }
+
+    public bool IsEmbedded => _emulator is not null;
+
+    public static async Task<PolarConnection> OpenAsync(CliSettings settings, TextWriter error, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(error);
+        var server = settings.Server ?? settings.Environment(ServerVariable);
+        var token = ReadToken(settings);
+        PolarEmulatorServer? emulator = null;
+        if (server is null && token is null)
+        {
+            var dataDir = Path.GetFullPath(settings.DataDir ?? DefaultDataDir);
+            Directory.CreateDirectory(dataDir);
+            emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions
+            {
+                SeedMeter = true,
+                DataFile = Path.Combine(dataDir, EmulatorStateFile),
+            }, cancellationToken).ConfigureAwait(false);
+            await error.WriteLineAsync(
+                $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
+                + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
+            server = emulator.BaseAddress.AbsoluteUri;
+            token = emulator.Token;
+        }
+        else if (server is null)
+        {
+            throw new CliInputException($"A Polar token is set but no server: pass --polar-server production|sandbox|<url> or set {ServerVariable}.");
+        }
+        else if (token is null)
+        {
+            throw new CliInputException($"No Polar token: set {TokenVariable} or pass --polar-token-file <path> (never the token itself as an argument).");
+        }
+
+        try
+        {
+            PolarClientOptions.ResolveServer(server);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliInputException($"--polar-server: {ex.Message.Split(" (Parameter", StringSplitOptions.None)[0]}");
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Configuration).Build();
+        var services = new ServiceCollection();
+        services.AddLogging(logging =>
+        {
+            logging.SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Warning);
+            logging.AddProvider(new TextWriterLoggerProvider(error));
+        });
+        services.AddOptions<Grants.GrantOptions>().Bind(configuration.GetSection(Grants.GrantOptions.SectionName));
+        services.AddPolarGateway(options =>
+        {
+            configuration.GetSection(PolarClientOptions.SectionName).Bind(options);
+            options.Server = server;
+            options.AccessToken = token;
+        });
+        services.AddGrantServices();
+        return new PolarConnection(services.BuildServiceProvider(), emulator);
+    }
+
+    private static string? ReadToken(CliSettings settings)
+    {
+        if (settings.TokenFile is { } file)
+        {
+            try
+            {
+                var token = File.ReadAllText(file).Trim();
+                return token.Length > 0 ? token : throw new CliInputException($"--polar-token-file: '{file}' is empty; it must hold the Polar access token.");
+            }
+            catch (IOException ex)
+            {
+                throw new CliInputException($"--polar-token-file: cannot read '{file}': {ex.Message}");
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                throw new CliInputException($"--polar-token-file: cannot read '{file}': {ex.Message}");
+            }
+        }
+
+        var fromEnvironment = settings.Environment(TokenVariable);
+        return string.IsNullOrWhiteSpace(fromEnvironment) ? null : fromEnvironment.Trim();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ((IAsyncDisposable)Services).DisposeAsync().ConfigureAwait(false);
+        if (_emulator is not null)
+        {
+            await _emulator.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>What the global options and the environment say about the connection and the run.</summary>
+public sealed record CliSettings(
+    string? Server,
+    string? TokenFile,
+    string? DataDir,
+    bool Verbose,
+    Func<string, string?> Environment,
+    IReadOnlyDictionary<string, string?> Configuration);

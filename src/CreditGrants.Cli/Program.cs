@@ -1,0 +1,21 @@
+using System.Collections;
+using CreditGrants.Cli;
+
+// Settings such as Grants__DefaultMeter or Polar__RequestsPerMinute come from the environment, as in the Functions app.
+var configuration = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())
+{
+    var key = (string)variable.Key;
+    if (key.Contains("__", StringComparison.Ordinal))
+    {
+        configuration[key.Replace("__", ":", StringComparison.Ordinal)] = (string?)variable.Value;
+    }
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+return await new CreditsCli(Console.Out, Console.Error, Environment.GetEnvironmentVariable, configuration).RunAsync(args, cancel.Token);
