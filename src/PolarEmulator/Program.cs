@@ -36,7 +36,9 @@ internal static class Program
         PolarEmulatorServer server;
         try
         {
-            server = await PolarEmulatorServer.StartAsync(options, logging => logging.AddSimpleConsole(c => c.SingleLine = true), stop.Token)
+            server = await PolarEmulatorServer.StartAsync(options, logging => logging
+                    .AddSimpleConsole(c => c.SingleLine = true)
+                    .AddFilter("Microsoft.AspNetCore", LogLevel.Warning), stop.Token)
                 .ConfigureAwait(false);
         }
         catch (IOException exception)
