@@ -41,7 +41,7 @@ internal static class Program
                     .AddFilter("Microsoft.AspNetCore", LogLevel.Warning), stop.Token)
                 .ConfigureAwait(false);
         }
-        catch (IOException exception)
+        catch (Exception exception) when (exception is IOException or InvalidDataException or System.Text.Json.JsonException or UnauthorizedAccessException)
         {
             await Console.Error.WriteLineAsync($"The emulator could not start: {exception.Message}").ConfigureAwait(false);
             return 1;

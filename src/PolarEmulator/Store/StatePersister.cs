@@ -39,7 +39,16 @@ internal sealed partial class StatePersister(string path, TimeProvider time, ILo
         {
             if (Interlocked.Exchange(ref _dirty, 0) == 1 && _snapshot is { } snapshot)
             {
-                await StateFile.SaveAsync(snapshot(), Path, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await StateFile.SaveAsync(snapshot(), Path, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // Not saved: the next flush (at the latest on dispose) must try again.
+                    Interlocked.Exchange(ref _dirty, 1);
+                    throw;
+                }
             }
         }
         finally
