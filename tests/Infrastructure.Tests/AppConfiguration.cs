@@ -24,23 +24,29 @@ public static partial class AppConfiguration
     /// public property is a key <c>Section__Property</c> (nested options objects recurse;
     /// collections are skipped, as their keys depend on the data).
     /// </summary>
-    public static IReadOnlyList<OptionsKey> OptionsKeys() =>
-        Assemblies.SelectMany(LoadableTypes)
+    public static IReadOnlyList<OptionsKey> OptionsKeys() => OptionsKeys(Assemblies);
+
+    public static IReadOnlyList<OptionsKey> OptionsKeys(IEnumerable<Assembly> assemblies) =>
+        assemblies.SelectMany(LoadableTypes)
             .Select(t => (Type: t, Section: SectionName(t)))
             .Where(t => t.Section is not null)
             .SelectMany(t => Keys(t.Section!, t.Type, depth: 0).Select(k => new OptionsKey(k, t.Type)))
             .ToArray();
 
     /// <summary>Names in <c>%Name%</c> placeholders of Functions binding attributes in CreditFunctions.</summary>
-    public static IReadOnlyList<BindingUse> Placeholders() =>
-        BindingAttributes()
+    public static IReadOnlyList<BindingUse> Placeholders() => Placeholders(FunctionsAssembly);
+
+    public static IReadOnlyList<BindingUse> Placeholders(Assembly functions) =>
+        BindingAttributes(functions)
             .SelectMany(b => StringProperties(b.Attribute)
                 .SelectMany(v => PlaceholderPattern().Matches(v).Select(m => new BindingUse(m.Groups[1].Value, b.Member, b.Attribute))))
             .ToArray();
 
     /// <summary>Connections named by Functions binding attributes in CreditFunctions (the default one where none is named).</summary>
-    public static IReadOnlyList<BindingUse> Connections() =>
-        BindingAttributes()
+    public static IReadOnlyList<BindingUse> Connections() => Connections(FunctionsAssembly);
+
+    public static IReadOnlyList<BindingUse> Connections(Assembly functions) =>
+        BindingAttributes(functions)
             .Where(b => b.Attribute.GetType().GetProperty("Connection") is { PropertyType: var t } && t == typeof(string))
             .Select(b => new BindingUse(
                 b.Attribute.GetType().GetProperty("Connection")!.GetValue(b.Attribute) is string { Length: > 0 } name ? name : DefaultConnection,
@@ -90,10 +96,11 @@ public static partial class AppConfiguration
             .FirstOrDefault(a => a.AttributeType.FullName == "Microsoft.Extensions.Configuration.ConfigurationKeyNameAttribute")
             ?.ConstructorArguments.FirstOrDefault().Value as string;
 
-    private static IEnumerable<(Attribute Attribute, string Member)> BindingAttributes()
+    private static Assembly FunctionsAssembly => Assemblies.Single(a => a.GetName().Name == "CreditFunctions");
+
+    private static IEnumerable<(Attribute Attribute, string Member)> BindingAttributes(Assembly functions)
     {
         const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-        var functions = Assemblies.Single(a => a.GetName().Name == "CreditFunctions");
         foreach (var type in LoadableTypes(functions))
         {
             foreach (var method in type.GetMethods(all))

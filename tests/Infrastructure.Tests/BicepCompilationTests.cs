@@ -92,9 +92,9 @@ public sealed class BicepCompilationTests(InfrastructureFixture infra)
         }
     }
 
-    private void AssertNoDiagnosticsFor(string file, BicepRun run)
+    private static void AssertNoDiagnosticsFor(string file, BicepRun run)
     {
-        var path = Path.Combine(infra.InfraCopy, file);
+        var path = Path.Combine(Repository.InfraDirectory, file);
         var lines = (run.StandardError + Environment.NewLine + run.StandardOutput)
             .Split('\n')
             .Where(line => line.StartsWith(path + "(", StringComparison.Ordinal) || line.Contains(" " + file + "(", StringComparison.Ordinal))

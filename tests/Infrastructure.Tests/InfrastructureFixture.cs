@@ -19,6 +19,7 @@ public sealed class InfrastructureFixture : IAsyncLifetime
     public const string AccessTokenSentinel = "polar_oat_SENTINEL_must_never_leak";
 
     private readonly string copy = Path.Combine(Path.GetTempPath(), $"infra-tests-{Guid.NewGuid():N}");
+    private JsonObject mainTemplate = [];
 
     public BicepRun LintBicepFiles { get; private set; } = null!;
 
@@ -26,8 +27,15 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 
     public BicepRun BuildMain { get; private set; } = null!;
 
-    /// <summary>ARM JSON of main.bicep.</summary>
-    public JsonObject MainTemplate { get; private set; } = null!;
+    /// <summary>ARM JSON of main.bicep; fails the test with the CLI's output when it did not build.</summary>
+    public JsonObject MainTemplate
+    {
+        get
+        {
+            Assert.True(BuildMain.ExitCode == 0, BuildMain.Describe());
+            return mainTemplate;
+        }
+    }
 
     public IReadOnlyDictionary<string, BicepRun> BuildParameters { get; private set; } = null!;
 
@@ -35,12 +43,13 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 
     public IReadOnlyDictionary<string, DeploymentSnapshot> Snapshots { get; private set; } = null!;
 
-    /// <summary>The copy of infra/ the CLI ran in; diagnostics name files under it.</summary>
-    public string InfraCopy => copy;
-
     public async Task InitializeAsync()
     {
         CopyDirectory(Repository.InfraDirectory, copy);
+
+        // Snapshots judge what gets deployed; linter findings are the lint tests' to report,
+        // so snapshots are taken with the linter off and a lint error fails one test, not all.
+        await File.WriteAllTextAsync(NoLinterConfig, """{ "analyzers": { "core": { "enabled": false } } }""");
         var noToken = new Dictionary<string, string> { ["AZURE_ENV_NAME"] = EnvironmentName };
         var withToken = new Dictionary<string, string>(noToken) { ["POLAR_ACCESS_TOKEN"] = AccessTokenSentinel };
 
@@ -52,18 +61,18 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         var snapshots = Repository.ParameterFiles.ToDictionary(
             f => f,
             f => BicepCli.RunAsync(
-                copy, withToken, "snapshot", f, "--mode", "overwrite",
+                copy, withToken, "snapshot", f, "--mode", "overwrite", "--config", NoLinterConfig,
                 "--subscription-id", SubscriptionId, "--tenant-id", TenantId,
                 "--resource-group", ResourceGroup, "--location", Location));
 
         await Task.WhenAll([lintBicep, lintParams, build, .. buildParams.Values, .. snapshots.Values]);
 
-        LintBicepFiles = await lintBicep;
-        LintParameterFiles = await lintParams;
-        BuildMain = await build;
-        MainTemplate = BuildMain.ExitCode == 0 ? JsonNode.Parse(BuildMain.StandardOutput)!.AsObject() : [];
-        BuildParameters = buildParams.ToDictionary(p => p.Key, p => p.Value.Result);
-        SnapshotRuns = snapshots.ToDictionary(p => p.Key, p => p.Value.Result);
+        LintBicepFiles = InRepository(await lintBicep);
+        LintParameterFiles = InRepository(await lintParams);
+        BuildMain = InRepository(await build);
+        mainTemplate = BuildMain.ExitCode == 0 ? JsonNode.Parse(BuildMain.StandardOutput)!.AsObject() : [];
+        BuildParameters = buildParams.ToDictionary(p => p.Key, p => InRepository(p.Value.Result));
+        SnapshotRuns = snapshots.ToDictionary(p => p.Key, p => InRepository(p.Value.Result));
         Snapshots = SnapshotRuns
             .Where(p => p.Value.ExitCode == 0)
             .ToDictionary(p => p.Key, p => new DeploymentSnapshot(p.Key, File.ReadAllText(SnapshotPath(p.Key))));
@@ -72,6 +81,7 @@ public sealed class InfrastructureFixture : IAsyncLifetime
     public Task DisposeAsync()
     {
         Directory.Delete(copy, recursive: true);
+        File.Delete(NoLinterConfig);
         return Task.CompletedTask;
     }
 
@@ -81,6 +91,15 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         Assert.True(Snapshots.ContainsKey(parameterFile), SnapshotRuns[parameterFile].Describe());
         return Snapshots[parameterFile];
     }
+
+    // Diagnostics name the files of the copy; point them at the repository's files instead.
+    private BicepRun InRepository(BicepRun run) => run with
+    {
+        StandardError = run.StandardError.Replace(copy, Repository.InfraDirectory, StringComparison.Ordinal),
+        StandardOutput = run.StandardOutput.Replace(copy, Repository.InfraDirectory, StringComparison.Ordinal),
+    };
+
+    private string NoLinterConfig => copy + ".no-linter.bicepconfig.json";
 
     private string SnapshotPath(string parameterFile) =>
         Path.Combine(copy, Path.ChangeExtension(parameterFile, ".snapshot.json"));
