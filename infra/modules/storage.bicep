@@ -61,7 +61,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
     name: 'default'
 
     resource containers 'containers' = [
-      for container in concat([deploymentContainerName], containerNames): {
+      // union() drops duplicates, so two settings may name the same container.
+      for container in union([deploymentContainerName], containerNames): {
         name: container
         properties: {
           publicAccess: 'None'
@@ -74,7 +75,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
     name: 'default'
 
     resource queues 'queues' = [
-      for queue in flatten(map(queueNames, q => [q, '${q}-poison'])): {
+      for queue in union(flatten(map(queueNames, q => [q, '${q}-poison'])), []): {
         name: queue
       }
     ]
@@ -84,7 +85,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
     name: 'default'
 
     resource tables 'tables' = [
-      for table in tableNames: {
+      for table in union(tableNames, []): {
         name: table
       }
     ]

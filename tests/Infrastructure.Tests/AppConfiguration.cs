@@ -33,13 +33,16 @@ public static partial class AppConfiguration
             .SelectMany(t => Keys(t.Section!, t.Type, depth: 0).Select(k => new OptionsKey(k, t.Type)))
             .ToArray();
 
-    /// <summary>Names in <c>%Name%</c> placeholders of Functions binding attributes in CreditFunctions.</summary>
+    /// <summary>
+    /// Names in <c>%Name%</c> placeholders of Functions binding attributes in CreditFunctions,
+    /// as app setting names (<c>%Bulk:QueueName%</c> reads the app setting <c>Bulk__QueueName</c>).
+    /// </summary>
     public static IReadOnlyList<BindingUse> Placeholders() => Placeholders(FunctionsAssembly);
 
     public static IReadOnlyList<BindingUse> Placeholders(Assembly functions) =>
         BindingAttributes(functions)
             .SelectMany(b => StringProperties(b.Attribute)
-                .SelectMany(v => PlaceholderPattern().Matches(v).Select(m => new BindingUse(m.Groups[1].Value, b.Member, b.Attribute))))
+                .SelectMany(v => PlaceholderPattern().Matches(v).Select(m => new BindingUse(SettingName(m.Groups[1].Value), b.Member, b.Attribute))))
             .ToArray();
 
     /// <summary>Connections named by Functions binding attributes in CreditFunctions (the default one where none is named).</summary>
@@ -49,10 +52,13 @@ public static partial class AppConfiguration
         BindingAttributes(functions)
             .Where(b => b.Attribute.GetType().GetProperty("Connection") is { PropertyType: var t } && t == typeof(string))
             .Select(b => new BindingUse(
-                b.Attribute.GetType().GetProperty("Connection")!.GetValue(b.Attribute) is string { Length: > 0 } name ? name : DefaultConnection,
+                b.Attribute.GetType().GetProperty("Connection")!.GetValue(b.Attribute) is string { Length: > 0 } name ? SettingName(name) : DefaultConnection,
                 b.Member,
                 b.Attribute))
             .ToArray();
+
+    // Configuration paths use ':'; app settings on Linux spell it '__'.
+    private static string SettingName(string configurationPath) => configurationPath.Replace(":", "__", StringComparison.Ordinal);
 
     private static string? SectionName(Type type) =>
         type.GetField("SectionName", BindingFlags.Public | BindingFlags.Static) is { IsLiteral: true } field

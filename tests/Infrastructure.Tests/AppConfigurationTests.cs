@@ -48,6 +48,10 @@ public sealed class AppConfigurationTests
     }
 
     [Fact]
+    public void Placeholder_configuration_paths_become_app_setting_names() =>
+        Assert.Contains("Sample__Queue", AppConfiguration.Placeholders(typeof(AppConfigurationTests).Assembly).Select(p => p.Name));
+
+    [Fact]
     public void Bindings_without_a_connection_use_azure_web_jobs_storage()
     {
         var connections = AppConfiguration.Connections(typeof(AppConfigurationTests).Assembly).Select(c => c.Name).ToArray();
@@ -99,6 +103,11 @@ internal sealed class SampleFunctions
 
     [Function("Queue")]
     public void Queue([QueueTrigger("%SampleQueue%")] string message)
+    {
+    }
+
+    [Function("Nested")]
+    public void Nested([QueueTrigger("%Sample:Queue%")] string message)
     {
     }
 

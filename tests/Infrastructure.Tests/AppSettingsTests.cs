@@ -40,6 +40,15 @@ public sealed class AppSettingsTests(InfrastructureFixture infra)
 
     [Theory]
     [MemberData(nameof(ParameterFiles))]
+    public void App_setting_names_use_double_underscores_where_configuration_uses_colons(string file)
+    {
+        // Linux app settings cannot contain ':'; the .NET configuration reads '__' as the separator.
+        var invalid = infra.Snapshot(file).AppSettings.Keys.Where(k => !k.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')).ToArray();
+        Assert.True(invalid.Length == 0, $"{file}: invalid app setting names {string.Join(", ", invalid)}.");
+    }
+
+    [Theory]
+    [MemberData(nameof(ParameterFiles))]
     public void Every_trigger_placeholder_has_an_app_setting(string file)
     {
         var settings = infra.Snapshot(file).AppSettings;
