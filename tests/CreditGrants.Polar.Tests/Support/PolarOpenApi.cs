@@ -36,7 +36,7 @@ public static class PolarOpenApi
         var reference = operation.GetProperty("requestBody").GetProperty("content").GetProperty("application/json")
             .GetProperty("schema").GetProperty("$ref").GetString()!;
         return JsonSchema.FromText(
-            $$"""{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"{{DocumentUri}}{{reference}}"}""", build);
+            $$"""{"$ref":"{{DocumentUri}}{{reference}}"}""", build);
     }
 
     /// <summary>The schema errors of <paramref name="body"/> as a request to <paramref name="path"/>; empty when it is valid.</summary>
@@ -79,6 +79,8 @@ public static class PolarOpenApi
         var root = JsonDocument.Parse(File.ReadAllBytes(Locate())).RootElement.Clone();
         var registry = new SchemaRegistry();
         registry.Register(DocumentUri, new JsonElementBaseDocument(root, DocumentUri));
-        return (root, new BuildOptions { SchemaRegistry = registry });
+        // OpenAPI 3.1 schemas are JSON Schema 2020-12 plus vendor keywords (x-…), which evaluation ignores.
+        var dialect = Dialect.Draft202012.With([], allowUnknownKeywords: true);
+        return (root, new BuildOptions { SchemaRegistry = registry, Dialect = dialect });
     }
 }
