@@ -122,6 +122,18 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task Zero_max_retries_tries_once()
+    {
+        var stub = new StubHandler().Always(_ => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
+        await using var host = PolarTestHost.ForStub(stub, o => o.MaxRetries = 0, Clock());
+
+        var failure = await Assert.ThrowsAsync<PolarException>(() => host.Client.IngestEventsAsync([]));
+
+        Assert.Equal(PolarErrorKind.Unavailable, failure.Kind);
+        Assert.Equal(1, stub.Count);
+    }
+
+    [Fact]
     public async Task Connection_failures_give_up_after_max_retries_as_unavailable()
     {
         var stub = new StubHandler().Always((_, _) => Task.FromException<HttpResponseMessage>(new HttpRequestException("Connection refused")));

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using CreditGrants.Polar.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -69,7 +70,7 @@ public sealed class PolarClientOptionsTests
         Assert.Equal(500, new PolarClientOptions { Server = "http://127.0.0.1:5099" }.EffectiveRequestsPerMinute);
     }
 
-    [Fact(Skip = "bug: EffectiveRequestsPerMinute checks only the word 'sandbox'; Server = \"https://sandbox-api.polar.sh\" gets 500/min against Polar's sandbox limit of 100. Decide sandbox by BaseAddress.Host == SandboxUrl.Host")]
+    [Fact]
     public void Budget_defaults_to_100_when_the_sandbox_is_given_by_its_url()
     {
         Assert.Equal(100, new PolarClientOptions { Server = "https://sandbox-api.polar.sh" }.EffectiveRequestsPerMinute);
@@ -119,6 +120,49 @@ public sealed class PolarClientOptionsTests
         using var provider = services.BuildServiceProvider();
 
         Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<PolarClientOptions>>().Value);
+    }
+
+    [Fact]
+    public void Options_bind_from_the_polar_configuration_section()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Polar:Server"] = "production",
+            ["Polar:AccessToken"] = "polar_oat_x",
+            ["Polar:MaxEventsPerRequest"] = "250",
+            ["Polar:RequestsPerMinute"] = "300",
+            ["Polar:MeterCacheSeconds"] = "5",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddPolarGateway(configuration);
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<PolarClientOptions>>().Value;
+
+        Assert.Equal(new Uri("https://api.polar.sh/"), options.GetBaseAddress());
+        Assert.Equal(250, options.MaxEventsPerRequest);
+        Assert.Equal(300, provider.GetRequiredService<PolarRequestBudget>().RequestsPerMinute);
+        Assert.Equal(5, options.MeterCacheSeconds);
+    }
+
+    [Fact]
+    public void Out_of_range_settings_fail_validation()
+    {
+        var results = Validate(new PolarClientOptions { Server = "sandbox", AccessToken = "polar_oat_x", MaxEventsPerRequest = 0, MaxRetries = 21 });
+
+        Assert.Contains(results, r => r.MemberNames.Contains(nameof(PolarClientOptions.MaxEventsPerRequest)));
+        Assert.Contains(results, r => r.MemberNames.Contains(nameof(PolarClientOptions.MaxRetries)));
+    }
+
+    [Fact]
+    public void Gateway_is_one_instance_for_the_whole_app()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddPolarGateway(o => o.AccessToken = "polar_oat_x");
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Same(provider.GetRequiredService<IPolarGateway>(), provider.GetRequiredService<IPolarGateway>());
     }
 
     private static List<ValidationResult> Validate(PolarClientOptions options)
