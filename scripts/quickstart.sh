@@ -3,7 +3,7 @@
 # With no POLAR_SERVER and no POLAR_ACCESS_TOKEN, `credits` runs the embedded Polar emulator (state in .credits/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dotnet build src/CreditGrants.Cli -nologo -v quiet -clp:ErrorsOnly
+dotnet build src/CreditGrants.Cli -nologo -v quiet -clp:NoSummary
 credits() { dotnet run --no-build --project src/CreditGrants.Cli -- "$@"; }
 credits grant --customer user-42 --email ada@lovelace.dev --name "Ada Lovelace" --units 100 \
   --grant-id welcome-user-42 --reason "Free trial credits"

@@ -1,3 +1,4 @@
+using CreditGrants.Bulk;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
 using Microsoft.Extensions.Configuration;
@@ -14,6 +15,7 @@ public static class DependencyInjection
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<GrantOptions>().Bind(configuration.GetSection(GrantOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BulkOptions>().Bind(configuration.GetSection(BulkOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddPolarGateway(configuration);
         return services.AddGrantServices();
     }
@@ -26,6 +28,9 @@ public static class DependencyInjection
         services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<BalanceService>();
+        services.AddOptions<BulkOptions>();
+        services.TryAddSingleton<BulkChunkProcessor>();
+        services.TryAddSingleton<BulkRunner>();
         return services;
     }
 }

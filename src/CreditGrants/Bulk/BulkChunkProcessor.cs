@@ -1,0 +1,189 @@
+using CreditGrants.Grants;
+using CreditGrants.Polar;
+using CreditGrants.Polar.Events;
+using CreditGrants.Polar.Meters;
+using CreditGrants.Polar.Models;
+using Microsoft.Extensions.Logging;
+
+namespace CreditGrants.Bulk;
+
+/// <summary>How one row of a bulk file ended.</summary>
+public enum RowStatus
+{
+    Granted,
+    /// <summary>The grant id was granted before; nothing changed.</summary>
+    Duplicate,
+    /// <summary>Polar took the row in a request that held both new and repeated grants, and does not say which this was.</summary>
+    GrantedOrDuplicate,
+    Rejected,
+}
+
+/// <summary>The outcome of one row, as the results file writes it.</summary>
+public sealed record RowOutcome(
+    long Line,
+    string? GrantId,
+    string? ExternalCustomerId,
+    string? CustomerId,
+    string? Units,
+    string? Meter,
+    RowStatus Status,
+    string? Reason);
+
+/// <summary>The outcomes of a chunk's rows, in file order, and its totals.</summary>
+public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, int Duplicates, int Rejected, decimal UnitsGranted, int PolarRequests)
+{
+    public int Ambiguous => Rows.Count(r => r.Status == RowStatus.GrantedOrDuplicate);
+}
+
+/// <summary>
+/// Grants a chunk of rows with as few Polar requests as it can: one meter read per meter, a customer read (and
+/// create) only for rows that bring an email, and the grants themselves in batched ingest requests.
+/// Transient Polar failures propagate so that the chunk is retried; processing a chunk again grants nothing twice.
+/// </summary>
+public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider time, ILogger<BulkChunkProcessor> logger)
+{
+    public async Task<ChunkResult> ProcessAsync(IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var outcomes = new RowOutcome?[rows.Count];
+        var targets = await TargetsAsync(rows, cancellationToken).ConfigureAwait(false);
+        var customers = await CustomersAsync(rows, cancellationToken).ConfigureAwait(false);
+
+        var events = new List<PolarEvent>(rows.Count);
+        var eventRows = new List<int>(rows.Count);
+        var now = time.GetUtcNow();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            if (!row.IsValid)
+            {
+                outcomes[i] = Outcome(row, RowStatus.Rejected, row.Rejection);
+                continue;
+            }
+
+            var grant = row.Grant!;
+            var (target, meterError) = targets[grant.Meter];
+            if (target is null)
+            {
+                outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: {meterError}");
+                continue;
+            }
+
+            Customer? customer = null;
+            if (grant.Customer.Email is not null && grant.Customer.ExternalId is { } externalId)
+            {
+                var ensured = customers[externalId];
+                if (ensured.Error is not null)
+                {
+                    outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: {ensured.Error}");
+                    continue;
+                }
+
+                customer = ensured.Customer;
+            }
+
+            var grantEvent = GrantService.BuildEvent(grant, target, customer);
+            var verdict = target.Admits(grantEvent, now);
+            if (!verdict.Matches)
+            {
+                outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: meter '{grant.Meter}' would not count this grant: {verdict.Reason}");
+                continue;
+            }
+
+            events.Add(grantEvent);
+            eventRows.Add(i);
+        }
+
+        var report = await polar.IngestAsync(events, cancellationToken).ConfigureAwait(false);
+        foreach (var eventOutcome in report.Outcomes)
+        {
+            var index = eventRows[eventOutcome.Index];
+            var row = rows[index];
+            outcomes[index] = eventOutcome.Status switch
+            {
+                IngestStatus.Inserted => Outcome(row, RowStatus.Granted, null),
+                IngestStatus.Duplicate => Outcome(row, RowStatus.Duplicate, eventOutcome.Reason is null ? "already granted" : $"already granted: {eventOutcome.Reason}"),
+                IngestStatus.InsertedOrDuplicate => Outcome(row, RowStatus.GrantedOrDuplicate,
+                    "Polar took this grant in a request that held new and earlier grants; it exists exactly once"),
+                _ => Outcome(row, RowStatus.Rejected, $"line {row.Line}: {eventOutcome.Reason}"),
+            };
+        }
+
+        var result = outcomes.Select(o => o!).ToList();
+        var units = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.Granted).Sum(i => rows[i].Grant!.Units);
+        var rejected = result.Count(r => r.Status == RowStatus.Rejected);
+        LogChunk(rows.Count, report.Inserted, report.Duplicates, rejected, report.Requests);
+        return new ChunkResult(result, report.Inserted, report.Duplicates, rejected, units, report.Requests);
+    }
+
+    private static RowOutcome Outcome(BulkRow row, RowStatus status, string? reason) =>
+        new(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter, status, reason);
+
+    /// <summary>Each meter the rows name, as a grant target or with the reason it cannot take grants.</summary>
+    private async Task<Dictionary<string, (GrantTarget? Target, string? Error)>> TargetsAsync(IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken)
+    {
+        var targets = new Dictionary<string, (GrantTarget?, string?)>(StringComparer.Ordinal);
+        foreach (var meter in rows.Where(r => r.IsValid).Select(r => r.Grant!.Meter).Distinct(StringComparer.Ordinal))
+        {
+            try
+            {
+                targets[meter] = (await polar.GetGrantTargetAsync(meter, cancellationToken).ConfigureAwait(false), null);
+            }
+            catch (MeterNotGrantableException ex)
+            {
+                targets[meter] = (null, ex.Message);
+            }
+        }
+
+        return targets;
+    }
+
+    /// <summary>Makes sure the customers that rows bring an email for exist; one read (and at most one create) per customer.</summary>
+    private async Task<Dictionary<string, (Customer? Customer, string? Error)>> CustomersAsync(IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken)
+    {
+        var customers = new Dictionary<string, (Customer?, string?)>(StringComparer.Ordinal);
+        foreach (var grant in rows.Where(r => r.IsValid).Select(r => r.Grant!))
+        {
+            if (grant.Customer is not { ExternalId: { } externalId, Email: { } email } || customers.ContainsKey(externalId))
+            {
+                continue;
+            }
+
+            customers[externalId] = await EnsureAsync(externalId, email, grant.Customer.Name, cancellationToken).ConfigureAwait(false);
+        }
+
+        return customers;
+    }
+
+    private async Task<(Customer?, string?)> EnsureAsync(string externalId, string email, string? name, CancellationToken cancellationToken)
+    {
+        if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            return (existing, null);
+        }
+
+        try
+        {
+            return (await polar.CreateCustomerAsync(new CustomerCreate(email, name, externalId), cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (PolarException ex) when (ex.Kind == PolarErrorKind.Conflict)
+        {
+            if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } raced)
+            {
+                return (raced, null);
+            }
+
+            var owner = await polar.FindCustomerByEmailAsync(email, cancellationToken).ConfigureAwait(false);
+            return (null, owner is null
+                ? $"Polar refused to create customer '{externalId}': {ex.Message}"
+                : $"the email '{email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to '{externalId}'");
+        }
+        catch (PolarException ex) when (ex.Kind == PolarErrorKind.Validation)
+        {
+            return (null, $"Polar refused to create customer '{externalId}': {ex.Message}");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Chunk of {Rows} rows: {Granted} granted, {Duplicates} duplicates, {Rejected} rejected, {Requests} ingest requests")]
+    private partial void LogChunk(int rows, int granted, int duplicates, int rejected, int requests);
+}

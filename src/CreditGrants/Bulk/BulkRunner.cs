@@ -1,0 +1,90 @@
+using CreditGrants.Grants;
+using Microsoft.Extensions.Options;
+
+namespace CreditGrants.Bulk;
+
+/// <summary>Totals of a bulk run; every row ends in exactly one of granted, duplicate, granted-or-duplicate, rejected or failed.</summary>
+public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long Rejected, long Failed,
+    decimal UnitsGranted, long PolarRequests)
+{
+    public static BulkSummary Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
+
+    public BulkSummary Add(ChunkResult chunk)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        return this with
+        {
+            Rows = Rows + chunk.Rows.Count,
+            Granted = Granted + chunk.Rows.Count(r => r.Status == RowStatus.Granted),
+            Duplicates = Duplicates + chunk.Rows.Count(r => r.Status == RowStatus.Duplicate),
+            GrantedOrDuplicate = GrantedOrDuplicate + chunk.Ambiguous,
+            Rejected = Rejected + chunk.Rejected,
+            UnitsGranted = UnitsGranted + chunk.UnitsGranted,
+            PolarRequests = PolarRequests + chunk.PolarRequests,
+        };
+    }
+}
+
+/// <summary>Where a bulk run is: rows done out of all, and the totals so far.</summary>
+public sealed record BulkProgress(long RowsDone, long RowsTotal, BulkSummary Summary);
+
+/// <summary>
+/// Processes a bulk file chunk by chunk with the same code the queue function runs: one pass to plan, then
+/// each chunk read from its byte range, granted, and its outcomes appended to the results file.
+/// </summary>
+public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator validator, IOptions<BulkOptions> options)
+{
+    /// <summary>Grants the rows of one chunk read from a stream of exactly its bytes.</summary>
+    public async Task<ChunkResult> ProcessChunkAsync(Stream chunkBytes, BulkColumns columns, string contentHash, BulkChunk chunk,
+        BulkDefaults defaults, string source, CancellationToken cancellationToken = default)
+    {
+        var rows = new List<BulkRow>(chunk.Rows);
+        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, columns, contentHash, chunk, defaults, validator, source, cancellationToken)
+                           .ConfigureAwait(false))
+        {
+            rows.Add(row);
+        }
+
+        return await processor.ProcessAsync(rows, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a local file end to end and writes the results CSV to <paramref name="resultsPath"/>.</summary>
+    public async Task<BulkSummary> RunFileAsync(string path, string resultsPath, BulkDefaults defaults, IProgress<BulkProgress>? progress,
+        CancellationToken cancellationToken = default)
+    {
+        BulkFilePlan plan;
+        var file = File.OpenRead(path);
+        await using (file.ConfigureAwait(false))
+        {
+            plan = await BulkGrantFile.PlanAsync(file, options.Value.ChunkRows, cancellationToken).ConfigureAwait(false);
+        }
+
+        var summary = BulkSummary.Empty;
+        progress?.Report(new BulkProgress(0, plan.Rows, summary));
+        var results = File.Create(resultsPath);
+        await using (results.ConfigureAwait(false))
+        {
+            var writer = new BulkResultsWriter(results, leaveOpen: true);
+            await using (writer.ConfigureAwait(false))
+            {
+                var source = $"bulk:{plan.ContentHash[..12]}";
+                foreach (var chunk in plan.Chunks)
+                {
+                    var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
+                    await using (input.ConfigureAwait(false))
+                    {
+                        input.Seek(chunk.StartByte, SeekOrigin.Begin);
+                        var slice = new SliceStream(input, chunk.EndByte - chunk.StartByte);
+                        var result = await ProcessChunkAsync(slice, plan.Columns, plan.ContentHash, chunk, defaults, source, cancellationToken)
+                            .ConfigureAwait(false);
+                        await writer.WriteAsync(result.Rows, cancellationToken).ConfigureAwait(false);
+                        summary = summary.Add(result);
+                        progress?.Report(new BulkProgress(summary.Rows, plan.Rows, summary));
+                    }
+                }
+            }
+        }
+
+        return summary;
+    }
+}
