@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace CreditGrants.Cli;
 
 /// <summary><c>credits</c>: the operator's command line for grants, balances and meters.</summary>
-public sealed class CreditsCli
+public sealed partial class CreditsCli
 {
     private readonly Option<string?> _server = new("--polar-server")
     {
@@ -56,6 +56,10 @@ public sealed class CreditsCli
         root.Subcommands.Add(GrantCommand());
         root.Subcommands.Add(BalanceCommand());
         root.Subcommands.Add(MetersCommand());
+        root.Subcommands.Add(new Command("bulk", "Grant credits to many customers from a CSV file")
+        {
+            BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
+        });
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -163,15 +167,23 @@ public sealed class CreditsCli
         return new Command("meters", "Manage meters") { ensure };
     }
 
-    private async Task<int> RunAsync(ParseResult parse, Func<IServiceProvider, Task<int>> action, CancellationToken cancellationToken)
+    /// <summary>Runs a command that talks to Polar: opens the connection, runs, and maps failures to exit codes.</summary>
+    private async Task<int> RunAsync(ParseResult parse, Func<IServiceProvider, Task<int>> action, CancellationToken cancellationToken) =>
+        await RunGuardedAsync(parse, async () =>
+        {
+            var settings = new CliSettings(parse.GetValue(_server), parse.GetValue(_tokenFile), parse.GetValue(_dataDir), parse.GetValue(_verbose),
+                _environment, _configuration);
+            await using var connection = await PolarConnection.OpenAsync(settings, _error, cancellationToken).ConfigureAwait(false);
+            return await action(connection.Services).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Runs any command body, printing a failure as one sentence (a stack trace only with --verbose) and returning its exit code.</summary>
+    private async Task<int> RunGuardedAsync(ParseResult parse, Func<Task<int>> action, CancellationToken cancellationToken)
     {
         var verbose = parse.GetValue(_verbose);
         try
         {
-            var settings = new CliSettings(parse.GetValue(_server), parse.GetValue(_tokenFile), parse.GetValue(_dataDir), verbose,
-                _environment, _configuration);
-            await using var connection = await PolarConnection.OpenAsync(settings, _error, cancellationToken).ConfigureAwait(false);
-            return await action(connection.Services).ConfigureAwait(false);
+            return await action().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
