@@ -86,7 +86,7 @@ public static class MeterFilterEvaluator
 
     private static FilterVerdict EvaluateClause(MeterFilterClause clause, MeterEventFacts facts)
     {
-        var actual = Lookup(clause.Property, facts);
+        var actual = Lookup(clause.Property, clause.Value.ValueKind, facts);
         var holds = actual is { } value && Compare(clause.Operator, value, clause.Value);
         if (holds)
         {
@@ -97,7 +97,7 @@ public static class MeterFilterEvaluator
         return FilterVerdict.Miss($"clause {Describe(clause)} does not hold (the event has {seen})");
     }
 
-    private static JsonElement? Lookup(string property, MeterEventFacts facts)
+    private static JsonElement? Lookup(string property, JsonValueKind expected, MeterEventFacts facts)
     {
         switch (property)
         {
@@ -106,8 +106,10 @@ public static class MeterFilterEvaluator
             case "source":
                 return PolarMetadata.Text(facts.Source);
             case "timestamp":
-                // Polar compares the timestamp column as epoch seconds against integers and as text otherwise.
-                return JsonSerializer.SerializeToElement(facts.Timestamp.ToUnixTimeSeconds(), PolarJsonContext.Default.Int64);
+                // Against an integer the timestamp is epoch seconds; against text, ISO 8601 in UTC (which orders as text).
+                return expected == JsonValueKind.Number
+                    ? JsonSerializer.SerializeToElement(facts.Timestamp.ToUnixTimeSeconds(), PolarJsonContext.Default.Int64)
+                    : PolarMetadata.Text(facts.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture));
         }
 
         var path = MetadataKey(property).Split('.');
@@ -127,6 +129,10 @@ public static class MeterFilterEvaluator
         return current;
     }
 
+    // Decimal keeps 0.1 + 0.2 exact; numbers beyond its range fall back to double rather than throw.
+    private static int CompareNumbers(JsonElement actual, JsonElement expected) =>
+        actual.TryGetDecimal(out var a) && expected.TryGetDecimal(out var b) ? a.CompareTo(b) : actual.GetDouble().CompareTo(expected.GetDouble());
+
     private static bool Compare(string op, JsonElement actual, JsonElement expected)
     {
         if (op is "like" or "not_like")
@@ -143,7 +149,7 @@ public static class MeterFilterEvaluator
         int? order = (actual.ValueKind, expected.ValueKind) switch
         {
             (JsonValueKind.String, JsonValueKind.String) => string.CompareOrdinal(actual.GetString(), expected.GetString()),
-            (JsonValueKind.Number, JsonValueKind.Number) => actual.GetDecimal().CompareTo(expected.GetDecimal()),
+            (JsonValueKind.Number, JsonValueKind.Number) => CompareNumbers(actual, expected),
             (JsonValueKind.True or JsonValueKind.False, JsonValueKind.True or JsonValueKind.False) =>
                 actual.GetBoolean().CompareTo(expected.GetBoolean()),
             _ => null,
