@@ -145,17 +145,9 @@ public static class BulkGrantFile
     }
 
     /// <summary>Passes reads through while hashing every byte and counting them.</summary>
-    private sealed class HashingReadStream(Stream inner, IncrementalHash hash) : Stream
+    private sealed class HashingReadStream(Stream inner, IncrementalHash hash) : ForwardOnlyReadStream
     {
         public long BytesRead { get; private set; }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -172,18 +164,5 @@ public static class BulkGrantFile
             BytesRead += read;
             return read;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
