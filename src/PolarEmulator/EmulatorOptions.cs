@@ -12,6 +12,9 @@ public sealed record EmulatorOptions
     /// <summary>Creates the guide's "API Calls" meter (sum of <c>units</c> over <c>api_usage</c> events) unless one exists.</summary>
     public bool SeedMeter { get; init; }
 
+    /// <summary>Customers <c>user-1</c> … <c>user-N</c> (emails <c>user-N@bench.dev</c>) to add at start, for load tests; 0 adds none.</summary>
+    public int SeedCustomers { get; init; }
+
     /// <summary>A JSON file the state is loaded from at start and saved to (atomically) as it changes and on dispose.</summary>
     public string? DataFile { get; init; }
 

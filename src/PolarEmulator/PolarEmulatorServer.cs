@@ -85,6 +85,8 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
             store.EnsureMeter(SeedMeterDraft);
         }
 
+        store.SeedCustomers(options.SeedCustomers);
+
         builder.Services.AddPolarEmulator(options, token, store);
         var app = builder.Build();
         app.UsePolarPipeline();
@@ -157,6 +159,11 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         if (faults.DropRate is < 0 or > 1 || double.IsNaN(faults.DropRate))
         {
             throw new ArgumentException($"Faults.DropRate {faults.DropRate} is not valid: use a fraction from 0 to 1.", nameof(options));
+        }
+
+        if (options.SeedCustomers < 0)
+        {
+            throw new ArgumentException($"SeedCustomers {options.SeedCustomers} is not valid: use 0 or more.", nameof(options));
         }
 
         if (faults.Latency < TimeSpan.Zero)

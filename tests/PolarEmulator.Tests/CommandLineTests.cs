@@ -11,11 +11,12 @@ public sealed class CommandLineTests
     [Fact]
     public void All_options_are_read()
     {
-        var outcome = Parse(["--port", "9000", "--token", "t", "--seed-meter", "--data", "state.json", "--requests-per-minute", "100",
-            "--fault-rate", "0.25", "--fault-seed", "7", "--latency-ms", "15", "--drop-rate", "0.5"]);
+        var outcome = Parse(["--port", "9000", "--token", "t", "--seed-meter", "--seed-customers", "5000", "--data", "state.json",
+            "--requests-per-minute", "100", "--fault-rate", "0.25", "--fault-seed", "7", "--latency-ms", "15", "--drop-rate", "0.5"]);
 
         var options = Assert.IsType<EmulatorOptions>(outcome.Options);
-        Assert.Equal((9000, "t", true, "state.json", 100), (options.Port, options.Token, options.SeedMeter, options.DataFile, options.RequestsPerMinute));
+        Assert.Equal((9000, "t", true, 5000, "state.json", 100),
+            (options.Port, options.Token, options.SeedMeter, options.SeedCustomers, options.DataFile, options.RequestsPerMinute));
         Assert.Equal(new FaultOptions { ErrorRate = 0.25, Seed = 7, Latency = TimeSpan.FromMilliseconds(15), DropRate = 0.5 }, options.Faults);
     }
 
@@ -38,6 +39,7 @@ public sealed class CommandLineTests
     [InlineData("--port", "70000", "--port '70000' is not valid; use an integer from 0 (a free port) to 65535.")]
     [InlineData("--port", "abc", "--port 'abc' is not valid; use an integer from 0 (a free port) to 65535.")]
     [InlineData("--fault-rate", "1.5", "--fault-rate '1.5' is not valid; use a fraction from 0 to 1, such as 0.05.")]
+    [InlineData("--seed-customers", "-1", "--seed-customers '-1' is not valid; use an integer from 0 to 10000000.")]
     [InlineData("--requests-per-minute", "0", "--requests-per-minute '0' is not valid; use an integer from 1 to 1000000.")]
     public void Bad_value_is_refused_naming_option_value_and_what_is_accepted(string option, string value, string message)
     {

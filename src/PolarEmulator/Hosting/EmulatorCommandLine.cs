@@ -16,6 +16,7 @@ internal static class EmulatorCommandLine
           --port <n>                   Loopback port to listen on (default 8787; 0 picks a free port).
           --token <t>                  The bearer token to accept (default: $POLAR_EMULATOR_TOKEN, else a generated polar_oat_ token).
           --seed-meter                 Create the guide's "API Calls" meter (sum of units over api_usage events) unless it exists.
+          --seed-customers <n>         Add customers user-1 … user-n (emails user-n@bench.dev) unless taken, for load tests.
           --data <file>                Load state from this JSON file and save it there as it changes.
           --requests-per-minute <n>    Answer 429 beyond n requests per one-minute window (default: no limit).
           --fault-rate <f>             Fraction 0..1 of requests answered 500 or 503.
@@ -56,6 +57,9 @@ internal static class EmulatorCommandLine
                         break;
                     case "--seed-meter":
                         options = options with { SeedMeter = true };
+                        break;
+                    case "--seed-customers":
+                        options = options with { SeedCustomers = Integer(name, Value(), 0, 10_000_000, "an integer from 0 to 10000000") };
                         break;
                     case "--data":
                         options = options with { DataFile = NonBlank(Value()) ?? throw new CommandLineException("--data is blank; give a file path.") };

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using CreditGrants.Polar.Meters;
@@ -90,6 +91,60 @@ internal sealed class EmulatorStore
         _changed();
         return (created, null);
     }
+
+    /// <summary>
+    /// Adds customers <c>user-1</c> … <c>user-N</c> (emails <c>user-N@bench.dev</c>) straight into the store, for load tests;
+    /// numbers whose external id or email is taken are skipped. Returns how many were added.
+    /// </summary>
+    public int SeedCustomers(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var added = 0;
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var metadata = new Dictionary<string, JsonElement>();
+            _customers.EnsureCapacity(_customers.Count + count);
+            _customersById.EnsureCapacity(_customersById.Count + count);
+            _customersByEmail.EnsureCapacity(_customersByEmail.Count + count);
+            _customersByExternalId.EnsureCapacity(_customersByExternalId.Count + count);
+            for (var n = 1; n <= count; n++)
+            {
+                var externalId = SeededExternalId(n);
+                var email = SeededEmail(n);
+                if (_customersByExternalId.ContainsKey(externalId) || _customersByEmail.ContainsKey(email))
+                {
+                    continue;
+                }
+
+                var customer = new CustomerRecord
+                {
+                    Id = Guid.NewGuid(),
+                    CreatedAt = now,
+                    Metadata = metadata,
+                    Email = email,
+                    ExternalId = externalId,
+                    Type = "individual",
+                };
+                AddCustomer(customer);
+                LinkEventsByExternalId(customer);
+                added++;
+            }
+        }
+
+        if (added > 0)
+        {
+            _changed();
+        }
+
+        return added;
+    }
+
+    /// <summary>The external id of the n-th seeded customer.</summary>
+    public static string SeededExternalId(int n) => string.Create(CultureInfo.InvariantCulture, $"user-{n}");
+
+    /// <summary>The email of the n-th seeded customer.</summary>
+    public static string SeededEmail(int n) => string.Create(CultureInfo.InvariantCulture, $"user-{n}@bench.dev");
 
     public CustomerResource? GetCustomer(Guid id)
     {
