@@ -1,13 +1,114 @@
 using System.CommandLine;
+using CreditGrants.Bulk;
+using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
 
 namespace CreditGrants.Cli;
 
 public sealed partial class CreditsCli
 {
+    /// <summary>Whether a writer is an interactive terminal, which decides the progress bar and colours; tests replace it.</summary>
+    internal Func<TextWriter, bool> IsTerminal { get; init; } = IsInteractiveTerminal;
+
     private Command BulkRunCommand()
     {
-        var command = new Command("run", "Process a CSV file locally (not yet available)");
-        command.SetAction(_ => { _error.WriteLine("credits: 'bulk run' is not available yet."); return ExitCodes.Failed; });
+        var file = new Argument<string>("file") { Description = "The CSV file: a header row, then one grant per row (see samples/README.md)" };
+        var meter = new Option<string?>("--meter") { Description = "The meter of rows that name none (default: Grants:DefaultMeter, 'API Calls')" };
+        var reason = new Option<string?>("--reason") { Description = "The reason of rows that give none" };
+        var results = new Option<string?>("--out") { Description = "Where to write the results CSV (default: <name>.results.csv next to the file)" };
+        var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV") { file, meter, reason, results };
+        command.SetAction((parse, ct) => RunGuardedAsync(parse, () =>
+        {
+            // Checked before the Polar connection opens, so a mistyped path fails at once and starts no emulator.
+            var files = BulkRunFiles.Resolve(parse.GetValue(file)!, parse.GetValue(results));
+            var defaults = new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason));
+            return RunAsync(parse, services => RunBulkFileAsync(services.GetRequiredService<BulkRunner>(), files, defaults, parse, ct), ct);
+        }, ct));
         return command;
     }
+
+    private async Task<int> RunBulkFileAsync(BulkRunner runner, BulkRunFiles files, BulkDefaults defaults, ParseResult parse, CancellationToken cancellationToken)
+    {
+        var json = parse.GetValue(_json);
+        BulkProgress? last = null;
+        BulkSummary summary;
+        try
+        {
+            // Log lines (--verbose) would tear a live bar apart, so it is drawn only when nothing else writes to stderr.
+            summary = !json && !parse.GetValue(_verbose) && IsTerminal(_error)
+                ? await RunWithProgressBarAsync(runner, files, defaults, p => last = p, cancellationToken).ConfigureAwait(false)
+                : await RunWithProgressLinesAsync(runner, files, defaults, p => last = p, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BulkFileException ex)
+        {
+            throw new CliInputException($"'{files.Input}' cannot be used: {char.ToLowerInvariant(ex.Message[0])}{ex.Message[1..]}", ex);
+        }
+        catch (Exception) when (last is not null)
+        {
+            await _error.WriteLineAsync(
+                $"credits: stopped after {BulkRunReport.Count(last.RowsDone)} of {BulkRunReport.Count(last.RowsTotal)} rows; their outcomes are in "
+                + $"'{files.Results}'. Running the same file again is safe: rows already granted come back as duplicates.").ConfigureAwait(false);
+            throw;
+        }
+
+        var code = summary.Rejected + summary.Failed > 0 ? ExitCodes.RowsRejected : ExitCodes.Ok;
+        if (json)
+        {
+            await WriteJsonAsync(BulkRunJson.From(summary, Path.GetFullPath(files.Results)), BulkRunJsonContext.Default.BulkRunJson).ConfigureAwait(false);
+            return code;
+        }
+
+        var terminal = IsTerminal(_out);
+        BulkRunReport.Write(_out, BulkRunReport.SummaryTable(summary, files.Results, terminal), terminal);
+        if (summary.Rejected > 0)
+        {
+            var rejections = await BulkRunReport.FirstRejectionsAsync(files.Results, BulkRunReport.RejectionsShown, cancellationToken).ConfigureAwait(false);
+            var heading = summary.Rejected > rejections.Count
+                ? $"The first {rejections.Count} of {BulkRunReport.Count(summary.Rejected)} rejected rows (all are in the results file):"
+                : $"Rejected row{(summary.Rejected > 1 ? "s" : "")}:";
+            BulkRunReport.Write(_out, new Rows([new Text(heading, terminal ? new Style(Color.Yellow) : Style.Plain),
+                .. rejections.Select(r => new Padder(new Text(r), new Padding(2, 0, 0, 0)))]), terminal);
+        }
+
+        return code;
+    }
+
+    private async Task<BulkSummary> RunWithProgressLinesAsync(BulkRunner runner, BulkRunFiles files, BulkDefaults defaults, Action<BulkProgress> record,
+        CancellationToken cancellationToken)
+    {
+        var lines = new BulkProgressLines(_error, TimeProvider.System, BulkProgressLines.DefaultInterval);
+        return await runner.RunFileAsync(files.Input, files.Results, defaults, new SynchronousProgress<BulkProgress>(p =>
+        {
+            record(p);
+            lines.Write(p);
+        }), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<BulkSummary> RunWithProgressBarAsync(BulkRunner runner, BulkRunFiles files, BulkDefaults defaults, Action<BulkProgress> record,
+        CancellationToken cancellationToken)
+    {
+        var name = Markup.Escape(Path.GetFileName(files.Input));
+        var progress = new Progress(BulkRunReport.Console(_error, terminal: true))
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn());
+        return await progress.StartAsync(async context =>
+        {
+            var task = context.AddTask($"{name}: reading", autoStart: true, maxValue: 1);
+            task.IsIndeterminate = true;
+            var summary = await runner.RunFileAsync(files.Input, files.Results, defaults, new SynchronousProgress<BulkProgress>(p =>
+            {
+                record(p);
+                task.IsIndeterminate = false;
+                task.MaxValue = Math.Max(p.RowsTotal, 1);
+                task.Value = p.RowsTotal == 0 ? 1 : p.RowsDone;
+                task.Description = $"{name}: {BulkRunReport.Count(p.RowsDone)} / {BulkRunReport.Count(p.RowsTotal)} rows, {BulkProgressLines.Counts(p.Summary)}";
+            }), cancellationToken).ConfigureAwait(false);
+            task.StopTask();
+            return summary;
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>True for the process's own stdout or stderr when it is not redirected to a file or a pipe.</summary>
+    private static bool IsInteractiveTerminal(TextWriter writer) =>
+        (ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected)
+        || (ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected);
 }
