@@ -70,27 +70,27 @@ public sealed class SecretTests
     {
         var records = (await LogsOfABusyMinute()).Where(r => r.Level > LogLevel.Trace).ToList();
 
+        // Retries and the refused batch were logged, so there was something to leak into.
         Assert.Contains(records, r => r.Category == "Polly");
-        Assert.Contains(records, r => r.Category?.StartsWith("System.Net.Http.HttpClient.PolarClient", StringComparison.Ordinal) == true);
         Assert.Contains(records, r => r.Category == typeof(PolarGateway).FullName);
         Assert.All(records, r => Assert.DoesNotContain(PolarTestHost.Token, Render(r), StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task Token_never_appears_in_the_formatted_message_of_any_log_record()
+    public async Task Token_never_appears_in_the_text_of_any_log_record()
     {
         var records = await LogsOfABusyMinute();
 
-        // The HttpClient logs headers at Trace; the names show, so a value would show with them.
-        Assert.Contains(records, r => r.Message.Contains("Authorization", StringComparison.Ordinal));
-        Assert.All(records, r => Assert.DoesNotContain(PolarTestHost.Token, r.Message, StringComparison.Ordinal));
+        Assert.NotEmpty(records);
+        Assert.All(records, r => Assert.DoesNotContain(PolarTestHost.Token, $"{r.Message}\n{r.Exception}", StringComparison.Ordinal));
     }
 
-    [Fact(Skip = "bug: the typed client keeps IHttpClientFactory's default logging; at Trace, Microsoft.Extensions.Http 10.0.0 puts raw header values (Authorization: Bearer polar_oat_…) in the structured state of its RequestHeader/RequestPipelineRequestHeader records while redacting only the formatted text, so a structured sink (Application Insights, OpenTelemetry) exports the token. Fix in AddPolarGatewayCore: .RemoveAllLoggers() on the AddHttpClient<PolarClient> builder (optionally AddLogger of a header-free IHttpClientLogger)")]
+    [Fact(Skip = "bug: the typed client keeps IHttpClientFactory's default logging; at Trace, Microsoft.Extensions.Http 10.0.0 puts raw header values (Authorization: Bearer polar_oat_…) in the structured state of its RequestHeader/RequestPipelineRequestHeader records while redacting only the formatted text, so a structured sink (Application Insights, OpenTelemetry) exports the token. Fix in AddPolarGatewayCore: .RemoveAllLoggers() on the AddHttpClient<PolarClient> builder")]
     public async Task Token_never_appears_in_the_structured_state_of_any_log_record()
     {
         var records = await LogsOfABusyMinute();
 
+        Assert.NotEmpty(records);
         Assert.All(records, r => Assert.DoesNotContain(PolarTestHost.Token, Render(r), StringComparison.Ordinal));
     }
 
