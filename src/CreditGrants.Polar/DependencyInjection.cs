@@ -42,6 +42,8 @@ public static class DependencyInjection
                 // The pipeline's timeouts govern; the client-wide one only catches a pipeline that never ends.
                 http.Timeout = Timeout.InfiniteTimeSpan;
             })
+            // HttpClient's own logging keeps raw header values, the token among them, in structured log state.
+            .RemoveAllLoggers()
             .AddResilienceHandler("polar", ConfigurePipeline);
         return services;
     }
@@ -51,6 +53,8 @@ public static class DependencyInjection
     {
         var options = context.ServiceProvider.GetRequiredService<IOptions<PolarClientOptions>>().Value;
         var budget = context.ServiceProvider.GetRequiredService<PolarRequestBudget>();
+        var time = context.ServiceProvider.GetRequiredService<TimeProvider>();
+        var maxDelay = TimeSpan.FromSeconds(options.MaxRetryDelaySeconds);
         if (options.MaxRetries > 0)
         {
             pipeline.AddRetry(new HttpRetryStrategyOptions
@@ -59,8 +63,10 @@ public static class DependencyInjection
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = TimeSpan.FromSeconds(1),
-                MaxDelay = TimeSpan.FromSeconds(options.MaxRetryDelaySeconds),
-                ShouldRetryAfterHeader = true,
+                MaxDelay = maxDelay,
+                // Polar's Retry-After is the window length (60 s), not the time left: honour it, but never past the cap.
+                ShouldRetryAfterHeader = false,
+                DelayGenerator = args => ValueTask.FromResult(RetryAfterCapped(args.Outcome.Result, time, maxDelay)),
             });
         }
 
@@ -71,8 +77,24 @@ public static class DependencyInjection
                 MinimumThroughput = 20,
                 SamplingDuration = TimeSpan.FromSeconds(30),
                 BreakDuration = TimeSpan.FromSeconds(15),
+                // Rate limiting is Polar saying "later", not Polar failing: it must not open the circuit.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Result?.StatusCode != System.Net.HttpStatusCode.TooManyRequests
+                    && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
             })
             .AddRateLimiter(budget.Limiter)
             .AddTimeout(TimeSpan.FromSeconds(options.AttemptTimeoutSeconds));
+    }
+
+    /// <summary>The wait a response's Retry-After asks for, at most <paramref name="max"/>; null lets the backoff decide.</summary>
+    internal static TimeSpan? RetryAfterCapped(HttpResponseMessage? response, TimeProvider time, TimeSpan max)
+    {
+        var wanted = response?.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - time.GetUtcNow(),
+            _ => (TimeSpan?)null,
+        };
+        return wanted is { } wait && wait > TimeSpan.Zero ? (wait < max ? wait : max) : null;
     }
 }

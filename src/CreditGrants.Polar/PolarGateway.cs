@@ -111,7 +111,7 @@ public sealed partial class PolarGateway(
     {
         ArgumentNullException.ThrowIfNull(events);
         var outcomes = new EventOutcome?[events.Count];
-        var pending = Prepare(events, outcomes);
+        var (pending, repeats) = Prepare(events, outcomes);
         int inserted = 0, duplicates = 0, requests = 0;
         foreach (var batch in Batches(pending))
         {
@@ -121,13 +121,29 @@ public sealed partial class PolarGateway(
             requests += batchRequests;
         }
 
+        RejectRepeatsOfRejected(repeats, outcomes);
         var localDuplicates = outcomes.Count(o => o is { Status: IngestStatus.Duplicate, Reason: not null });
         return new IngestReport(outcomes.Select(o => o!).ToList(), inserted, duplicates + localDuplicates, requests);
     }
 
-    /// <summary>Checks each event against Polar's rules and serializes the ones that pass; the rest get their outcome now.</summary>
-    private List<(int Index, byte[] Json)> Prepare(IReadOnlyList<PolarEvent> events, EventOutcome?[] outcomes)
+    /// <summary>A repeat of an event that ended rejected is no duplicate: Polar has nothing with that id, so it is rejected too.</summary>
+    private static void RejectRepeatsOfRejected(List<(int Repeat, int Original)> repeats, EventOutcome?[] outcomes)
     {
+        foreach (var (repeat, original) in repeats)
+        {
+            if (outcomes[original] is { Status: IngestStatus.Rejected } rejected)
+            {
+                outcomes[repeat] = new EventOutcome(repeat, IngestStatus.Rejected,
+                    $"repeats the external_id of event {original}, which was rejected: {rejected.Reason}");
+            }
+        }
+    }
+
+    /// <summary>Checks each event against Polar's rules and serializes the ones that pass; the rest get their outcome now.</summary>
+    private (List<(int Index, byte[] Json)> Pending, List<(int Repeat, int Original)> Repeats) Prepare(IReadOnlyList<PolarEvent> events,
+        EventOutcome?[] outcomes)
+    {
+        var repeats = new List<(int, int)>();
         var now = time.GetUtcNow();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         var pending = new List<(int, byte[])>(events.Count);
@@ -143,6 +159,7 @@ public sealed partial class PolarGateway(
             if (polarEvent.ExternalId is { } externalId && !seen.TryAdd(externalId, i))
             {
                 outcomes[i] = new EventOutcome(i, IngestStatus.Duplicate, $"repeats the external_id of event {seen[externalId]} in the same list");
+                repeats.Add((i, seen[externalId]));
                 continue;
             }
 
@@ -157,7 +174,7 @@ public sealed partial class PolarGateway(
             pending.Add((i, json));
         }
 
-        return pending;
+        return (pending, repeats);
     }
 
     /// <summary>Cuts events into requests under both the event count and the body size limits.</summary>

@@ -246,7 +246,7 @@ public sealed class BatchedIngestTests
         Assert.Equal(2, PolarJson.Events(stub.Requests.Single()).Count);
     }
 
-    [Fact(Skip = "bug: an in-list repeat is marked Duplicate (\"Polar already had it\") in Prepare before its original is sent; when Polar then rejects the original (422 naming it), the repeat stays Duplicate although nothing with that external_id exists in Polar. Fix in PolarGateway.IngestAsync: after the batches, turn each in-list Duplicate whose original ended Rejected into Rejected (or send it in its place)")]
+    [Fact]
     public async Task Repeat_of_an_event_polar_refused_is_not_reported_as_duplicate()
     {
         var stub = new StubHandler()
