@@ -1,0 +1,36 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text.Json;
+using CreditGrants.Bulk;
+
+namespace CreditGrants.Storage.Bulk;
+
+/// <summary>
+/// A bulk job's id: 32 hex digits of SHA-256 over the file's content hash and the defaults its rows take. The same file
+/// with the same defaults is the same job, so uploading it again starts nothing new.
+/// </summary>
+public static class BulkJobId
+{
+    public static string Derive(string contentHash, BulkDefaults defaults)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(contentHash);
+        ArgumentNullException.ThrowIfNull(defaults);
+        // A JSON array keeps the facts apart: no meter/reason pair can spell another's, and a missing default is null.
+        var facts = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(facts))
+        {
+            writer.WriteStartArray();
+            writer.WriteStringValue("bulk-job");
+            writer.WriteStringValue(contentHash);
+            writer.WriteStringValue(defaults.Meter);
+            writer.WriteStringValue(defaults.Reason);
+            writer.WriteEndArray();
+        }
+
+        return Convert.ToHexStringLower(SHA256.HashData(facts.WrittenSpan))[..32];
+    }
+
+    /// <summary>Whether <paramref name="value"/> has the shape of a job id (so it is safe as a table key and a blob name).</summary>
+    public static bool IsWellFormed(string? value) =>
+        value is { Length: 32 } && value.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
+}

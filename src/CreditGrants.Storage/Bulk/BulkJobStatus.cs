@@ -1,0 +1,59 @@
+namespace CreditGrants.Storage.Bulk;
+
+/// <summary>The states a bulk job is reported in.</summary>
+public static class BulkJobState
+{
+    /// <summary>Uploaded and waiting for its file to be planned.</summary>
+    public const string Queued = "queued";
+    /// <summary>Planned; some chunks are still to be processed.</summary>
+    public const string Running = "running";
+    /// <summary>Every row granted or found already granted.</summary>
+    public const string Completed = "completed";
+    /// <summary>Every chunk ended, and some rows were rejected or some chunks failed.</summary>
+    public const string CompletedWithErrors = "completed_with_errors";
+    /// <summary>The file could not be planned, or every chunk failed.</summary>
+    public const string Failed = "failed";
+
+    public static bool HasEnded(string state) => state is Completed or CompletedWithErrors or Failed;
+}
+
+/// <summary>What a submission did: the job's id, whether this upload created it, and where it stands.</summary>
+public sealed record BulkSubmission(string JobId, bool Created, string Status, Uri? StatusUrl = null);
+
+/// <summary>Where a bulk job stands, as <c>GET /api/bulk-grants/{jobId}</c> and <c>credits bulk status</c> report it.</summary>
+public sealed record BulkJobStatus(
+    string JobId,
+    string Status,
+    BulkJobTotals Totals,
+    decimal UnitsGranted,
+    long PolarRequests,
+    int? Chunks,
+    int ChunksDone,
+    int ChunksFailed,
+    string? Meter,
+    string? Reason,
+    long FileBytes,
+    DateTimeOffset SubmittedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    IReadOnlyList<BulkFailedChunk> FailedChunks,
+    string? Error,
+    BulkResultsLocation? Results);
+
+/// <summary>
+/// Rows by outcome. Every row of a finished job is in exactly one of granted, duplicates, grantedOrDuplicate (present
+/// only when some are), rejected or failed (the rows of failed chunks); pending counts rows not processed yet.
+/// </summary>
+public sealed record BulkJobTotals(long? Rows, long Granted, long Duplicates, long? GrantedOrDuplicate, long Rejected, long Failed, long Pending);
+
+/// <summary>A chunk whose message failed on its last attempt: its rows count as failed until <c>credits bulk retry</c>.</summary>
+public sealed record BulkFailedChunk(int Index, long FirstLine, int Rows, int Attempts, string Reason, DateTimeOffset? FailedAt);
+
+/// <summary>The results CSV of a finished job.</summary>
+public sealed record BulkResultsLocation(string Container, string Blob, Uri Uri);
+
+/// <summary>What <c>credits bulk retry</c> re-enqueued.</summary>
+public sealed record BulkRetry(string JobId, bool Plan, IReadOnlyList<int> Chunks)
+{
+    public bool Nothing => !Plan && Chunks.Count == 0;
+}

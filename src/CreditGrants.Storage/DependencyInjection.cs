@@ -1,0 +1,27 @@
+using CreditGrants.Bulk;
+using CreditGrants.Storage.Bulk;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CreditGrants.Storage;
+
+/// <summary>Registers bulk jobs on Azure Storage: the account's clients, the store, the job service and the queue worker.</summary>
+public static class DependencyInjection
+{
+    /// <summary>
+    /// The account comes from the <c>AzureWebJobsStorage</c> settings (a connection string, or service URIs with a managed
+    /// identity), read when first used so that hosts that never touch storage need none.
+    /// </summary>
+    public static IServiceCollection AddBulkStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.TryAddSingleton(sp =>
+            new BulkStore(() => StorageAccount.FromConfiguration(configuration), sp.GetRequiredService<IOptions<BulkOptions>>()));
+        services.TryAddSingleton(BulkQueuePolicy.Default);
+        services.TryAddSingleton<BulkJobs>();
+        services.TryAddSingleton<BulkWorker>();
+        return services;
+    }
+}
