@@ -1,0 +1,89 @@
+using System.Globalization;
+
+namespace CreditGrants.Bench;
+
+/// <summary>The benchmark's command line: generate files, measure parsing, bulk and naive grants, print the table.</summary>
+internal static class BenchCommand
+{
+    private const string Usage = """
+        Benchmarks of bulk credit grants. Run everything with bench/run.sh; the commands, for one measurement at a time:
+
+          generate <file> --rows <n> [--shape ids|emails] [--prefix user] [--first 1] [--variant 0]
+          parse    <file> [--name <label>] [--chunk-rows 1000]
+          bulk     <file> [--name <label>] [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
+          naive    <file> [--name <label>] [--rows <n>] [--baseline <bulk label>] [--requests-per-minute <n>] [--server-pid <pid>]
+          report   <results.jsonl>
+
+        bulk and naive talk to $POLAR_SERVER with the token in $POLAR_ACCESS_TOKEN (never an argument). Without
+        --requests-per-minute the gateway's request budget is off. Each measurement prints one JSON line on stdout.
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length < 2 || args[0] is "--help" or "-h")
+        {
+            Console.Error.WriteLine(Usage);
+            return args.Length == 0 || args[0] is "--help" or "-h" ? 0 : 2;
+        }
+
+        var (command, file) = (args[0], args[1]);
+        var options = Options(args.AsSpan(2));
+        string Text(string name, string fallback) => options.GetValueOrDefault(name) ?? fallback;
+        int? Number(string name) => options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : null;
+        double? Real(string name) => options.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : null;
+        var name = Text("--name", Path.GetFileNameWithoutExtension(file));
+        var chunkRows = Number("--chunk-rows") ?? 1000;
+
+        switch (command)
+        {
+            case "generate":
+                var shape = Enum.Parse<BenchFileShape>(Text("--shape", "ids"), ignoreCase: true);
+                await BenchFile.WriteAsync(file, Number("--rows") ?? throw new ArgumentException("generate needs --rows."), shape,
+                    Text("--prefix", "user"), Number("--first") ?? 1, Number("--variant") ?? 0).ConfigureAwait(false);
+                return 0;
+            case "parse":
+                Print(await ParseBenchmark.RunAsync(name, file, chunkRows).ConfigureAwait(false));
+                return 0;
+            case "bulk":
+                Print(await EndToEndBenchmark.BulkAsync(name, file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),
+                    new EndToEndTargets(Real("--max-requests-per-1000"), Real("--max-peak-mb"))).ConfigureAwait(false));
+                return 0;
+            case "naive":
+                Print(await EndToEndBenchmark.NaiveAsync(name, file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),
+                    Number("--rows") ?? long.MaxValue, options.GetValueOrDefault("--baseline")).ConfigureAwait(false));
+                return 0;
+            case "report":
+                Console.WriteLine(BenchReport.Table(File.ReadLines(file).Where(l => l.StartsWith('{')).Select(BenchResult.FromJson).ToList()));
+                return 0;
+            default:
+                Console.Error.WriteLine($"Unknown command '{command}'.\n{Usage}");
+                return 2;
+        }
+    }
+
+    private static Dictionary<string, string> Options(ReadOnlySpan<string> args)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            options[args[i]] = args[i + 1];
+        }
+
+        return options;
+    }
+
+    private static PolarSettings Polar(int? requestsPerMinute, int chunkRows, int? serverProcessId)
+    {
+        var server = Environment.GetEnvironmentVariable(PolarHost.ServerVariable)
+            ?? throw new ArgumentException($"Set {PolarHost.ServerVariable} to the emulator's URL.");
+        var token = Environment.GetEnvironmentVariable(PolarHost.TokenVariable)
+            ?? throw new ArgumentException($"Set {PolarHost.TokenVariable} to the emulator's token.");
+        return new PolarSettings(server, token, requestsPerMinute, chunkRows, serverProcessId);
+    }
+
+    private static void Print(BenchResult result)
+    {
+        Console.Error.WriteLine(BenchReport.Line(result));
+        Console.WriteLine(result.ToJson());
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CreditGrants.Bench;
+
+/// <summary>One measurement, as one JSON line on stdout; <c>report</c> turns a file of them into a table.</summary>
+public sealed record BenchResult(
+    string Name,
+    string Kind,
+    long Rows,
+    double Seconds,
+    ResourceFigures Resources)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public double RowsPerSecond => Seconds > 0 ? Rows / Seconds : 0;
+
+    public long? Granted { get; init; }
+
+    public long? Rejected { get; init; }
+
+    public long? Duplicates { get; init; }
+
+    public int? Requests { get; init; }
+
+    public IReadOnlyDictionary<string, int>? RequestsByKind { get; init; }
+
+    public int? RateLimited { get; init; }
+
+    /// <summary>Requests per 1,000 grants (rows granted, or rows when nothing was granted).</summary>
+    public double? RequestsPer1000 => Requests is { } requests ? requests * 1000.0 / Math.Max(1, Granted ?? Rows) : null;
+
+    /// <summary>The shortest time a request budget allows for this many requests: requests ÷ budget per minute.</summary>
+    public double? BoundSeconds { get; init; }
+
+    public int? RequestsPerMinute { get; init; }
+
+    public string? Target { get; init; }
+
+    public bool? TargetMet { get; init; }
+
+    public string? Note { get; init; }
+
+    /// <summary>For a naive run: the bulk measurement it is compared with.</summary>
+    public string? Baseline { get; init; }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static BenchResult FromJson(string line) =>
+        JsonSerializer.Deserialize<BenchResult>(line, Json) ?? throw new InvalidDataException($"Not a benchmark result: {line}");
+}

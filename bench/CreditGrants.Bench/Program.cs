@@ -1,0 +1,3 @@
+using CreditGrants.Bench;
+
+return await BenchCommand.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+
+namespace CreditGrants.Bench;
+
+/// <summary>
+/// What a measurement cost: this process's peak working set, peak GC heap (sampled), bytes allocated, collections and
+/// CPU time; and, when the emulator's process id is known, the emulator's CPU time and working set after the run.
+/// </summary>
+public sealed record ResourceFigures(double PeakWorkingSetMb, double WorkingSetBeforeMb, double PeakGcHeapMb, double GcHeapAfterMb,
+    double AllocatedMb, int Gen0, int Gen1, int Gen2, double CpuSeconds, double? ServerCpuSeconds, double? ServerWorkingSetMb,
+    string? LoadAverage);
+
+/// <summary>
+/// Samples the GC heap every few milliseconds while a measurement runs. The working-set peak is the kernel's
+/// high-water mark for the whole process (runtime, JIT and HTTP stack included), which is what a host pays for.
+/// </summary>
+public sealed class ResourceWatch : IAsyncDisposable
+{
+    private const double Mb = 1024 * 1024;
+
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _sampler;
+    private readonly long _allocatedBefore;
+    private readonly int _gen0, _gen1, _gen2;
+    private readonly double _workingSetBefore;
+    private readonly TimeSpan _cpuBefore;
+    private readonly Process? _server;
+    private readonly TimeSpan _serverCpuBefore;
+    private long _peakHeap;
+
+    private ResourceWatch(int? serverProcessId)
+    {
+        using var process = Process.GetCurrentProcess();
+        _workingSetBefore = process.WorkingSet64 / Mb;
+        _cpuBefore = process.TotalProcessorTime;
+        _allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        (_gen0, _gen1, _gen2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        if (serverProcessId is { } id)
+        {
+            _server = Process.GetProcessById(id);
+            _serverCpuBefore = _server.TotalProcessorTime;
+        }
+
+        _sampler = SampleAsync(_stop.Token);
+    }
+
+    /// <param name="serverProcessId">The emulator's process, whose CPU time the run is also charged; null when unknown.</param>
+    public static ResourceWatch Start(int? serverProcessId) => new(serverProcessId);
+
+    public ResourceFigures Stop()
+    {
+        _stop.Cancel();
+        Sample();
+        using var process = Process.GetCurrentProcess();
+        _server?.Refresh();
+        return new ResourceFigures(
+            process.PeakWorkingSet64 / Mb,
+            _workingSetBefore,
+            Interlocked.Read(ref _peakHeap) / Mb,
+            GC.GetGCMemoryInfo().HeapSizeBytes / Mb,
+            (GC.GetTotalAllocatedBytes(precise: true) - _allocatedBefore) / Mb,
+            GC.CollectionCount(0) - _gen0,
+            GC.CollectionCount(1) - _gen1,
+            GC.CollectionCount(2) - _gen2,
+            (process.TotalProcessorTime - _cpuBefore).TotalSeconds,
+            _server is null ? null : (_server.TotalProcessorTime - _serverCpuBefore).TotalSeconds,
+            _server is null ? null : _server.WorkingSet64 / Mb,
+            LoadAverage());
+    }
+
+    /// <summary>The machine's 1-minute load average when the run ended: other work on the same cores skews every figure.</summary>
+    private static string? LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null;
+
+    private async Task SampleAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Sample();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Sample()
+    {
+        // GetTotalMemory(false) is the heap in use now, garbage not yet collected included: the figure a GC budget sees.
+        var heap = GC.GetTotalMemory(forceFullCollection: false);
+        long seen;
+        while (heap > (seen = Interlocked.Read(ref _peakHeap)) && Interlocked.CompareExchange(ref _peakHeap, heap, seen) != seen)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _sampler.ConfigureAwait(false);
+        _stop.Dispose();
+        _server?.Dispose();
+    }
+}
