@@ -45,7 +45,7 @@ internal sealed class BulkProgressLines(TextWriter writer, TimeProvider time, Ti
         ArgumentNullException.ThrowIfNull(summary);
         (long Count, string Name)[] counts =
         [
-            (summary.Granted, "granted"), (summary.Duplicates, "duplicate"), (summary.GrantedOrDuplicate, "granted or duplicate"),
+            (summary.Granted, "granted"), (summary.Duplicates, summary.Duplicates == 1 ? "duplicate" : "duplicates"), (summary.GrantedOrDuplicate, "granted or duplicate"),
             (summary.Rejected, "rejected"), (summary.Failed, "failed"),
         ];
         var shown = counts.Where(c => c.Count > 0).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Count:N0} {c.Name}")).ToList();

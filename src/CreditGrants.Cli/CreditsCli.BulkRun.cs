@@ -66,6 +66,7 @@ public sealed partial class CreditsCli
             var heading = summary.Rejected > rejections.Count
                 ? $"The first {rejections.Count} of {BulkRunReport.Count(summary.Rejected)} rejected rows (all are in the results file):"
                 : $"Rejected row{(summary.Rejected > 1 ? "s" : "")}:";
+            await _out.WriteLineAsync().ConfigureAwait(false);
             BulkRunReport.Write(_out, new Rows([new Text(heading, terminal ? new Style(Color.Yellow) : Style.Plain),
                 .. rejections.Select(r => new Padder(new Text(r), new Padding(2, 0, 0, 0)))]), terminal);
         }
