@@ -1,5 +1,6 @@
 using CreditFunctions.Http;
 using CreditGrants;
+using CreditGrants.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -11,7 +12,10 @@ public static class DependencyInjection
     public static IServiceCollection AddCreditFunctions(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddCreditGrants(configuration);
+        services.AddSingleton(HostQueueSettings.Read(configuration, Path.Combine(AppContext.BaseDirectory, "host.json")));
+        services.AddBulkStorage(configuration);
         services.AddSingleton<GrantApi>();
+        services.AddSingleton<BulkGrantApi>();
         return services;
     }
 }

@@ -14,6 +14,21 @@ public static class Problems
     public static ApiResponse BodyTooLarge(int limit) =>
         Answer("body-too-large", "The request body is too large", 413, $"The body is over the limit of {limit.ToString("N0", CultureInfo.InvariantCulture)} bytes.");
 
+    public static ApiResponse FileTooLarge(long limit) =>
+        Answer("body-too-large", "The file is too large", 413,
+            $"The file is over the limit of {limit.ToString("N0", CultureInfo.InvariantCulture)} bytes (Bulk:MaxFileBytes); split it into smaller files.");
+
+    public static ApiResponse InvalidBulkFile(string detail) =>
+        Answer("invalid-bulk-file", "The CSV file is not usable", 400, detail);
+
+    public static ApiResponse BulkJobNotFound(string jobId) =>
+        Answer("bulk-job-not-found", "Bulk job not found", 404, $"No bulk job has the id '{jobId}'.");
+
+    public static ApiResponse StorageUnavailable() =>
+        ApiResponse.Problem(new Problem(Problem.TypePrefix + "storage-unavailable", "Storage is unavailable", 503,
+                "Azure Storage did not answer as expected; nothing was lost. Try again later."),
+            new Dictionary<string, string> { ["Retry-After"] = "30" });
+
     /// <summary>Maps a domain or gateway failure to its problem; null for anything unexpected (let it surface as 500).</summary>
     public static ApiResponse? From(Exception exception) => exception switch
     {

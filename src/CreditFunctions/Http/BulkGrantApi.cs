@@ -1,0 +1,91 @@
+using System.Net;
+using Azure;
+using CreditGrants.Bulk;
+using CreditGrants.Storage.Bulk;
+using Microsoft.Extensions.Logging;
+
+namespace CreditFunctions.Http;
+
+/// <summary>
+/// The bulk grant API's HTTP semantics, apart from the Functions host: <c>POST /api/bulk-grants</c> submits a CSV file as
+/// a job, <c>GET /api/bulk-grants/{jobId}</c> reports where it stands.
+/// </summary>
+public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> logger)
+{
+    /// <summary>202 with the new job (200 when the same file with the same defaults was submitted before), or a problem.</summary>
+    /// <param name="body">The CSV file, streamed.</param>
+    /// <param name="contentLength">The declared length, when the client sent one: a file over the limit is refused unread.</param>
+    /// <param name="meter">The meter of rows that name none.</param>
+    /// <param name="reason">The reason of rows that give none.</param>
+    /// <param name="requestUrl">The request's URL, from which the status URL is made.</param>
+    /// <param name="cancellationToken">Cancels the upload.</param>
+    public async Task<ApiResponse> SubmitAsync(Stream body, long? contentLength, string? meter, string? reason, Uri requestUrl,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(requestUrl);
+        if (contentLength > jobs.MaxFileBytes)
+        {
+            return Problems.FileTooLarge(jobs.MaxFileBytes);
+        }
+
+        try
+        {
+            var submission = await jobs.SubmitAsync(body, new BulkDefaults(meter, reason), cancellationToken).ConfigureAwait(false);
+            var statusUrl = StatusUrl(requestUrl, submission.JobId);
+            var answer = ApiResponse.Ok(submission.Created ? HttpStatusCode.Accepted : HttpStatusCode.OK, submission with { StatusUrl = statusUrl },
+                BulkJsonContext.Default.BulkSubmission);
+            return answer with { Headers = new Dictionary<string, string> { ["Location"] = statusUrl.AbsoluteUri } };
+        }
+        catch (BulkFileTooLargeException ex)
+        {
+            return Problems.FileTooLarge(ex.Limit);
+        }
+        catch (BulkFileException ex)
+        {
+            LogRefused("invalid-bulk-file", ex.Message);
+            return Problems.InvalidBulkFile(ex.Message);
+        }
+        catch (BulkDefaultsException ex)
+        {
+            return Problems.InvalidRequest($"The query's defaults are not valid: {ex.Message}", ex.Errors);
+        }
+        catch (RequestFailedException ex)
+        {
+            return StorageUnavailable(ex);
+        }
+    }
+
+    /// <summary>200 with the job's status, 404 when no job has this id.</summary>
+    public async Task<ApiResponse> GetStatusAsync(string jobId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var status = await jobs.GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
+            return status is null
+                ? Problems.BulkJobNotFound(jobId)
+                : ApiResponse.Ok(HttpStatusCode.OK, status, BulkJsonContext.Default.BulkJobStatus);
+        }
+        catch (RequestFailedException ex)
+        {
+            return StorageUnavailable(ex);
+        }
+    }
+
+    /// <summary>The job's URL beside the collection's: <c>…/api/bulk-grants/{jobId}</c>, without the query (it may hold a function key).</summary>
+    private static Uri StatusUrl(Uri requestUrl, string jobId)
+    {
+        var builder = new UriBuilder(requestUrl) { Query = "", Fragment = "" };
+        builder.Path = builder.Path.TrimEnd('/') + "/" + jobId;
+        return builder.Uri;
+    }
+
+    private ApiResponse StorageUnavailable(RequestFailedException exception)
+    {
+        LogRefused("storage-unavailable", $"Azure Storage answered {exception.Status} {exception.ErrorCode}");
+        return Problems.StorageUnavailable();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bulk request refused ({Failure}): {Reason}")]
+    private partial void LogRefused(string failure, string reason);
+}
