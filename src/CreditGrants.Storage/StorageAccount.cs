@@ -52,6 +52,21 @@ public sealed class StorageAccount
         }
     }
 
+    /// <summary>Clients for an account reached with the caller's Azure identity (<c>az login</c>, environment, managed identity).</summary>
+    public static StorageAccount FromAccountName(string accountName)
+    {
+        if (accountName is not { Length: >= 3 and <= 24 } || !accountName.All(c => char.IsAsciiDigit(c) || char.IsAsciiLetterLower(c)))
+        {
+            throw new StorageConfigurationException(
+                "Expected a storage connection string (with '=') or a storage account name (3 to 24 lowercase letters and digits).");
+        }
+
+        var credential = new DefaultAzureCredential();
+        return new StorageAccount(new BlobServiceClient(new Uri($"https://{accountName}.blob.core.windows.net/"), credential),
+            new QueueServiceClient(new Uri($"https://{accountName}.queue.core.windows.net/"), credential, QueueOptions),
+            new TableServiceClient(new Uri($"https://{accountName}.table.core.windows.net/"), credential));
+    }
+
     /// <summary>
     /// Clients for the connection <paramref name="name"/>, read the way the Functions host reads it: the setting itself is a
     /// connection string, or its section holds <c>blobServiceUri</c>, <c>queueServiceUri</c>, <c>tableServiceUri</c> (or

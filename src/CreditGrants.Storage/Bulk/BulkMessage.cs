@@ -66,4 +66,5 @@ public sealed class BulkMessageException : Exception
 [JsonSerializable(typeof(long[]))]
 [JsonSerializable(typeof(BulkJobStatus))]
 [JsonSerializable(typeof(BulkSubmission))]
+[JsonSerializable(typeof(BulkRetry))]
 public sealed partial class BulkJsonContext : JsonSerializerContext;
