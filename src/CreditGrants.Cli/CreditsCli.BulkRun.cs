@@ -12,10 +12,10 @@ public sealed partial class CreditsCli
 
     private Command BulkRunCommand()
     {
-        var file = new Argument<string>("file") { Description = "The CSV file: a header row, then one grant per row (see samples/README.md)" };
-        var meter = new Option<string?>("--meter") { Description = "The meter of rows that name none (default: Grants:DefaultMeter, 'API Calls')" };
-        var reason = new Option<string?>("--reason") { Description = "The reason of rows that give none" };
-        var results = new Option<string?>("--out") { Description = "Where to write the results CSV (default: <name>.results.csv next to the file)" };
+        var file = new Argument<string>("file") { HelpName = "file.csv", Description = "The CSV file: a header row, then one grant per row (see samples/README.md)" };
+        var meter = new Option<string?>("--meter") { HelpName = "name", Description = "The meter of rows that name none (default: Grants:DefaultMeter, 'API Calls')" };
+        var reason = new Option<string?>("--reason") { HelpName = "text", Description = "The reason of rows that give none" };
+        var results = new Option<string?>("--out") { HelpName = "results.csv", Description = "Where to write the results CSV (default: <name>.results.csv next to the file)" };
         var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV") { file, meter, reason, results };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, () =>
         {
