@@ -77,6 +77,7 @@ public sealed class PolarConnection : IAsyncDisposable
             logging.AddProvider(new TextWriterLoggerProvider(error));
         });
         services.AddOptions<Grants.GrantOptions>().Bind(configuration.GetSection(Grants.GrantOptions.SectionName));
+        services.AddOptions<Bulk.BulkOptions>().Bind(configuration.GetSection(Bulk.BulkOptions.SectionName));
         services.AddPolarGateway(options =>
         {
             configuration.GetSection(PolarClientOptions.SectionName).Bind(options);

@@ -22,6 +22,11 @@ internal sealed class FakePolarGateway : IPolarGateway
 
     public int CreateCalls { get; private set; }
 
+    /// <summary>How many ingest calls succeed before every later one fails as Polar being unavailable; null: never.</summary>
+    public int? IngestCallsBeforeOutage { get; set; }
+
+    private int _ingestCalls;
+
     public static Meter Meter(string name, MeterFilter filter, MeterAggregation aggregation) =>
         new(Guid.NewGuid(), name, filter, aggregation, DateTimeOffset.UnixEpoch);
 
@@ -71,6 +76,11 @@ internal sealed class FakePolarGateway : IPolarGateway
 
     public Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default)
     {
+        if (_ingestCalls++ >= IngestCallsBeforeOutage)
+        {
+            return Task.FromException<IngestReport>(new PolarException(PolarErrorKind.Unavailable, "Polar could not be reached."));
+        }
+
         var outcomes = new List<EventOutcome>();
         int inserted = 0, duplicates = 0;
         for (var i = 0; i < events.Count; i++)

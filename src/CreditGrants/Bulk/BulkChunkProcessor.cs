@@ -16,6 +16,8 @@ public enum RowStatus
     /// <summary>Polar took the row in a request that held both new and repeated grants, and does not say which this was.</summary>
     GrantedOrDuplicate,
     Rejected,
+    /// <summary>Not processed: Polar stayed unavailable. Running the file again is safe; it grants nothing twice.</summary>
+    Failed,
 }
 
 /// <summary>The outcome of one row, as the results file writes it.</summary>

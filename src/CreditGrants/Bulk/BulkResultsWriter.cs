@@ -31,6 +31,7 @@ public sealed class BulkResultsWriter : IAsyncDisposable
         RowStatus.Granted => "granted",
         RowStatus.Duplicate => "duplicate",
         RowStatus.GrantedOrDuplicate => "granted_or_duplicate",
+        RowStatus.Failed => "failed",
         _ => "rejected",
     };
 

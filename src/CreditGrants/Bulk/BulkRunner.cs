@@ -1,4 +1,5 @@
 using CreditGrants.Grants;
+using CreditGrants.Polar;
 using Microsoft.Extensions.Options;
 
 namespace CreditGrants.Bulk;
@@ -19,6 +20,7 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
             Duplicates = Duplicates + chunk.Rows.Count(r => r.Status == RowStatus.Duplicate),
             GrantedOrDuplicate = GrantedOrDuplicate + chunk.Ambiguous,
             Rejected = Rejected + chunk.Rejected,
+            Failed = Failed + chunk.Rows.Count(r => r.Status == RowStatus.Failed),
             UnitsGranted = UnitsGranted + chunk.UnitsGranted,
             PolarRequests = PolarRequests + chunk.PolarRequests,
         };
@@ -48,6 +50,24 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
         return await processor.ProcessAsync(rows, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The rows of a chunk that could not be processed, each marked failed with the reason.</summary>
+    private async Task<ChunkResult> FailedAsync(Stream chunkBytes, BulkFilePlan plan, BulkChunk chunk, BulkDefaults defaults, string source,
+        Exception reason)
+    {
+        var why = reason is OperationCanceledException
+            ? "not processed: the run was stopped; run the file again (it grants nothing twice)"
+            : $"not processed: {reason.Message} Run the file again; it grants nothing twice.";
+        var rows = new List<RowOutcome>(chunk.Rows);
+        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, plan.Columns, plan.ContentHash, chunk, defaults, validator, source,
+                           CancellationToken.None).ConfigureAwait(false))
+        {
+            rows.Add(new RowOutcome(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter,
+                RowStatus.Failed, why));
+        }
+
+        return new ChunkResult(rows, 0, 0, 0, 0, 0);
+    }
+
     /// <summary>Runs a local file end to end and writes the results CSV to <paramref name="resultsPath"/>.</summary>
     public async Task<BulkSummary> RunFileAsync(string path, string resultsPath, BulkDefaults defaults, IProgress<BulkProgress>? progress,
         CancellationToken cancellationToken = default)
@@ -68,6 +88,7 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
             await using (writer.ConfigureAwait(false))
             {
                 var source = $"bulk:{plan.ContentHash[..12]}";
+                Exception? stopped = null;
                 foreach (var chunk in plan.Chunks)
                 {
                     var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
@@ -75,12 +96,38 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
                     {
                         input.Seek(chunk.StartByte, SeekOrigin.Begin);
                         var slice = new SliceStream(input, chunk.EndByte - chunk.StartByte);
-                        var result = await ProcessChunkAsync(slice, plan.Columns, plan.ContentHash, chunk, defaults, source, cancellationToken)
-                            .ConfigureAwait(false);
-                        await writer.WriteAsync(result.Rows, cancellationToken).ConfigureAwait(false);
+                        ChunkResult result;
+                        if (stopped is null)
+                        {
+                            try
+                            {
+                                result = await ProcessChunkAsync(slice, plan.Columns, plan.ContentHash, chunk, defaults, source, cancellationToken)
+                                    .ConfigureAwait(false);
+                            }
+                            catch (Exception ex) when (ex is PolarException { Kind: PolarErrorKind.Unavailable or PolarErrorKind.RateLimited }
+                                                           or OperationCanceledException)
+                            {
+                                stopped = ex;
+                                input.Seek(chunk.StartByte, SeekOrigin.Begin);
+                                slice = new SliceStream(input, chunk.EndByte - chunk.StartByte);
+                                result = await FailedAsync(slice, plan, chunk, defaults, source, ex).ConfigureAwait(false);
+                            }
+                        }
+                        else
+                        {
+                            result = await FailedAsync(slice, plan, chunk, defaults, source, stopped).ConfigureAwait(false);
+                        }
+
+                        // Outcomes are written even for rows not processed, so the results file always has one line per row.
+                        await writer.WriteAsync(result.Rows, CancellationToken.None).ConfigureAwait(false);
                         summary = summary.Add(result);
                         progress?.Report(new BulkProgress(summary.Rows, plan.Rows, summary));
                     }
+                }
+
+                if (stopped is not null)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(stopped).Throw();
                 }
             }
         }

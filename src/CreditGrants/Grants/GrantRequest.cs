@@ -160,7 +160,7 @@ public sealed class GrantValidator(GrantOptions options)
             && !address.Host.EndsWith('.');
         if (!valid)
         {
-            errors.Add(new FieldError("customer.email", Shorten(value), "must be an email address such as ada@example.org"));
+            errors.Add(new FieldError("customer.email", Shorten(value), "must be an email address such as ada@lovelace.dev"));
             return null;
         }
 

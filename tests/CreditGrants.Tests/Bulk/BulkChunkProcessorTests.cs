@@ -90,6 +90,21 @@ public sealed class BulkChunkProcessorTests : IDisposable
         Assert.Contains("No meter is named 'Nope'", results[1], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_run_stopped_by_an_outage_still_writes_one_outcome_per_row()
+    {
+        _polar.IngestCallsBeforeOutage = 1;
+        var input = Path.Combine(_folder, "grants.csv");
+        var output = Path.Combine(_folder, "grants.results.csv");
+        await File.WriteAllTextAsync(input, "external_customer_id,units\nu1,1\nu2,2\nu3,3\nu4,4\nu5,5\nu6,6\nu7,7\n");
+
+        var error = await Assert.ThrowsAsync<CreditGrants.Polar.PolarException>(() => _runner.RunFileAsync(input, output, new BulkDefaults(), null));
+
+        var statuses = (await File.ReadAllLinesAsync(output)).Skip(1).Select(l => l.Split(',')[6]).ToArray();
+        Assert.Equal(CreditGrants.Polar.PolarErrorKind.Unavailable, error.Kind);
+        Assert.Equal(["granted", "granted", "granted", "failed", "failed", "failed", "failed"], statuses);
+    }
+
     [Theory]
     [InlineData("=SUM(A1)")]
     [InlineData("+1")]
