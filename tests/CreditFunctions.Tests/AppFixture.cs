@@ -21,7 +21,7 @@ internal sealed class App : IAsyncDisposable
     public GrantApi Api => Services.GetRequiredService<GrantApi>();
 
     public static async Task<App> StartAsync(EmulatorOptions? emulatorOptions = null, Dictionary<string, string?>? settings = null,
-        string? token = null)
+        string? token = null, Action<IServiceCollection>? configure = null)
     {
         var emulator = await PolarEmulatorServer.StartAsync(emulatorOptions ?? new EmulatorOptions { SeedMeter = true });
         var configuration = new Dictionary<string, string?>
@@ -36,10 +36,11 @@ internal sealed class App : IAsyncDisposable
             configuration[key] = value;
         }
 
-        var services = new ServiceCollection()
+        var collection = new ServiceCollection()
             .AddLogging()
-            .AddCreditFunctions(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build())
-            .BuildServiceProvider();
+            .AddCreditFunctions(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build());
+        configure?.Invoke(collection);
+        var services = collection.BuildServiceProvider();
         return new App(emulator, services);
     }
 
