@@ -73,12 +73,8 @@ public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> lo
     }
 
     /// <summary>The job's URL beside the collection's: <c>…/api/bulk-grants/{jobId}</c>, without the query (it may hold a function key).</summary>
-    private static Uri StatusUrl(Uri requestUrl, string jobId)
-    {
-        var builder = new UriBuilder(requestUrl) { Query = "", Fragment = "" };
-        builder.Path = builder.Path.TrimEnd('/') + "/" + jobId;
-        return builder.Uri;
-    }
+    private static Uri StatusUrl(Uri requestUrl, string jobId) =>
+        new(requestUrl.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/" + jobId);
 
     private ApiResponse StorageUnavailable(RequestFailedException exception)
     {

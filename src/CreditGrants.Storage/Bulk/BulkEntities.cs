@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.Serialization;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
@@ -41,10 +42,13 @@ internal sealed class JobEntity : ITableEntity
     public DateTimeOffset? FinishedAt { get; set; }
     public string? ResultsBlob { get; set; }
 
+    [IgnoreDataMember]
     public BulkDefaults Defaults => new(Meter, Reason);
 
+    [IgnoreDataMember]
     public BulkColumns Columns => BulkColumns.FromHeader(HeaderFields);
 
+    [IgnoreDataMember]
     public IReadOnlyList<string> HeaderFields =>
         Header is null ? [] : JsonSerializer.Deserialize(Header, BulkJsonContext.Default.StringArray) ?? [];
 }
@@ -103,6 +107,7 @@ internal sealed class ChunkEntity : ITableEntity
     /// <summary>Deliveries of its message when it failed for good.</summary>
     public int Attempts { get; set; }
 
+    [IgnoreDataMember]
     public decimal Units => UnitsGranted is null ? 0m : decimal.Parse(UnitsGranted, NumberStyles.Number, CultureInfo.InvariantCulture);
 
     public static string KeyOf(int index) => KeyPrefix + index.ToString("D6", CultureInfo.InvariantCulture);

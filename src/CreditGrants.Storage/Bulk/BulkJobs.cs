@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
+using Azure;
 using CreditGrants.Bulk;
 using CreditGrants.Grants;
 using Microsoft.Extensions.Logging;
@@ -207,7 +208,18 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         }
 
         var chunks = await store.ListChunksAsync(jobId, state: null, statusOnly: true, cancellationToken).ConfigureAwait(false);
-        var results = await store.AssembleResultsAsync(jobId, chunks, cancellationToken).ConfigureAwait(false);
+        string results;
+        try
+        {
+            results = await store.AssembleResultsAsync(jobId, chunks, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            // Another delivery is writing the same file right now and finishes the job.
+            LogFinishing(jobId);
+            return;
+        }
+
         var finished = await store.UpdateJobAsync(jobId, j =>
         {
             if (j.FinishedAt is not null)
@@ -397,6 +409,9 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Bulk job {JobId} finished {Status}: {Rows} rows, {Granted} granted, {Duplicates} duplicates, {Rejected} rejected, {Failed} failed")]
     private partial void LogFinished(string jobId, string status, long rows, long granted, long duplicates, long rejected, long failed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bulk job {JobId}: another delivery is writing its results file")]
+    private partial void LogFinishing(string jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bulk job {JobId}: re-enqueued its plan")]
     private partial void LogRetriedPlan(string jobId);
