@@ -107,13 +107,15 @@ param bulkResultsContainerName string = 'bulk-results'
 @maxLength(63)
 param jobsTableName string = 'jobs'
 
-@description('Rows of a bulk file one queue message carries.')
+@description('Rows of a bulk file one chunk message stands for (one ingest request for existing customers). At most 2,500, so that a chunk\'s list of repeated grant ids always fits a 64 KiB queue message.')
 @minValue(1)
-param bulkChunkRows int = 500
+@maxValue(2500)
+param bulkChunkRows int = 1000
 
-@description('Largest bulk file accepted, in bytes.')
+@description('Largest bulk file POST /api/bulk-grants accepts, in bytes (100 MiB). The Functions host refuses request bodies over 100 MiB itself.')
 @minValue(1)
-param bulkMaxFileBytes int = 52428800
+@maxValue(104857600)
+param bulkMaxFileBytes int = 104857600
 
 // ---------------------------------------------------------------------------------------
 // Campaigns (section Campaigns, and the timer's %CampaignSchedule%)
