@@ -98,7 +98,7 @@ internal sealed class ChunkEntity : ITableEntity
     /// <summary>A decimal, as invariant text (tables have no decimal type).</summary>
     public string? UnitsGranted { get; set; }
     public int PolarRequests { get; set; }
-    /// <summary>This chunk's outcomes, in the results container; written before the chunk is marked done.</summary>
+    /// <summary>This chunk's outcomes in the results container (its rows as failed, for a failed chunk); written before its state.</summary>
     public string? ResultsBlob { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
 

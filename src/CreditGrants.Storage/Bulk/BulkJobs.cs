@@ -175,12 +175,19 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         var retried = new List<int>();
         foreach (var chunk in failed)
         {
+            var failedRows = chunk.ResultsBlob;
             chunk.State = ChunkState.Pending;
             chunk.Error = null;
             chunk.FailedAt = null;
             chunk.Attempts = 0;
+            chunk.ResultsBlob = null;
             if (await store.TryReplaceChunkAsync(chunk, cancellationToken).ConfigureAwait(false))
             {
+                if (failedRows is not null)
+                {
+                    await store.DeleteResultsBlobAsync(failedRows, cancellationToken).ConfigureAwait(false);
+                }
+
                 await store.SendAsync(BulkMessage.ForChunk(jobId, chunk.ToChunk()), cancellationToken).ConfigureAwait(false);
                 retried.Add(chunk.Index);
             }

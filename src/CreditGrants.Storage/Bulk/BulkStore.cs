@@ -211,7 +211,7 @@ public sealed class BulkStore
     internal Task DeleteResultsBlobAsync(string blobName, CancellationToken cancellationToken) =>
         Results.GetBlobClient(blobName).DeleteIfExistsAsync(cancellationToken: cancellationToken);
 
-    /// <summary>Writes the job's results file: the header once, then each done chunk's outcomes in file order, streamed blob to blob.</summary>
+    /// <summary>Writes the job's results file: the header once, then each ended chunk's outcomes in file order, streamed blob to blob.</summary>
     internal async Task<string> AssembleResultsAsync(string jobId, IEnumerable<ChunkEntity> chunks, CancellationToken cancellationToken)
     {
         var name = ResultsBlobName(jobId);
@@ -225,7 +225,7 @@ public sealed class BulkStore
                 await header.WriteAsync([], cancellationToken).ConfigureAwait(false);
             }
 
-            foreach (var chunk in chunks.Where(c => c.State == ChunkState.Done && c.ResultsBlob is not null).OrderBy(c => c.Index))
+            foreach (var chunk in chunks.Where(c => c.State != ChunkState.Pending && c.ResultsBlob is not null).OrderBy(c => c.Index))
             {
                 var download = await Results.GetBlobClient(chunk.ResultsBlob).DownloadStreamingAsync(cancellationToken: cancellationToken)
                     .ConfigureAwait(false);

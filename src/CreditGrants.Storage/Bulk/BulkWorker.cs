@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Azure;
 using CreditGrants.Bulk;
+using CreditGrants.Grants;
 using CreditGrants.Polar;
 using Microsoft.Extensions.Logging;
 
@@ -20,8 +21,8 @@ public sealed record BulkQueuePolicy(int MaxDequeueCount)
 /// A message processed twice grants nothing twice (Polar deduplicates the grant ids) and counts nothing twice (a chunk's
 /// counts are written once, guarded by its ETag).
 /// </summary>
-public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunner runner, BulkQueuePolicy policy, TimeProvider time,
-    ILogger<BulkWorker> logger)
+public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunner runner, GrantValidator validator, BulkQueuePolicy policy,
+    TimeProvider time, ILogger<BulkWorker> logger)
 {
     private const int MaxReasonLength = 1000;
     private const int EnqueueParallelism = 16;
@@ -202,7 +203,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
             {
                 await RecordAsync(async () =>
                 {
-                    await FailChunkAsync(jobId, chunk.Index, Describe(ex), attempt, cancellationToken).ConfigureAwait(false);
+                    await FailChunkAsync(job, chunk, Describe(ex), attempt, cancellationToken).ConfigureAwait(false);
                     await jobs.FinishIfDoneAsync(jobId, cancellationToken).ConfigureAwait(false);
                 }, jobId).ConfigureAwait(false);
             }
@@ -211,20 +212,58 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         }
     }
 
-    /// <summary>Marks the chunk failed (its rows count as failed) unless another delivery finished it meanwhile.</summary>
-    private async Task FailChunkAsync(string jobId, int index, string reason, Attempt attempt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Marks the chunk failed (its rows count as failed, and the results file lists each as <c>failed</c> with the reason)
+    /// unless another delivery finished it meanwhile.
+    /// </summary>
+    private async Task FailChunkAsync(JobEntity job, BulkChunk chunk, string reason, Attempt attempt, CancellationToken cancellationToken)
     {
-        while (await store.GetChunkAsync(jobId, index, cancellationToken).ConfigureAwait(false) is { State: not ChunkState.Done } entity)
+        var jobId = job.PartitionKey;
+        var resultsBlob = await WriteFailedRowsAsync(job, chunk, reason, attempt, cancellationToken).ConfigureAwait(false);
+        while (await store.GetChunkAsync(jobId, chunk.Index, cancellationToken).ConfigureAwait(false) is { State: not ChunkState.Done } entity)
         {
             entity.State = ChunkState.Failed;
             entity.Error = Shorten(reason);
             entity.FailedAt = time.GetUtcNow();
             entity.Attempts = (int)attempt.DequeueCount;
+            entity.ResultsBlob = resultsBlob;
             if (await store.TryReplaceChunkAsync(entity, cancellationToken).ConfigureAwait(false))
             {
-                LogChunkFailed(jobId, index, attempt.DequeueCount, reason);
+                LogChunkFailed(jobId, chunk.Index, attempt.DequeueCount, reason);
                 return;
             }
+        }
+    }
+
+    /// <summary>One <c>failed</c> outcome per row of the chunk, read from its bytes (no Polar needed); null if even that cannot be done.</summary>
+    private async Task<string?> WriteFailedRowsAsync(JobEntity job, BulkChunk chunk, string reason, Attempt attempt, CancellationToken cancellationToken)
+    {
+        var jobId = job.PartitionKey;
+        var why = Shorten($"not processed: {reason}. Once the cause is fixed: credits bulk retry {jobId} (it grants nothing twice)");
+        try
+        {
+            var rows = new List<RowOutcome>(chunk.Rows);
+            var range = await store.DownloadRangeAsync(job.UploadBlob, chunk.StartByte, chunk.EndByte - chunk.StartByte, cancellationToken)
+                .ConfigureAwait(false);
+            await using (range.ConfigureAwait(false))
+            {
+                await foreach (var row in BulkGrantFile.ReadChunkAsync(range, job.Columns, job.ContentHash, chunk, job.Defaults, validator,
+                                   $"bulk:{jobId}", cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(new RowOutcome(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter,
+                        RowStatus.Failed, why));
+                }
+            }
+
+            var blob = BulkStore.ChunkResultsBlobName(jobId, chunk.Index, attempt.Name);
+            await store.WriteChunkResultsAsync(blob, rows, cancellationToken).ConfigureAwait(false);
+            return blob;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Storage itself may be what fails; the chunk is still recorded as failed, with its rows counted.
+            LogRecordFailed(jobId, Describe(ex));
+            return null;
         }
     }
 

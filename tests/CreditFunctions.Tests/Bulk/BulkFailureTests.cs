@@ -46,6 +46,7 @@ public sealed class BulkFailureTests
         Assert.Equal(app.MaxDequeueCount, failed.Attempts);
         Assert.StartsWith("Polar: ", failed.Reason, StringComparison.Ordinal);
         Assert.Equal(new BulkJobTotals(2, 0, 0, null, 0, 2, 0), afterLast.Totals);
+        Assert.Equal(["failed", "failed"], Csv.Results(await app.ResultsAsync(afterLast)).Select(r => r["status"]));
         Assert.NotNull(afterLast.FinishedAt);
     }
 
@@ -67,6 +68,7 @@ public sealed class BulkFailureTests
         }
 
         var failed = await healthy.StatusAsync(submission.JobId);
+        var failedResults = Csv.Results(await healthy.ResultsAsync(failed));
         var poisoned = await healthy.PoisonedAsync();
         var retry = await healthy.Jobs.RetryAsync(submission.JobId, CancellationToken.None);
         var retried = await healthy.DrainAsync();
@@ -80,6 +82,14 @@ public sealed class BulkFailureTests
         Assert.Equal(BulkJobState.CompletedWithErrors, failed.Status);
         Assert.Equal(new BulkJobTotals(2_000, 1_000, 0, null, 0, 1_000, 0), failed.Totals);
         Assert.Equal(message.Chunk!.Index, Assert.Single(failed.FailedChunks).Index);
+        Assert.Equal(2_000, failedResults.Count);
+        Assert.Equal(1_000, failedResults.Count(r => r["status"] == "granted"));
+        Assert.All(failedResults.Where(r => r["status"] != "granted"), r =>
+        {
+            Assert.Equal("failed", r["status"]);
+            Assert.Contains($"credits bulk retry {submission.JobId}", r["reason"], StringComparison.Ordinal);
+            Assert.StartsWith("d_", r["grant_id"], StringComparison.Ordinal);
+        });
         Assert.Equal([message.Chunk.Index], retry!.Chunks);
         Assert.Single(retried, d => d.Error is null);
         Assert.Equal(BulkJobState.Completed, finished.Status);
