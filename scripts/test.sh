@@ -5,16 +5,64 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 log_dir=$(mktemp -d)
-trap 'rm -rf "$log_dir"' EXIT
+azurite_pid=""
+
+cleanup() {
+  if [ -n "$azurite_pid" ]; then
+    # Azurite runs in its own process group (setsid): end npx and the node process under it.
+    kill -- "-$azurite_pid" 2>/dev/null || kill "$azurite_pid" 2>/dev/null
+    wait "$azurite_pid" 2>/dev/null
+  fi
+  rm -rf "$log_dir"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "$1"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Azurite stands in for Azure Storage (blob 10000, queue 10001, table 10002); the tests reach it
+# through UseDevelopmentStorage=true. Started before the build so that it is up by the time tests run.
+echo "== Azurite (local Azure Storage)"
+command -v npm > /dev/null || fail "npm is not installed: the storage tests need Node.js and npm to run Azurite."
+for port in 10000 10001 10002; do
+  if port_open "$port"; then
+    fail "Port $port is already in use (another Azurite?). Stop whatever listens on ports 10000-10002 and run again."
+  fi
+done
+if [ -f package-lock.json ]; then
+  npm ci --silent --no-audit --no-fund > "$log_dir/npm.log" 2>&1
+else
+  npm install --silent --no-audit --no-fund > "$log_dir/npm.log" 2>&1
+fi || { cat "$log_dir/npm.log"; fail "npm could not install Azurite (see above)."; }
+mkdir -p "$log_dir/azurite"
+setsid npx --no-install azurite --silent --skipApiVersionCheck --loose --location "$log_dir/azurite" \
+  --blobPort 10000 --queuePort 10001 --tablePort 10002 > "$log_dir/azurite.log" 2>&1 &
+azurite_pid=$!
 
 echo "== restore and build (warnings are errors)"
 dotnet build CreditFunctions.sln -c Release -nologo -v quiet > "$log_dir/build.log" 2>&1
 build_status=$?
 grep -E "error|warning" "$log_dir/build.log" | grep -v "NU1603" | sort -u
 if [ "$build_status" -ne 0 ]; then
-  echo "build failed"
-  echo "0 passed, 1 failed"
-  exit 1
+  fail "build failed"
+fi
+
+for _ in $(seq 1 120); do
+  port_open 10000 && port_open 10001 && port_open 10002 && break
+  if ! kill -0 "$azurite_pid" 2>/dev/null; then
+    cat "$log_dir/azurite.log"
+    fail "Azurite stopped before it listened (see above)."
+  fi
+  sleep 0.5
+done
+if ! { port_open 10000 && port_open 10001 && port_open 10002; }; then
+  cat "$log_dir/azurite.log"
+  fail "Azurite did not listen on ports 10000-10002 within 60 seconds."
 fi
 
 echo "== tests"
