@@ -9,13 +9,20 @@ azurite_pid=""
 
 cleanup() {
   if [ -n "$azurite_pid" ]; then
-    # Azurite runs in its own process group (setsid): end npx and the node process under it.
-    kill -- "-$azurite_pid" 2>/dev/null || kill "$azurite_pid" 2>/dev/null
+    # Azurite shuts down on SIGTERM; one that has not within 10 seconds is killed. Its data goes after it.
+    kill "$azurite_pid" 2>/dev/null
+    for _ in $(seq 1 40); do
+      kill -0 "$azurite_pid" 2>/dev/null || break
+      sleep 0.25
+    done
+    kill -9 "$azurite_pid" 2>/dev/null
     wait "$azurite_pid" 2>/dev/null
   fi
   rm -rf "$log_dir"
 }
 trap cleanup EXIT
+# An interrupted run (Ctrl+C, CI's timeout) exits through the same cleanup.
+trap 'exit 130' INT TERM
 
 fail() {
   echo "$1"
@@ -40,7 +47,8 @@ else
   npm install --silent --no-audit --no-fund > "$log_dir/npm.log" 2>&1
 fi || { cat "$log_dir/npm.log"; fail "npm could not install Azurite (see above)."; }
 mkdir -p "$log_dir/azurite"
-setsid npx --no-install azurite --silent --skipApiVersionCheck --loose --location "$log_dir/azurite" \
+# The installed bin itself (what `npx azurite` runs), so that $! is Azurite's own process and stopping it stops it.
+./node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --location "$log_dir/azurite" \
   --blobPort 10000 --queuePort 10001 --tablePort 10002 > "$log_dir/azurite.log" 2>&1 &
 azurite_pid=$!
 
