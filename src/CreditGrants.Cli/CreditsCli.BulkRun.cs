@@ -46,8 +46,9 @@ public sealed partial class CreditsCli
         catch (Exception) when (last is not null)
         {
             await _error.WriteLineAsync(
-                $"credits: stopped after {BulkRunReport.Count(last.RowsDone)} of {BulkRunReport.Count(last.RowsTotal)} rows; their outcomes are in "
-                + $"'{files.Results}'. Running the same file again is safe: rows already granted come back as duplicates.").ConfigureAwait(false);
+                $"credits: stopped after {BulkRunReport.Count(last.RowsDone - last.Summary.Failed)} of {BulkRunReport.Count(last.RowsTotal)} rows; "
+                + $"the other {BulkRunReport.Count(last.Summary.Failed)} are marked failed. Every row's outcome is in '{files.Results}'. "
+                + "Running the same file again is safe: rows already granted come back as duplicates.").ConfigureAwait(false);
             throw;
         }
 

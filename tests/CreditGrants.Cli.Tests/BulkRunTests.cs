@@ -277,10 +277,14 @@ public sealed class BulkRunTests : IDisposable
             ["Polar__MaxRetries"] = "0",
         };
 
-        var run = await CliRun.RunAsync(environment, "bulk", "run", ValidFile());
+        var input = ValidFile();
 
+        var run = await CliRun.RunAsync(environment, "bulk", "run", input);
+
+        var statuses = (await System.IO.File.ReadAllLinesAsync(Path.ChangeExtension(input, ".results.csv"))).Skip(1).Select(l => l.Split(',')[6]);
+        Assert.Equal(["failed", "failed", "failed"], statuses);
         Assert.Equal(ExitCodes.PolarUnavailable, run.ExitCode);
-        Assert.Contains("stopped after 0 of 3 rows", run.Error, StringComparison.Ordinal);
+        Assert.Contains("stopped after 0 of 3 rows; the other 3 are marked failed", run.Error, StringComparison.Ordinal);
         Assert.Contains("Running the same file again is safe", run.Error, StringComparison.Ordinal);
     }
 
