@@ -67,7 +67,7 @@ internal static class BulkRunReport
         Row("Rejected", Count(summary.Rejected));
         Row("Failed", Count(summary.Failed));
         Row("Units granted", summary.UnitsGranted.ToString("#,0.######", CultureInfo.InvariantCulture));
-        Row("Polar ingest requests", Count(summary.PolarRequests));
+        Row("Polar ingest requests", Count(summary.IngestRequests));
         Row("Results", results);
         return table;
     }
@@ -100,13 +100,13 @@ internal static class BulkRunReport
 
 /// <summary>The <c>--json</c> answer of <c>credits bulk run</c>.</summary>
 internal sealed record BulkRunJson(long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long Rejected, long Failed,
-    decimal UnitsGranted, long PolarRequests, string Results)
+    decimal UnitsGranted, long IngestRequests, string Results)
 {
     public static BulkRunJson From(BulkSummary summary, string results)
     {
         ArgumentNullException.ThrowIfNull(summary);
         return new(summary.Rows, summary.Granted, summary.Duplicates, summary.GrantedOrDuplicate, summary.Rejected, summary.Failed,
-            summary.UnitsGranted, summary.PolarRequests, results);
+            summary.UnitsGranted, summary.IngestRequests, results);
     }
 }
 

@@ -73,7 +73,7 @@ internal sealed class ChunkEntity : ITableEntity
     public static readonly string[] StatusColumns =
     [
         nameof(RowKey), nameof(Index), nameof(FirstLine), nameof(Rows), nameof(State), nameof(Granted), nameof(Duplicates),
-        nameof(GrantedOrDuplicate), nameof(Rejected), nameof(UnitsGranted), nameof(PolarRequests), nameof(ResultsBlob), nameof(Error),
+        nameof(GrantedOrDuplicate), nameof(Rejected), nameof(UnitsGranted), nameof(IngestRequests), nameof(ResultsBlob), nameof(Error),
         nameof(FailedAt), nameof(Attempts),
     ];
 
@@ -97,7 +97,7 @@ internal sealed class ChunkEntity : ITableEntity
     public int Rejected { get; set; }
     /// <summary>A decimal, as invariant text (tables have no decimal type).</summary>
     public string? UnitsGranted { get; set; }
-    public int PolarRequests { get; set; }
+    public int IngestRequests { get; set; }
     /// <summary>This chunk's outcomes in the results container (its rows as failed, for a failed chunk); written before its state.</summary>
     public string? ResultsBlob { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }

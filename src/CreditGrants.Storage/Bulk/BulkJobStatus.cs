@@ -26,7 +26,7 @@ public sealed record BulkJobStatus(
     string Status,
     BulkJobTotals Totals,
     decimal UnitsGranted,
-    long PolarRequests,
+    long IngestRequests,
     int? Chunks,
     int ChunksDone,
     int ChunksFailed,

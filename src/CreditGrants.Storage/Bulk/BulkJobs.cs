@@ -263,7 +263,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
                     ambiguous += chunk.GrantedOrDuplicate;
                     rejected += chunk.Rejected;
                     units += chunk.Units;
-                    requests += chunk.PolarRequests;
+                    requests += chunk.IngestRequests;
                     break;
                 case ChunkState.Failed:
                     failedRows += chunk.Rows;

@@ -178,7 +178,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
             entity.GrantedOrDuplicate = result.Ambiguous;
             entity.Rejected = result.Rejected;
             entity.UnitsGranted = result.UnitsGranted.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            entity.PolarRequests = result.PolarRequests;
+            entity.IngestRequests = result.IngestRequests;
             entity.ResultsBlob = resultsBlob;
             entity.CompletedAt = time.GetUtcNow();
             entity.Error = null;

@@ -32,7 +32,7 @@ public sealed record RowOutcome(
     string? Reason);
 
 /// <summary>The outcomes of a chunk's rows, in file order, and its totals.</summary>
-public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, int Duplicates, int Rejected, decimal UnitsGranted, int PolarRequests)
+public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, int Duplicates, int Rejected, decimal UnitsGranted, int IngestRequests)
 {
     public int Ambiguous => Rows.Count(r => r.Status == RowStatus.GrantedOrDuplicate);
 }

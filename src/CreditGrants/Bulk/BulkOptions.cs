@@ -23,8 +23,9 @@ public sealed class BulkOptions
     [Required]
     public string JobsTable { get; set; } = "jobs";
 
-    /// <summary>Rows per chunk: one queue message, one ingest request for existing customers.</summary>
-    [Range(1, 100_000)]
+    /// <summary>Rows per chunk: one queue message, one ingest request for existing customers. At most 2,500, so that a
+    /// chunk message (with the lines of repeated grant ids) always fits a 64 KiB queue message.</summary>
+    [Range(1, 2500)]
     public int ChunkRows { get; set; } = 1000;
 
     /// <summary>The largest file <c>POST /api/bulk-grants</c> accepts, in bytes.</summary>

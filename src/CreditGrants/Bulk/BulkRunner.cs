@@ -6,7 +6,7 @@ namespace CreditGrants.Bulk;
 
 /// <summary>Totals of a bulk run; every row ends in exactly one of granted, duplicate, granted-or-duplicate, rejected or failed.</summary>
 public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long Rejected, long Failed,
-    decimal UnitsGranted, long PolarRequests)
+    decimal UnitsGranted, long IngestRequests)
 {
     public static BulkSummary Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
 
@@ -22,7 +22,7 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
             Rejected = Rejected + chunk.Rejected,
             Failed = Failed + chunk.Rows.Count(r => r.Status == RowStatus.Failed),
             UnitsGranted = UnitsGranted + chunk.UnitsGranted,
-            PolarRequests = PolarRequests + chunk.PolarRequests,
+            IngestRequests = IngestRequests + chunk.IngestRequests,
         };
     }
 }

@@ -58,7 +58,7 @@ public sealed class BulkChunkProcessorTests : IDisposable
     {
         var (summary, _) = await RunAsync("external_customer_id,units\nu1,5\nu2,6\nu3,7\nu4,8\nu5,9\nu6,1\n");
 
-        Assert.Equal(2, summary.PolarRequests);
+        Assert.Equal(2, summary.IngestRequests);
     }
 
     [Fact]
