@@ -17,7 +17,6 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
     /// <summary>A job found not yet enqueued this long after its submission is taken over by the next upload of the same file.</summary>
     public static readonly TimeSpan StalledSubmission = TimeSpan.FromMinutes(2);
 
-    private const int MaxHeaderBytes = 64 * 1024;
     private const int CopyBufferBytes = 81920;
 
     public long MaxFileBytes => store.Options.MaxFileBytes;
@@ -59,7 +58,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         }
 
         file.Position = start;
-        await CheckHeaderAsync(file, cancellationToken).ConfigureAwait(false);
+        await BulkGrantFile.CheckHeaderAsync(file, cancellationToken).ConfigureAwait(false);
 
         var jobId = BulkJobId.Derive(hash, defaults);
         await store.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
@@ -348,60 +347,6 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         }
 
         return (Convert.ToHexStringLower(hash.GetHashAndReset()), total);
-    }
-
-    /// <summary>Checks the header row with the same rules the plan applies, reading no further than its end.</summary>
-    private static async Task CheckHeaderAsync(Stream file, CancellationToken cancellationToken)
-    {
-        using var header = new MemoryStream();
-        var buffer = new byte[8192];
-        var inQuotes = false;
-        var seenText = false;
-        int read;
-        while ((read = await file.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            var end = HeaderEnd(buffer.AsSpan(0, read), ref inQuotes, ref seenText);
-            header.Write(buffer, 0, end < 0 ? read : end + 1);
-            if (end >= 0)
-            {
-                break;
-            }
-
-            if (header.Length > MaxHeaderBytes)
-            {
-                throw new BulkFileException($"The header row is longer than {MaxHeaderBytes / 1024} KiB: is this a CSV file with one header row?");
-            }
-        }
-
-        header.Position = 0;
-        await BulkGrantFile.PlanAsync(header, chunkRows: 1, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>The index of the line feed that ends the first non-blank line (quotes may hold line feeds), or −1.</summary>
-    private static int HeaderEnd(ReadOnlySpan<byte> bytes, ref bool inQuotes, ref bool seenText)
-    {
-        for (var i = 0; i < bytes.Length; i++)
-        {
-            var b = bytes[i];
-            if (b == (byte)'"')
-            {
-                inQuotes = !inQuotes;
-                seenText = true;
-            }
-            else if (b == (byte)'\n' && !inQuotes)
-            {
-                if (seenText)
-                {
-                    return i;
-                }
-            }
-            else if (b is not ((byte)'\r' or (byte)' ' or (byte)'\t' or 0xEF or 0xBB or 0xBF))
-            {
-                seenText = true;
-            }
-        }
-
-        return -1;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bulk job {JobId} submitted: {Bytes} bytes, content hash {ContentHash}")]

@@ -21,7 +21,7 @@ public sealed record BulkQueuePolicy(int MaxDequeueCount)
 /// A message processed twice grants nothing twice (Polar deduplicates the grant ids) and counts nothing twice (a chunk's
 /// counts are written once, guarded by its ETag).
 /// </summary>
-public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunner runner, GrantValidator validator, BulkQueuePolicy policy,
+public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunner runner, BulkQueuePolicy policy,
     TimeProvider time, ILogger<BulkWorker> logger)
 {
     private const int MaxReasonLength = 1000;
@@ -242,17 +242,13 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         var why = Shorten($"not processed: {reason}. Once the cause is fixed: credits bulk retry {jobId} (it grants nothing twice)");
         try
         {
-            var rows = new List<RowOutcome>(chunk.Rows);
+            IReadOnlyList<RowOutcome> rows;
             var range = await store.DownloadRangeAsync(job.UploadBlob, chunk.StartByte, chunk.EndByte - chunk.StartByte, cancellationToken)
                 .ConfigureAwait(false);
             await using (range.ConfigureAwait(false))
             {
-                await foreach (var row in BulkGrantFile.ReadChunkAsync(range, job.Columns, job.ContentHash, chunk, job.Defaults, validator,
-                                   $"bulk:{jobId}", cancellationToken).ConfigureAwait(false))
-                {
-                    rows.Add(new RowOutcome(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter,
-                        RowStatus.Failed, why));
-                }
+                rows = await runner.FailedRowsAsync(range, job.Columns, job.ContentHash, chunk, job.Defaults, $"bulk:{jobId}", why, cancellationToken)
+                    .ConfigureAwait(false);
             }
 
             var blob = BulkStore.ChunkResultsBlobName(jobId, chunk.Index, attempt.Name);

@@ -43,6 +43,32 @@ public static class BulkGrantFile
         MalformedData = CsvMalformedDataHandling.Recover,
     };
 
+    /// <summary>The largest header row accepted; a longer one (an unclosed quote, a file that is not CSV) is refused, never buffered.</summary>
+    public const int MaxHeaderBytes = 64 * 1024;
+
+    /// <summary>Checks the header row with the same rules as <see cref="PlanAsync"/>, reading little more than the header itself.</summary>
+    public static async Task<BulkColumns> CheckHeaderAsync(Stream file, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var reader = CsvReader.Create(file, Options(hasHeader: true) with { MaxRecordSize = MaxHeaderBytes }, leaveOpen: true);
+        await using (reader.ConfigureAwait(false))
+        {
+            try
+            {
+                await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (CsvFormatException)
+            {
+                throw new BulkFileException($"The header row is longer than {MaxHeaderBytes / 1024} KiB: is this a CSV file with one header row?");
+            }
+
+            var header = reader.Headers.ToList();
+            return header.Count == 0
+                ? throw new BulkFileException("The file is empty: it needs a header row such as 'external_customer_id,units'.")
+                : BulkColumns.FromHeader(header);
+        }
+    }
+
     /// <summary>Reads the whole file once: checks the header, hashes the content, counts rows, finds repeated grant ids, cuts chunks.</summary>
     public static async Task<BulkFilePlan> PlanAsync(Stream file, int chunkRows, CancellationToken cancellationToken = default)
     {

@@ -50,21 +50,30 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
         return await processor.ProcessAsync(rows, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The rows of a chunk that could not be processed, each marked failed with the reason.</summary>
+    /// <summary>One <c>failed</c> outcome per row of a chunk that could not be processed, read from its bytes without Polar.</summary>
+    public async Task<IReadOnlyList<RowOutcome>> FailedRowsAsync(Stream chunkBytes, BulkColumns columns, string contentHash, BulkChunk chunk,
+        BulkDefaults defaults, string source, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        var rows = new List<RowOutcome>(chunk.Rows);
+        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, columns, contentHash, chunk, defaults, validator, source, cancellationToken)
+                           .ConfigureAwait(false))
+        {
+            rows.Add(new RowOutcome(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter,
+                RowStatus.Failed, reason));
+        }
+
+        return rows;
+    }
+
     private async Task<ChunkResult> FailedAsync(Stream chunkBytes, BulkFilePlan plan, BulkChunk chunk, BulkDefaults defaults, string source,
         Exception reason)
     {
         var why = reason is OperationCanceledException
             ? "not processed: the run was stopped; run the file again (it grants nothing twice)"
             : $"not processed: {reason.Message} Run the file again; it grants nothing twice.";
-        var rows = new List<RowOutcome>(chunk.Rows);
-        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, plan.Columns, plan.ContentHash, chunk, defaults, validator, source,
-                           CancellationToken.None).ConfigureAwait(false))
-        {
-            rows.Add(new RowOutcome(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter,
-                RowStatus.Failed, why));
-        }
-
+        var rows = await FailedRowsAsync(chunkBytes, plan.Columns, plan.ContentHash, chunk, defaults, source, why, CancellationToken.None)
+            .ConfigureAwait(false);
         return new ChunkResult(rows, 0, 0, 0, 0, 0);
     }
 

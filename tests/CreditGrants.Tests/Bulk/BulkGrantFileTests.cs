@@ -152,6 +152,28 @@ public sealed class BulkGrantFileTests
     }
 
     [Fact]
+    public async Task Checking_the_header_applies_the_plans_rules()
+    {
+        var columns = await BulkGrantFile.CheckHeaderAsync(Csv("units,external_customer_id\nu1,5\n"));
+        var error = await Assert.ThrowsAsync<BulkFileException>(() => BulkGrantFile.CheckHeaderAsync(Csv("customer,units\nu1,5\n")));
+
+        Assert.Equal((0, 1), (columns.Units, columns.ExternalCustomerId));
+        Assert.Contains("'customer'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_header_that_never_ends_is_refused_without_reading_the_whole_file()
+    {
+        var file = new MemoryStream(Encoding.UTF8.GetBytes("\"external_customer_id,units\n" + new string('x', 4 * 1024 * 1024)));
+        using var unbuffered = new BufferedStream(file, 4096);
+
+        var error = await Assert.ThrowsAsync<BulkFileException>(() => BulkGrantFile.CheckHeaderAsync(unbuffered));
+
+        Assert.Contains("longer than 64 KiB", error.Message, StringComparison.Ordinal);
+        Assert.True(file.Position < 1024 * 1024, $"read {file.Position} bytes");
+    }
+
+    [Fact]
     public async Task The_content_hash_changes_with_any_byte()
     {
         var a = await PlanAsync("external_customer_id,units\nu1,5\n");
