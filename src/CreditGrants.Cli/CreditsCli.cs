@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -86,29 +87,49 @@ public sealed partial class CreditsCli
         var meter = new Option<string?>("--meter") { Description = "The meter (default: Grants:DefaultMeter, 'API Calls')" };
         var reason = new Option<string?>("--reason") { Description = "Why, in a few words (kept on the event)" };
         var command = new Command("grant", "Grant credits to one customer") { customer, email, name, units, grantId, meter, reason };
-        command.SetAction((parse, ct) => RunAsync(parse, async services =>
+        command.SetAction(async (parse, ct) =>
         {
+            // Input is checked before Polar (or the embedded emulator) is reached, so a typo costs nothing.
             var request = new GrantRequest(parse.GetValue(grantId), parse.GetValue(customer), null, parse.GetValue(email),
                 parse.GetValue(name), parse.GetValue(units), parse.GetValue(meter), parse.GetValue(reason), "cli");
-            var validation = services.GetRequiredService<GrantValidator>().Validate(request);
+            var validation = new GrantValidator(ConfiguredGrantOptions()).Validate(request);
             if (!validation.IsValid)
             {
-                throw new CliInputException(string.Join(Environment.NewLine, validation.Errors.Select(e => $"--{OptionName(e.Field)}: {e}")));
+                foreach (var error in validation.Errors)
+                {
+                    await _error.WriteLineAsync($"credits: --{OptionName(error.Field)}: {error}").ConfigureAwait(false);
+                }
+
+                return ExitCodes.InvalidInput;
             }
 
-            var outcome = await services.GetRequiredService<GrantService>().GrantAsync(validation.Grant!, ct).ConfigureAwait(false);
-            if (parse.GetValue(_json))
-            {
-                await WriteJsonAsync(GrantOutcomeJson.From(outcome), GrantsJsonContext.Default.GrantOutcomeJson).ConfigureAwait(false);
-            }
-            else
-            {
-                await _out.WriteLineAsync(Describe(outcome)).ConfigureAwait(false);
-            }
-
-            return ExitCodes.Ok;
-        }, ct));
+            return await RunAsync(parse, services => GrantAsync(services, validation.Grant!, parse, ct), ct).ConfigureAwait(false);
+        });
         return command;
+    }
+
+    private async Task<int> GrantAsync(IServiceProvider services, CreditGrant grant, ParseResult parse, CancellationToken ct)
+    {
+        var outcome = await services.GetRequiredService<GrantService>().GrantAsync(grant, ct).ConfigureAwait(false);
+        if (parse.GetValue(_json))
+        {
+            await WriteJsonAsync(GrantOutcomeJson.From(outcome), GrantsJsonContext.Default.GrantOutcomeJson).ConfigureAwait(false);
+        }
+        else
+        {
+            await _out.WriteLineAsync(Describe(outcome)).ConfigureAwait(false);
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The grant rules as the environment sets them (Grants__MaxUnitsPerGrant, …), for checks made before connecting.</summary>
+    private GrantOptions ConfiguredGrantOptions()
+    {
+        var options = new GrantOptions();
+        new ConfigurationBuilder().AddInMemoryCollection(_configuration).Build()
+            .GetSection(GrantOptions.SectionName).Bind(options);
+        return options;
     }
 
     private Command BalanceCommand()

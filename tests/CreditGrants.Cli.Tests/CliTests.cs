@@ -78,7 +78,19 @@ public sealed class EmbeddedDefaultTests : IDisposable
 
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
         Assert.Contains($"--units: units '{units}'", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("embedded Polar emulator", run.Error, StringComparison.Ordinal);
         Assert.Empty(run.Out);
+    }
+
+    [Fact]
+    public async Task The_unit_limit_comes_from_the_environment()
+    {
+        var environment = new Dictionary<string, string?> { ["Grants__MaxUnitsPerGrant"] = "10" };
+
+        var run = await CliRun.RunAsync(environment, "grant", "--customer", "u", "--units", "11", "--grant-id", "g", "--data-dir", _dataDir);
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        Assert.Contains("over the limit of 10 units", run.Error, StringComparison.Ordinal);
     }
 
     [Fact]
