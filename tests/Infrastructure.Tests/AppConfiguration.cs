@@ -11,7 +11,7 @@ namespace Infrastructure.Tests;
 public static partial class AppConfiguration
 {
     /// <summary>Where options classes and functions live, one per layer.</summary>
-    public static readonly string[] AssemblyNames = ["CreditGrants.Polar", "CreditGrants", "CreditFunctions"];
+    public static readonly string[] AssemblyNames = ["CreditGrants.Polar", "CreditGrants", "CreditGrants.Storage", "CreditFunctions"];
 
     /// <summary>The storage connection a binding uses when it names none.</summary>
     public const string DefaultConnection = "AzureWebJobsStorage";
