@@ -17,6 +17,16 @@ public static class BenchReport
             text.Append(CultureInfo.InvariantCulture, $"; {requests:N0} Polar requests ({Kinds(result)}) = {result.RequestsPer1000:F2} per 1,000 grants");
         }
 
+        if (result.PolarWaitSeconds is { } wait)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; waiting on Polar {wait:F2} s");
+        }
+
+        if (result.RateLimited is > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; {result.RateLimited} answered 429");
+        }
+
         if (result.BoundSeconds is { } bound)
         {
             text.Append(CultureInfo.InvariantCulture, $"; budget bound {bound:F0} s");
@@ -52,12 +62,12 @@ public static class BenchReport
     {
         ArgumentNullException.ThrowIfNull(results);
         var table = new StringBuilder();
-        table.AppendLine("| measurement | rows | time | rows/s | Polar requests | req / 1,000 grants | budget bound | peak WS | peak GC heap | allocated | CPU bench / emulator | load | target | met |");
-        table.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+        table.AppendLine("| measurement | rows | time | rows/s | waiting on Polar | Polar requests | req / 1,000 grants | budget bound | peak WS | peak GC heap | allocated | CPU bench / emulator | load | target | met |");
+        table.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
         foreach (var r in results)
         {
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Name} | {r.Rows:N0} | {Duration(r.Seconds)} | {r.RowsPerSecond:N0} | {(r.Requests is { } n ? $"{n:N0} ({Kinds(r)})" : "–")} "
+                $"| {r.Name} | {r.Rows:N0} | {Duration(r.Seconds)} | {r.RowsPerSecond:N0} | {(r.PolarWaitSeconds is { } wait ? Duration(wait) : "–")} | {(r.Requests is { } n ? $"{n:N0} ({Kinds(r)})" : "–")} "
                 + $"| {(r.RequestsPer1000 is { } per ? per.ToString("F2", CultureInfo.InvariantCulture) : "–")} "
                 + $"| {(r.BoundSeconds is { } bound ? Duration(bound) : "–")} "
                 + $"| {r.Resources.PeakWorkingSetMb:F0} MB | {r.Resources.PeakGcHeapMb:F0} MB | {r.Resources.AllocatedMb:N0} MB | {Cpu(r)} | {r.Resources.LoadAverage ?? "–"} "

@@ -53,6 +53,7 @@ public static class EndToEndBenchmark
             var requests = tally.Total;
             var byKind = tally.ByKind;
             var rateLimited = tally.RateLimited;
+            var wait = tally.WaitSeconds;
             var check = await probe.FinishAsync().ConfigureAwait(false);
             var result = new BenchResult(name, "bulk", summary.Rows, seconds, memory)
             {
@@ -62,6 +63,7 @@ public static class EndToEndBenchmark
                 Requests = requests,
                 RequestsByKind = byKind,
                 RateLimited = rateLimited,
+                PolarWaitSeconds = wait,
                 RequestsPerMinute = polar.RequestsPerMinute,
                 BoundSeconds = polar.RequestsPerMinute is { } budget ? requests * 60.0 / budget : null,
                 Note = check,
@@ -123,6 +125,8 @@ public static class EndToEndBenchmark
 
             var requests = tally.Total;
             var byKind = tally.ByKind;
+            var rateLimited = tally.RateLimited;
+            var wait = tally.WaitSeconds;
             var check = await probe.FinishAsync().ConfigureAwait(false);
             var perRow = seconds / Math.Max(1, rows);
             return new BenchResult(name, "naive", rows, seconds, memory)
@@ -131,7 +135,8 @@ public static class EndToEndBenchmark
                 Rejected = refused,
                 Requests = requests,
                 RequestsByKind = byKind,
-                RateLimited = tally.RateLimited,
+                RateLimited = rateLimited,
+                PolarWaitSeconds = wait,
                 Baseline = baseline,
                 Note = string.Create(CultureInfo.InvariantCulture,
                     $"extrapolated: 100,000 rows {perRow * 100_000 / 60:F1} min, 1,000,000 rows {perRow * 1_000_000 / 60:F0} min; {check}"),

@@ -3,16 +3,20 @@ using System.Net;
 
 namespace CreditGrants.Bench;
 
-/// <summary>Polar requests as they leave the process (each retry counts), by kind, and how many Polar answered 429.</summary>
+/// <summary>Polar requests as they leave the process (each retry counts), by kind, how many Polar answered 429, and the time spent waiting for answers.</summary>
 public sealed class RequestTally
 {
     private readonly ConcurrentDictionary<string, int> _byKind = new(StringComparer.Ordinal);
     private int _total;
     private int _rateLimited;
+    private long _waitTicks;
 
     public int Total => Volatile.Read(ref _total);
 
     public int RateLimited => Volatile.Read(ref _rateLimited);
+
+    /// <summary>Seconds between sending a request and its answer, summed (requests are sent one at a time, so this is wall time).</summary>
+    public double WaitSeconds => TimeSpan.FromTicks(Interlocked.Read(ref _waitTicks)).TotalSeconds;
 
     public IReadOnlyDictionary<string, int> ByKind => new SortedDictionary<string, int>(_byKind, StringComparer.Ordinal);
 
@@ -23,9 +27,10 @@ public sealed class RequestTally
         _byKind.AddOrUpdate(KindOf(request), 1, static (_, n) => n + 1);
     }
 
-    public void Answered(HttpResponseMessage response)
+    public void Answered(HttpResponseMessage response, TimeSpan waited)
     {
         ArgumentNullException.ThrowIfNull(response);
+        Interlocked.Add(ref _waitTicks, waited.Ticks);
         if (response.StatusCode == HttpStatusCode.TooManyRequests)
         {
             Interlocked.Increment(ref _rateLimited);
@@ -37,6 +42,7 @@ public sealed class RequestTally
         _byKind.Clear();
         Interlocked.Exchange(ref _total, 0);
         Interlocked.Exchange(ref _rateLimited, 0);
+        Interlocked.Exchange(ref _waitTicks, 0);
     }
 
     private static string KindOf(HttpRequestMessage request)
@@ -59,8 +65,9 @@ public sealed class CountingHandler(RequestTally tally) : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         tally.Count(request);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        tally.Answered(response);
+        tally.Answered(response, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         return response;
     }
 }

@@ -11,7 +11,7 @@ public sealed record ResourceFigures(double PeakWorkingSetMb, double WorkingSetB
     string? LoadAverage);
 
 /// <summary>
-/// Samples the GC heap every few milliseconds while a measurement runs. The working-set peak is the kernel's
+/// Samples the GC heap every 10 ms while a measurement runs. The working-set peak is the kernel's
 /// high-water mark for the whole process (runtime, JIT and HTTP stack included), which is what a host pays for.
 /// </summary>
 public sealed class ResourceWatch : IAsyncDisposable
@@ -19,7 +19,7 @@ public sealed class ResourceWatch : IAsyncDisposable
     private const double Mb = 1024 * 1024;
 
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _sampler;
+    private readonly Thread _sampler;
     private readonly long _allocatedBefore;
     private readonly int _gen0, _gen1, _gen2;
     private readonly double _workingSetBefore;
@@ -41,7 +41,7 @@ public sealed class ResourceWatch : IAsyncDisposable
             _serverCpuBefore = _server.TotalProcessorTime;
         }
 
-        _sampler = SampleAsync(_stop.Token);
+        _sampler = StartSampler();
     }
 
     /// <param name="serverProcessId">The emulator's process, whose CPU time the run is also charged; null when unknown.</param>
@@ -72,19 +72,23 @@ public sealed class ResourceWatch : IAsyncDisposable
     private static string? LoadAverage() =>
         File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null;
 
-    private async Task SampleAsync(CancellationToken cancellationToken)
+    /// <summary>A thread of its own that sleeps between samples: a pool timer would wake pool threads, which spin and bill CPU to the run.</summary>
+    private Thread StartSampler()
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
-        try
+        var thread = new Thread(() =>
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            while (!_stop.IsCancellationRequested)
             {
                 Sample();
+                Thread.Sleep(10);
             }
-        }
-        catch (OperationCanceledException)
+        })
         {
-        }
+            IsBackground = true,
+            Name = "GC heap sampler",
+        };
+        thread.Start();
+        return thread;
     }
 
     private void Sample()
@@ -100,7 +104,7 @@ public sealed class ResourceWatch : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        await _sampler.ConfigureAwait(false);
+        _sampler.Join();
         _stop.Dispose();
         _server?.Dispose();
     }
