@@ -44,6 +44,9 @@ public static class DependencyInjection
             })
             // HttpClient's own logging keeps raw header values, the token among them, in structured log state.
             .RemoveAllLoggers()
+            // The gateway is a singleton holding its client: connections, not handlers, are recycled (DNS changes are seen).
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .AddResilienceHandler("polar", ConfigurePipeline);
         return services;
     }
