@@ -22,6 +22,11 @@ public static class BenchReport
             text.Append(CultureInfo.InvariantCulture, $"; waiting on Polar {wait:F2} s");
         }
 
+        if (result.BytesSent is > 0 and { } sent)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; {sent / 1024.0 / 1024:N1} MiB of request bodies ({sent / (double)Math.Max(1, result.Granted ?? result.Rows):N0} B per grant)");
+        }
+
         if (result.RateLimited is > 0)
         {
             text.Append(CultureInfo.InvariantCulture, $"; {result.RateLimited} answered 429");

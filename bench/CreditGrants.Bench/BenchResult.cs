@@ -34,6 +34,9 @@ public sealed record BenchResult(
     /// <summary>Wall time spent waiting for Polar's answers (the rest of <see cref="Seconds"/> is this process working, or waiting on the budget).</summary>
     public double? PolarWaitSeconds { get; init; }
 
+    /// <summary>Request body bytes sent to Polar.</summary>
+    public long? BytesSent { get; init; }
+
     /// <summary>Requests per 1,000 grants (rows granted, or rows when nothing was granted).</summary>
     public double? RequestsPer1000 => Requests is { } requests ? requests * 1000.0 / Math.Max(1, Granted ?? Rows) : null;
 

@@ -54,6 +54,7 @@ public static class EndToEndBenchmark
             var byKind = tally.ByKind;
             var rateLimited = tally.RateLimited;
             var wait = tally.WaitSeconds;
+            var bytesSent = tally.BytesSent;
             var check = await probe.FinishAsync().ConfigureAwait(false);
             var result = new BenchResult(name, "bulk", summary.Rows, seconds, memory)
             {
@@ -64,6 +65,7 @@ public static class EndToEndBenchmark
                 RequestsByKind = byKind,
                 RateLimited = rateLimited,
                 PolarWaitSeconds = wait,
+                BytesSent = bytesSent,
                 RequestsPerMinute = polar.RequestsPerMinute,
                 BoundSeconds = polar.RequestsPerMinute is { } budget ? requests * 60.0 / budget : null,
                 Note = check,
@@ -127,6 +129,7 @@ public static class EndToEndBenchmark
             var byKind = tally.ByKind;
             var rateLimited = tally.RateLimited;
             var wait = tally.WaitSeconds;
+            var bytesSent = tally.BytesSent;
             var check = await probe.FinishAsync().ConfigureAwait(false);
             var perRow = seconds / Math.Max(1, rows);
             return new BenchResult(name, "naive", rows, seconds, memory)
@@ -137,6 +140,7 @@ public static class EndToEndBenchmark
                 RequestsByKind = byKind,
                 RateLimited = rateLimited,
                 PolarWaitSeconds = wait,
+                BytesSent = bytesSent,
                 Baseline = baseline,
                 Note = string.Create(CultureInfo.InvariantCulture,
                     $"extrapolated: 100,000 rows {perRow * 100_000 / 60:F1} min, 1,000,000 rows {perRow * 1_000_000 / 60:F0} min; {check}"),

@@ -10,6 +10,7 @@ public sealed class RequestTally
     private int _total;
     private int _rateLimited;
     private long _waitTicks;
+    private long _bytesSent;
 
     public int Total => Volatile.Read(ref _total);
 
@@ -18,12 +19,16 @@ public sealed class RequestTally
     /// <summary>Seconds between sending a request and its answer, summed (requests are sent one at a time, so this is wall time).</summary>
     public double WaitSeconds => TimeSpan.FromTicks(Interlocked.Read(ref _waitTicks)).TotalSeconds;
 
+    /// <summary>Request body bytes sent (Content-Length), summed.</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
     public IReadOnlyDictionary<string, int> ByKind => new SortedDictionary<string, int>(_byKind, StringComparer.Ordinal);
 
     public void Count(HttpRequestMessage request)
     {
         ArgumentNullException.ThrowIfNull(request);
         Interlocked.Increment(ref _total);
+        Interlocked.Add(ref _bytesSent, request.Content?.Headers.ContentLength ?? 0);
         _byKind.AddOrUpdate(KindOf(request), 1, static (_, n) => n + 1);
     }
 
@@ -43,6 +48,7 @@ public sealed class RequestTally
         Interlocked.Exchange(ref _total, 0);
         Interlocked.Exchange(ref _rateLimited, 0);
         Interlocked.Exchange(ref _waitTicks, 0);
+        Interlocked.Exchange(ref _bytesSent, 0);
     }
 
     private static string KindOf(HttpRequestMessage request)
