@@ -22,6 +22,8 @@ internal sealed class FakePolarGateway : IPolarGateway
 
     public int CreateCalls { get; private set; }
 
+    public int FindCalls { get; private set; }
+
     /// <summary>How many ingest calls succeed before every later one fails as Polar being unavailable; null: never.</summary>
     public int? IngestCallsBeforeOutage { get; set; }
 
@@ -37,8 +39,11 @@ internal sealed class FakePolarGateway : IPolarGateway
         return customer;
     }
 
-    public Task<Customer?> FindCustomerByExternalIdAsync(string externalId, CancellationToken cancellationToken = default) =>
-        Task.FromResult(Customers.FirstOrDefault(c => c.ExternalId == externalId));
+    public Task<Customer?> FindCustomerByExternalIdAsync(string externalId, CancellationToken cancellationToken = default)
+    {
+        FindCalls++;
+        return Task.FromResult(Customers.FirstOrDefault(c => c.ExternalId == externalId));
+    }
 
     public Task<Customer?> FindCustomerByEmailAsync(string email, CancellationToken cancellationToken = default) =>
         Task.FromResult(Customers.FirstOrDefault(c => string.Equals(c.Email, email, StringComparison.OrdinalIgnoreCase)));
@@ -52,12 +57,22 @@ internal sealed class FakePolarGateway : IPolarGateway
     {
         CreateCalls++;
         BeforeCreate?.Invoke(customer);
-        var clash = Customers.Any(c => string.Equals(c.Email, customer.Email, StringComparison.OrdinalIgnoreCase)
-            || (customer.ExternalId is not null && c.ExternalId == customer.ExternalId));
-        if (clash)
+        // Like Polar: a 422 naming each field that clashes.
+        var clashes = new List<PolarFieldError>();
+        if (Customers.Any(c => string.Equals(c.Email, customer.Email, StringComparison.OrdinalIgnoreCase)))
         {
-            return Task.FromException<Customer>(new PolarException(PolarErrorKind.Conflict, "A customer with this email address already exists.",
-                System.Net.HttpStatusCode.UnprocessableEntity));
+            clashes.Add(new PolarFieldError(["body", "email"], "A customer with this email address already exists.", "value_error", customer.Email));
+        }
+
+        if (customer.ExternalId is not null && Customers.Any(c => c.ExternalId == customer.ExternalId))
+        {
+            clashes.Add(new PolarFieldError(["body", "external_id"], "A customer with this external ID already exists.", "value_error", customer.ExternalId));
+        }
+
+        if (clashes.Count > 0)
+        {
+            return Task.FromException<Customer>(new PolarException(PolarErrorKind.Conflict, string.Join("; ", clashes),
+                System.Net.HttpStatusCode.UnprocessableEntity, "PolarRequestValidationError", clashes));
         }
 
         return Task.FromResult(AddCustomer(customer.Email, customer.ExternalId));

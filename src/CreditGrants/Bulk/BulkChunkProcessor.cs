@@ -157,28 +157,31 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
         return customers;
     }
 
+    /// <summary>
+    /// Creates the customer unless it exists, in one request either way: Polar's "external ID already exists" answer
+    /// says the customer is there (the grant then goes by external id). Only an email owned by another customer costs
+    /// a second request, to name that customer.
+    /// </summary>
     private async Task<(Customer?, string?)> EnsureAsync(string externalId, string email, string? name, CancellationToken cancellationToken)
     {
-        if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } existing)
-        {
-            return (existing, null);
-        }
-
         try
         {
             return (await polar.CreateCustomerAsync(new CustomerCreate(email, name, externalId), cancellationToken).ConfigureAwait(false), null);
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Conflict)
         {
-            if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } raced)
+            if (ex.Errors.Any(e => e.Location is [.., "external_id"]))
             {
-                return (raced, null);
+                return (null, null);
             }
 
             var owner = await polar.FindCustomerByEmailAsync(email, cancellationToken).ConfigureAwait(false);
-            return (null, owner is null
-                ? $"Polar refused to create customer '{externalId}': {ex.Message}"
-                : $"the email '{email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to '{externalId}'");
+            return owner switch
+            {
+                null => (null, $"Polar refused to create customer '{externalId}': {ex.Message}"),
+                _ when owner.ExternalId == externalId => (owner, null),
+                _ => (null, $"the email '{email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to '{externalId}'"),
+            };
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Validation)
         {

@@ -71,6 +71,19 @@ public sealed class BulkChunkProcessorTests : IDisposable
     }
 
     [Fact]
+    public async Task An_existing_customer_with_an_email_costs_one_request_and_is_granted_by_external_id()
+    {
+        _polar.AddCustomer("ada@lovelace.dev", "u1");
+
+        var (summary, _) = await RunAsync("external_customer_id,email,units\nu1,ada@lovelace.dev,5\n");
+
+        Assert.Equal(1L, summary.Granted);
+        Assert.Equal((1, 0), (_polar.CreateCalls, _polar.FindCalls));
+        Assert.Equal("u1", Assert.Single(_polar.Ingested).ExternalCustomerId);
+        Assert.Single(_polar.Customers);
+    }
+
+    [Fact]
     public async Task An_email_owned_by_another_customer_rejects_only_that_row()
     {
         _polar.AddCustomer("ada@lovelace.dev", "someone-else");
