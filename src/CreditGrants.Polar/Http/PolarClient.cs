@@ -17,7 +17,7 @@ namespace CreditGrants.Polar.Http;
 /// (Polar answers 411 to chunked bodies), and every failure turned into a <see cref="PolarException"/>.
 /// Retries, timeouts, the circuit breaker and the request budget live in the HttpClient's pipeline.
 /// </summary>
-public sealed class PolarClient(HttpClient http)
+public sealed class PolarClient(HttpClient http, TimeProvider time)
 {
     public Task<Customer> CreateCustomerAsync(CustomerCreate customer, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, "v1/customers/", Body(customer, PolarJsonContext.Default.CustomerCreate),
@@ -103,7 +103,7 @@ public sealed class PolarClient(HttpClient http)
             var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
-                throw PolarErrors.FromResponse(method, StripQuery(path), response, bytes);
+                throw PolarErrors.FromResponse(method, StripQuery(path), response, bytes, time.GetUtcNow());
             }
 
             try
@@ -165,7 +165,7 @@ public sealed class PolarClient(HttpClient http)
 /// <summary>Maps Polar's error answers to <see cref="PolarException"/>s a caller can act on.</summary>
 internal static class PolarErrors
 {
-    public static PolarException FromResponse(HttpMethod method, string path, HttpResponseMessage response, byte[] body)
+    public static PolarException FromResponse(HttpMethod method, string path, HttpResponseMessage response, byte[] body, DateTimeOffset now)
     {
         var status = response.StatusCode;
         var parsed = TryParse(body);
@@ -193,7 +193,7 @@ internal static class PolarErrors
                     $"Polar refused {where}: {(errors.Count > 0 ? string.Join("; ", errors) : description ?? "validation failed")}",
                     status, parsed?.Error, errors);
             case 429:
-                var retryAfter = RetryAfter(response);
+                var retryAfter = RetryAfter(response, now);
                 return new PolarException(PolarErrorKind.RateLimited,
                     $"Polar rate-limited {where} after every retry; try again in {retryAfter?.TotalSeconds ?? 60:0} s.",
                     status, retryAfter: retryAfter ?? TimeSpan.FromSeconds(60));
@@ -201,7 +201,7 @@ internal static class PolarErrors
             case >= 500:
                 return new PolarException(PolarErrorKind.Unavailable,
                     $"Polar kept failing {where} (HTTP {(int)status}) after every retry.", status, parsed?.Error,
-                    retryAfter: RetryAfter(response));
+                    retryAfter: RetryAfter(response, now));
             default:
                 return new PolarException(PolarErrorKind.Unexpected,
                     $"Polar answered {where} with HTTP {(int)status}{(description is null ? "" : $": {description}")}.",
@@ -209,11 +209,11 @@ internal static class PolarErrors
         }
     }
 
-    public static TimeSpan? RetryAfter(HttpResponseMessage response) =>
+    public static TimeSpan? RetryAfter(HttpResponseMessage response, DateTimeOffset now) =>
         response.Headers.RetryAfter switch
         {
             { Delta: { } delta } => delta,
-            { Date: { } date } => date - DateTimeOffset.UtcNow,
+            { Date: { } date } => date - now,
             _ => null,
         };
 
