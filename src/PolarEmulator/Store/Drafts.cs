@@ -10,6 +10,9 @@ internal readonly record struct Optional<T>(bool IsSet, T Value)
     public static Optional<T> Unset => default;
 
     public static Optional<T> Of(T value) => new(true, value);
+
+    /// <summary>The value when set, else <paramref name="current"/>: how a PATCH leaves fields it does not name.</summary>
+    public T Or(T current) => IsSet ? Value : current;
 }
 
 /// <summary>A validated customer create body.</summary>

@@ -238,35 +238,12 @@ internal sealed class EmulatorStore
                 LinkEventsByExternalId(customer);
             }
 
-            if (patch.Name.IsSet)
-            {
-                customer.Name = patch.Name.Value;
-            }
-
-            if (patch.Type.IsSet)
-            {
-                customer.Type = patch.Type.Value;
-            }
-
-            if (patch.Metadata.IsSet)
-            {
-                customer.Metadata = patch.Metadata.Value;
-            }
-
-            if (patch.BillingAddress.IsSet)
-            {
-                customer.BillingAddress = patch.BillingAddress.Value;
-            }
-
-            if (patch.TaxId.IsSet)
-            {
-                customer.TaxId = patch.TaxId.Value;
-            }
-
-            if (patch.Locale.IsSet)
-            {
-                customer.Locale = patch.Locale.Value;
-            }
+            customer.Name = patch.Name.Or(customer.Name);
+            customer.Type = patch.Type.Or(customer.Type);
+            customer.Metadata = patch.Metadata.Or(customer.Metadata);
+            customer.BillingAddress = patch.BillingAddress.Or(customer.BillingAddress);
+            customer.TaxId = patch.TaxId.Or(customer.TaxId);
+            customer.Locale = patch.Locale.Or(customer.Locale);
 
             customer.ModifiedAt = _time.GetUtcNow();
             updated = customer.ToResource(OrganizationId);
@@ -459,45 +436,19 @@ internal sealed class EmulatorStore
             }
 
             var now = _time.GetUtcNow();
-            if (patch.Name.IsSet)
-            {
-                meter.Name = patch.Name.Value;
-            }
-
-            if (patch.Filter.IsSet)
-            {
-                meter.Filter = patch.Filter.Value;
-            }
-
-            if (patch.Aggregation.IsSet)
-            {
-                meter.Aggregation = patch.Aggregation.Value;
-            }
+            meter.Name = patch.Name.Or(meter.Name);
+            meter.Filter = patch.Filter.Or(meter.Filter);
+            meter.Aggregation = patch.Aggregation.Or(meter.Aggregation);
 
             if (patch.IsArchived.IsSet)
             {
                 meter.ArchivedAt = patch.IsArchived.Value ? meter.ArchivedAt ?? now : null;
             }
 
-            if (patch.Unit.IsSet)
-            {
-                meter.Unit = patch.Unit.Value;
-            }
-
-            if (patch.CustomLabel.IsSet)
-            {
-                meter.CustomLabel = patch.CustomLabel.Value;
-            }
-
-            if (patch.CustomMultiplier.IsSet)
-            {
-                meter.CustomMultiplier = patch.CustomMultiplier.Value;
-            }
-
-            if (patch.Metadata.IsSet)
-            {
-                meter.Metadata = patch.Metadata.Value;
-            }
+            meter.Unit = patch.Unit.Or(meter.Unit);
+            meter.CustomLabel = patch.CustomLabel.Or(meter.CustomLabel);
+            meter.CustomMultiplier = patch.CustomMultiplier.Or(meter.CustomMultiplier);
+            meter.Metadata = patch.Metadata.Or(meter.Metadata);
 
             meter.ModifiedAt = now;
             if (redefines)
