@@ -180,7 +180,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
             {
                 null => (null, $"Polar refused to create customer '{externalId}': {ex.Message}"),
                 _ when owner.ExternalId == externalId => (owner, null),
-                _ => (null, $"the email '{email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to '{externalId}'"),
+                _ => (null, GrantService.EmailConflict(email, owner, externalId)),
             };
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Validation)

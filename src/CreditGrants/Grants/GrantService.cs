@@ -108,8 +108,15 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
             var owner = await polar.FindCustomerByEmailAsync(reference.Email, cancellationToken).ConfigureAwait(false);
             throw new GrantException(GrantErrorKind.CustomerConflict, owner is null
                 ? $"Polar refused to create a customer with external id '{externalId}': {ex.Message}"
-                : $"The email '{reference.Email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to external id '{externalId}'.");
+                : EmailConflict(reference.Email, owner, externalId));
         }
+    }
+
+    /// <summary>Why a customer cannot be created: its email is another customer's. Names both.</summary>
+    public static string EmailConflict(string email, Customer owner, string externalId)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        return $"The email '{email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to external id '{externalId}'.";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grant {Status}: {Units} units to {Customer} on meter {Meter} (grant {GrantId}, source {Source})")]
