@@ -265,17 +265,8 @@ public sealed class BulkRunTests : IDisposable
     [Fact]
     public async Task Polar_unavailable_exits_4_and_says_that_running_again_is_safe()
     {
-        await using var failing = await PolarEmulatorServer.StartAsync(new EmulatorOptions
-        {
-            SeedMeter = true,
-            Faults = new FaultOptions { Seed = 3, ErrorRate = 1.0 },
-        });
-        var environment = new Dictionary<string, string?>
-        {
-            [PolarConnection.ServerVariable] = failing.BaseAddress.AbsoluteUri,
-            [PolarConnection.TokenVariable] = failing.Token,
-            ["Polar__MaxRetries"] = "0",
-        };
+        await using var failing = await FailingPolar.StartAsync();
+        var environment = failing.Environment;
 
         var input = ValidFile();
 

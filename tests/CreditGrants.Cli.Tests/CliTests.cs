@@ -18,6 +18,29 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
     }
 }
 
+/// <summary>A Polar that answers every request with a 5xx, and the environment that points <c>credits</c> at it without retries.</summary>
+internal sealed class FailingPolar : IAsyncDisposable
+{
+    private readonly PolarEmulatorServer _server;
+
+    private FailingPolar(PolarEmulatorServer server) => _server = server;
+
+    public Dictionary<string, string?> Environment => new()
+    {
+        [PolarConnection.ServerVariable] = _server.BaseAddress.AbsoluteUri,
+        [PolarConnection.TokenVariable] = _server.Token,
+        ["Polar__MaxRetries"] = "0",
+    };
+
+    public static async Task<FailingPolar> StartAsync() => new(await PolarEmulatorServer.StartAsync(new EmulatorOptions
+    {
+        SeedMeter = true,
+        Faults = new FaultOptions { Seed = 3, ErrorRate = 1.0 },
+    }));
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+}
+
 public sealed class EmbeddedDefaultTests : IDisposable
 {
     private readonly string _dataDir = Directory.CreateTempSubdirectory("credits-test-").FullName;
@@ -221,17 +244,8 @@ public sealed class ConfiguredPolarTests : IAsyncLifetime
     [Fact]
     public async Task Polar_unavailable_exits_4()
     {
-        await using var failing = await PolarEmulatorServer.StartAsync(new EmulatorOptions
-        {
-            SeedMeter = true,
-            Faults = new FaultOptions { Seed = 3, ErrorRate = 1.0 },
-        });
-        var environment = new Dictionary<string, string?>
-        {
-            [PolarConnection.ServerVariable] = failing.BaseAddress.AbsoluteUri,
-            [PolarConnection.TokenVariable] = failing.Token,
-            ["Polar__MaxRetries"] = "0",
-        };
+        await using var failing = await FailingPolar.StartAsync();
+        var environment = failing.Environment;
 
         var run = await CliRun.RunAsync(environment, "grant", "--customer", "u", "--units", "1", "--grant-id", "g");
 
