@@ -4,28 +4,16 @@ using Json.Schema;
 namespace CreditGrants.Polar.Tests.Support;
 
 /// <summary>
-/// Polar's OpenAPI document (the subset in shared/polar), used to validate the bodies this client sends.
-/// Found by walking up from the test binaries, since CI clones the repo elsewhere with shared/ beside it.
+/// Polar's OpenAPI document (the subset in docs/polar, see its README), used to validate the bodies this client sends.
 /// </summary>
 public static class PolarOpenApi
 {
-    private const string RelativePath = "shared/polar/openapi-2026-04.subset.json";
+    private const string FileName = "openapi-2026-04.subset.json";
     private static readonly Uri DocumentUri = new("https://polar.test/openapi-2026-04.json");
     private static readonly Lazy<(JsonElement Root, BuildOptions Build)> Document = new(Load);
 
-    public static string Locate()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, RelativePath);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException($"No {RelativePath} in any folder above {AppContext.BaseDirectory}.");
-    }
+    /// <summary>The document's path: docs/polar/ copied into the test output by the project file.</summary>
+    public static string Locate() => PolarContractFile.Locate(FileName);
 
     /// <summary>The schema of the request body of <paramref name="method"/> on <paramref name="path"/> (a concrete path, e.g. /v1/customers/).</summary>
     public static JsonSchema RequestSchema(HttpMethod method, string path)

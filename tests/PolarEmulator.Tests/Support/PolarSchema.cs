@@ -4,7 +4,7 @@ using Json.Schema;
 
 namespace PolarEmulator.Tests.Support;
 
-/// <summary>Polar's own OpenAPI schema (shared/polar/openapi-2026-04.subset.json), ready to validate bodies against its components.</summary>
+/// <summary>Polar's own OpenAPI schema (docs/polar/openapi-2026-04.subset.json), ready to validate bodies against its components.</summary>
 public static class PolarSchema
 {
     private const string FileName = "openapi-2026-04.subset.json";
@@ -13,20 +13,8 @@ public static class PolarSchema
     private static readonly Dictionary<string, JsonSchema> Schemas = [];
     private static readonly Lock SchemasLock = new();
 
-    /// <summary>Walks up from the test binaries to the first folder holding <c>shared/polar/</c> with the schema (CI clones the repo beside shared/).</summary>
-    public static string Locate()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "shared", "polar", FileName);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException($"No shared/polar/{FileName} in any folder above {AppContext.BaseDirectory}.");
-    }
+    /// <summary>The schema's path: docs/polar/ copied into the test output by the project file.</summary>
+    public static string Locate() => PolarContractFile.Locate(FileName);
 
     /// <summary>Fails the test with every schema error unless <paramref name="body"/> is a valid <paramref name="component"/>.</summary>
     public static void AssertValid(string component, JsonElement body)
