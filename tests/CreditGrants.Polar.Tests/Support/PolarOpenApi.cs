@@ -49,7 +49,8 @@ public static class PolarOpenApi
     public static string PathTemplate(JsonElement root, string path)
     {
         var parts = path.Split('/');
-        foreach (var candidate in root.GetProperty("paths").EnumerateObject().Select(p => p.Name))
+        // A literal segment wins over a template one: /v1/events/ingest is not /v1/events/{id}.
+        foreach (var candidate in root.GetProperty("paths").EnumerateObject().Select(p => p.Name).OrderBy(p => p.Count(c => c == '{')))
         {
             var templateParts = candidate.Split('/');
             if (templateParts.Length == parts.Length
