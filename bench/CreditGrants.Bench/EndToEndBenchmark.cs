@@ -40,7 +40,7 @@ public static class EndToEndBenchmark
                 await using (watch.ConfigureAwait(false))
                 {
                     var clock = Stopwatch.StartNew();
-                    summary = await runner.RunFileAsync(path, resultsPath, new BulkDefaults(), progress: null).ConfigureAwait(false);
+                    summary = await runner.RunFileAsync(path, resultsPath, new BulkRun(new BulkDefaults(), Path.GetFileNameWithoutExtension(path)), progress: null).ConfigureAwait(false);
                     seconds = clock.Elapsed.TotalSeconds;
                     memory = watch.Stop();
                 }

@@ -19,6 +19,7 @@ public static class FileChunks
     {
         ArgumentNullException.ThrowIfNull(plan);
         var source = $"bulk:{plan.ContentHash[..12]}";
+        var reading = new BulkReading(plan.Format, plan.Columns, BulkGrantIds.ForBatch(Path.GetFileNameWithoutExtension(path)), new BulkDefaults());
         foreach (var chunk in plan.Chunks)
         {
             var rows = new List<BulkRow>(chunk.Rows);
@@ -27,7 +28,7 @@ public static class FileChunks
             {
                 input.Seek(chunk.StartByte, SeekOrigin.Begin);
                 var slice = new SliceStream(input, chunk.EndByte - chunk.StartByte);
-                await foreach (var row in BulkGrantFile.ReadChunkAsync(slice, plan.Columns, plan.ContentHash, chunk, new BulkDefaults(), validator, source)
+                await foreach (var row in BulkGrantFile.ReadChunkAsync(slice, reading, chunk, validator, source)
                                    .ConfigureAwait(false))
                 {
                     rows.Add(row);

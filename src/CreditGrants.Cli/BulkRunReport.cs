@@ -50,15 +50,25 @@ internal static class BulkRunReport
         }
     }
 
-    public static Table SummaryTable(BulkSummary summary, string results, bool terminal)
+    public static Table SummaryTable(BulkSummary summary, BulkRun run, string results, bool terminal)
     {
         ArgumentNullException.ThrowIfNull(summary);
+        ArgumentNullException.ThrowIfNull(run);
         var table = new Table().Border(terminal ? TableBorder.Rounded : TableBorder.None).HideHeaders()
             .AddColumn(new TableColumn("")).AddColumn(new TableColumn(""));
         void Row(string name, string value) => table.AddRow(new Text(name), new Text(value));
+        Row("Batch", run.DryRun ? $"{run.Batch} (dry run: nothing was granted)" : run.Batch);
         Row("Rows", Count(summary.Rows));
-        Row("Granted", Count(summary.Granted));
-        Row("Duplicates", Count(summary.Duplicates));
+        if (run.DryRun)
+        {
+            Row("Would grant", Count(summary.WouldGrant));
+        }
+        else
+        {
+            Row("Granted", Count(summary.Granted));
+            Row("Duplicates", $"{Count(summary.Duplicates)} (granted before in this batch, or by their grant_id)");
+        }
+
         if (summary.GrantedOrDuplicate > 0)
         {
             Row("Granted or duplicate", Count(summary.GrantedOrDuplicate));
@@ -99,14 +109,15 @@ internal static class BulkRunReport
 }
 
 /// <summary>The <c>--json</c> answer of <c>credits bulk run</c>.</summary>
-internal sealed record BulkRunJson(long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long Rejected, long Failed,
-    decimal UnitsGranted, long IngestRequests, string Results)
+internal sealed record BulkRunJson(string Batch, bool DryRun, long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long WouldGrant,
+    long Rejected, long Failed, decimal UnitsGranted, long IngestRequests, string Results)
 {
-    public static BulkRunJson From(BulkSummary summary, string results)
+    public static BulkRunJson From(BulkSummary summary, BulkRun run, string results)
     {
         ArgumentNullException.ThrowIfNull(summary);
-        return new(summary.Rows, summary.Granted, summary.Duplicates, summary.GrantedOrDuplicate, summary.Rejected, summary.Failed,
-            summary.UnitsGranted, summary.IngestRequests, results);
+        ArgumentNullException.ThrowIfNull(run);
+        return new(run.Batch, run.DryRun, summary.Rows, summary.Granted, summary.Duplicates, summary.GrantedOrDuplicate, summary.WouldGrant,
+            summary.Rejected, summary.Failed, summary.UnitsGranted, summary.IngestRequests, results);
     }
 }
 

@@ -25,9 +25,11 @@ public sealed partial class CreditsCli
         var storage = StorageOption();
         var meter = new Option<string?>("--meter") { Description = "The meter of rows that name none (default: Grants:DefaultMeter, 'API Calls')" };
         var reason = new Option<string?>("--reason") { Description = "The reason of rows that give none" };
+        var batch = new Option<string?>("--batch") { HelpName = "name", Description = "The batch the rows' grant ids belong to (default: the file's name without extension)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Check every row as a real job would and write the results file; grant nothing" };
         var command = new Command("submit", "Upload a CSV file to the Functions app's storage; the app grants its rows in the background")
         {
-            file, storage, meter, reason,
+            file, storage, meter, reason, batch, dryRun,
         };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
@@ -44,7 +46,8 @@ public sealed partial class CreditsCli
             {
                 try
                 {
-                    submission = await jobs.SubmitAsync(input, new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason)), ct).ConfigureAwait(false);
+                    var submit = new BulkSubmitOptions(parse.GetValue(batch) ?? Path.GetFileNameWithoutExtension(path), parse.GetValue(dryRun));
+                    submission = await jobs.SubmitAsync(input, new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason)), submit, ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is BulkFileException or BulkFileTooLargeException)
                 {

@@ -16,18 +16,30 @@ public sealed partial class CreditsCli
         var meter = new Option<string?>("--meter") { HelpName = "name", Description = "The meter of rows that name none (default: Grants:DefaultMeter, 'API Calls')" };
         var reason = new Option<string?>("--reason") { HelpName = "text", Description = "The reason of rows that give none" };
         var results = new Option<string?>("--out") { HelpName = "results.csv", Description = "Where to write the results CSV (default: <name>.results.csv next to the file)" };
-        var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV") { file, meter, reason, results };
+        var batch = new Option<string?>("--batch")
+        {
+            HelpName = "name",
+            Description = "The batch the rows' grant ids belong to (default: the file's name without extension); the same rows in another batch grant again",
+        };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Check every row as a real run would and write the results file; grant nothing" };
+        var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV") { file, meter, reason, results, batch, dryRun };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, () =>
         {
             // Checked before the Polar connection opens, so a mistyped path fails at once and starts no emulator.
             var files = BulkRunFiles.Resolve(parse.GetValue(file)!, parse.GetValue(results));
-            var defaults = new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason));
-            return RunAsync(parse, services => RunBulkFileAsync(services.GetRequiredService<BulkRunner>(), files, defaults, parse, ct), ct);
+            var batchName = parse.GetValue(batch) ?? Path.GetFileNameWithoutExtension(files.Input);
+            if (BulkGrantIds.CheckBatch(batchName) is { } problem)
+            {
+                throw new CliInputException($"--batch '{batchName}': {problem}.");
+            }
+
+            var run = new BulkRun(new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason)), batchName.Trim(), parse.GetValue(dryRun));
+            return RunAsync(parse, services => RunBulkFileAsync(services.GetRequiredService<BulkRunner>(), files, run, parse, ct), ct);
         }, ct));
         return command;
     }
 
-    private async Task<int> RunBulkFileAsync(BulkRunner runner, BulkRunFiles files, BulkDefaults defaults, ParseResult parse, CancellationToken cancellationToken)
+    private async Task<int> RunBulkFileAsync(BulkRunner runner, BulkRunFiles files, BulkRun run, ParseResult parse, CancellationToken cancellationToken)
     {
         var json = parse.GetValue(_json);
         BulkProgress? last = null;
@@ -36,8 +48,8 @@ public sealed partial class CreditsCli
         {
             // Log lines (--verbose) would tear a live bar apart, so it is drawn only when nothing else writes to stderr.
             summary = !json && !parse.GetValue(_verbose) && IsTerminal(_error)
-                ? await RunWithProgressBarAsync(runner, files, defaults, p => last = p, cancellationToken).ConfigureAwait(false)
-                : await RunWithProgressLinesAsync(runner, files, defaults, p => last = p, cancellationToken).ConfigureAwait(false);
+                ? await RunWithProgressBarAsync(runner, files, run, p => last = p, cancellationToken).ConfigureAwait(false)
+                : await RunWithProgressLinesAsync(runner, files, run, p => last = p, cancellationToken).ConfigureAwait(false);
         }
         catch (BulkFileException ex)
         {
@@ -55,12 +67,12 @@ public sealed partial class CreditsCli
         var code = summary.Rejected + summary.Failed > 0 ? ExitCodes.RowsRejected : ExitCodes.Ok;
         if (json)
         {
-            await WriteJsonAsync(BulkRunJson.From(summary, Path.GetFullPath(files.Results)), BulkRunJsonContext.Default.BulkRunJson).ConfigureAwait(false);
+            await WriteJsonAsync(BulkRunJson.From(summary, run, Path.GetFullPath(files.Results)), BulkRunJsonContext.Default.BulkRunJson).ConfigureAwait(false);
             return code;
         }
 
         var terminal = IsTerminal(_out);
-        BulkRunReport.Write(_out, BulkRunReport.SummaryTable(summary, files.Results, terminal), terminal);
+        BulkRunReport.Write(_out, BulkRunReport.SummaryTable(summary, run, files.Results, terminal), terminal);
         if (summary.Rejected > 0)
         {
             var rejections = await BulkRunReport.FirstRejectionsAsync(files.Results, BulkRunReport.RejectionsShown, cancellationToken).ConfigureAwait(false);
@@ -75,18 +87,18 @@ public sealed partial class CreditsCli
         return code;
     }
 
-    private async Task<BulkSummary> RunWithProgressLinesAsync(BulkRunner runner, BulkRunFiles files, BulkDefaults defaults, Action<BulkProgress> record,
+    private async Task<BulkSummary> RunWithProgressLinesAsync(BulkRunner runner, BulkRunFiles files, BulkRun run, Action<BulkProgress> record,
         CancellationToken cancellationToken)
     {
         var lines = new BulkProgressLines(_error, TimeProvider.System, BulkProgressLines.DefaultInterval);
-        return await runner.RunFileAsync(files.Input, files.Results, defaults, new SynchronousProgress<BulkProgress>(p =>
+        return await runner.RunFileAsync(files.Input, files.Results, run, new SynchronousProgress<BulkProgress>(p =>
         {
             record(p);
             lines.Write(p);
         }), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<BulkSummary> RunWithProgressBarAsync(BulkRunner runner, BulkRunFiles files, BulkDefaults defaults, Action<BulkProgress> record,
+    private async Task<BulkSummary> RunWithProgressBarAsync(BulkRunner runner, BulkRunFiles files, BulkRun run, Action<BulkProgress> record,
         CancellationToken cancellationToken)
     {
         var name = Markup.Escape(Path.GetFileName(files.Input));
@@ -96,7 +108,7 @@ public sealed partial class CreditsCli
         {
             var task = context.AddTask($"{name}: reading", autoStart: true, maxValue: 1);
             task.IsIndeterminate = true;
-            var summary = await runner.RunFileAsync(files.Input, files.Results, defaults, new SynchronousProgress<BulkProgress>(p =>
+            var summary = await runner.RunFileAsync(files.Input, files.Results, run, new SynchronousProgress<BulkProgress>(p =>
             {
                 record(p);
                 task.IsIndeterminate = false;

@@ -123,10 +123,22 @@ public sealed class BulkAzureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Submit_names_the_batch_after_the_file_so_another_batch_is_another_job()
+    {
+        var first = await Credits("bulk", "submit", Write(File, "welcome.csv"), "--storage", Storage, "--json");
+        var renamed = await Credits("bulk", "submit", Write(File, "december.csv"), "--storage", Storage, "--json");
+        var named = await Credits("bulk", "submit", Write(File, "other.csv"), "--storage", Storage, "--json", "--batch", "welcome");
+
+        static string JobId(CliRun run) => JsonDocument.Parse(run.Out).RootElement.GetProperty("jobId").GetString()!;
+        Assert.NotEqual(JobId(first), JobId(renamed));
+        Assert.Equal(JobId(first), JobId(named));
+    }
+
+    [Fact]
     public async Task Submit_prints_the_job_id_and_the_same_file_again_is_the_same_job()
     {
-        var first = await Credits("bulk", "submit", Write(File), "--storage", Storage);
-        var again = await Credits("bulk", "submit", Write(File, "copy.csv"), "--storage", Storage, "--json");
+        var first = await Credits("bulk", "submit", Write(File), "--storage", Storage, "--batch", "welcome");
+        var again = await Credits("bulk", "submit", Write(File, "copy.csv"), "--storage", Storage, "--json", "--batch", "welcome");
 
         Assert.Equal(ExitCodes.Ok, first.ExitCode);
         var json = JsonDocument.Parse(again.Out).RootElement;

@@ -1,6 +1,7 @@
 using System.Net;
 using Azure;
 using CreditGrants.Bulk;
+using CreditGrants.Grants;
 using CreditGrants.Storage.Bulk;
 using Microsoft.Extensions.Logging;
 
@@ -17,10 +18,12 @@ public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> lo
     /// <param name="contentLength">The declared length, when the client sent one: a file over the limit is refused unread.</param>
     /// <param name="meter">The meter of rows that name none.</param>
     /// <param name="reason">The reason of rows that give none.</param>
+    /// <param name="batch">The batch the rows' derived grant ids belong to (required: the same rows in another batch grant again).</param>
+    /// <param name="dryRun"><c>true</c> to check every row and grant nothing; <c>false</c> or absent to grant.</param>
     /// <param name="requestUrl">The request's URL, from which the status URL is made.</param>
     /// <param name="cancellationToken">Cancels the upload.</param>
-    public async Task<ApiResponse> SubmitAsync(Stream body, long? contentLength, string? meter, string? reason, Uri requestUrl,
-        CancellationToken cancellationToken)
+    public async Task<ApiResponse> SubmitAsync(Stream body, long? contentLength, string? meter, string? reason, string? batch, string? dryRun,
+        Uri requestUrl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
         ArgumentNullException.ThrowIfNull(requestUrl);
@@ -29,9 +32,32 @@ public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> lo
             return Problems.FileTooLarge(jobs.MaxFileBytes);
         }
 
+        var queryErrors = new List<FieldError>();
+        if (BulkGrantIds.CheckBatch(batch) is { } batchProblem)
+        {
+            queryErrors.Add(new FieldError("batch", batch, batchProblem + " (?batch=…; credits bulk submit uses the file's name)"));
+        }
+
+        bool? isDryRun = dryRun switch
+        {
+            null or "false" => false,
+            "true" => true,
+            _ => null,
+        };
+        if (isDryRun is null)
+        {
+            queryErrors.Add(new FieldError("dryRun", dryRun, "must be true or false"));
+        }
+
+        if (queryErrors.Count > 0)
+        {
+            return Problems.InvalidRequest($"The query is not valid: {string.Join("; ", queryErrors)}.", queryErrors);
+        }
+
         try
         {
-            var submission = await jobs.SubmitAsync(body, new BulkDefaults(meter, reason), cancellationToken).ConfigureAwait(false);
+            var submission = await jobs.SubmitAsync(body, new BulkDefaults(meter, reason), new BulkSubmitOptions(batch!, isDryRun!.Value), cancellationToken)
+                .ConfigureAwait(false);
             var statusUrl = StatusUrl(requestUrl, submission.JobId);
             var answer = ApiResponse.Ok(submission.Created ? HttpStatusCode.Accepted : HttpStatusCode.OK, submission with { StatusUrl = statusUrl },
                 BulkJsonContext.Default.BulkSubmission);

@@ -28,6 +28,18 @@ internal sealed class JobEntity : ITableEntity
     /// <summary>Whether the submission got as far as enqueueing the plan message.</summary>
     public bool Enqueued { get; set; }
 
+    /// <summary>How rows without a grant_id get one (<see cref="BulkGrantIds"/>); null for jobs from before it was recorded.</summary>
+    public string? GrantIdScheme { get; set; }
+    /// <summary>The batch of <see cref="BulkGrantIds.BatchAndRow"/>.</summary>
+    public string? Batch { get; set; }
+    /// <summary>Whether the job only checks its rows.</summary>
+    public bool DryRun { get; set; }
+
+    /// <summary>The field separator found by the plan (one character); null before planning and for older jobs (comma).</summary>
+    public string? Separator { get; set; }
+    public long HeaderStart { get; set; }
+    public long? HeaderLine { get; set; }
+
     /// <summary>The header row as a JSON array, once planned.</summary>
     public string? Header { get; set; }
     public long? Rows { get; set; }
@@ -47,6 +59,14 @@ internal sealed class JobEntity : ITableEntity
 
     [IgnoreDataMember]
     public BulkColumns Columns => BulkColumns.FromHeader(HeaderFields);
+
+    /// <summary>How the job's chunks are read: fixed when it was submitted and planned, never derived anew.</summary>
+    [IgnoreDataMember]
+    public BulkReading Reading => new(
+        new BulkFileFormat(Separator is { Length: 1 } separator ? separator[0] : ',', HeaderStart, HeaderLine ?? 1),
+        Columns,
+        GrantIdScheme is null ? new BulkGrantIds(BulkGrantIds.ContentAndLine, ContentHash) : new BulkGrantIds(GrantIdScheme, Batch ?? ""),
+        Defaults);
 
     [IgnoreDataMember]
     public IReadOnlyList<string> HeaderFields =>
@@ -74,7 +94,7 @@ internal sealed class ChunkEntity : ITableEntity
     [
         nameof(RowKey), nameof(Index), nameof(FirstLine), nameof(Rows), nameof(State), nameof(Granted), nameof(Duplicates),
         nameof(GrantedOrDuplicate), nameof(Rejected), nameof(UnitsGranted), nameof(IngestRequests), nameof(ResultsBlob), nameof(Error),
-        nameof(FailedAt), nameof(Attempts),
+        nameof(FailedAt), nameof(Attempts), nameof(WouldGrant),
     ];
 
     public string PartitionKey { get; set; } = "";
@@ -89,6 +109,10 @@ internal sealed class ChunkEntity : ITableEntity
     public int Rows { get; set; }
     /// <summary>Lines of this chunk that repeat an earlier row's grant id, as a JSON array.</summary>
     public string DuplicateLines { get; set; } = "[]";
+    /// <summary>Lines of rows identical to earlier rows, and how many come before each (<see cref="BulkChunk.RepeatLines"/>), as JSON arrays.</summary>
+    public string RepeatLines { get; set; } = "[]";
+    public string RepeatCounts { get; set; } = "[]";
+    public int WouldGrant { get; set; }
 
     public string State { get; set; } = ChunkState.Pending;
     public int Granted { get; set; }
@@ -122,8 +146,14 @@ internal sealed class ChunkEntity : ITableEntity
         FirstLine = chunk.FirstLine,
         Rows = chunk.Rows,
         DuplicateLines = JsonSerializer.Serialize(chunk.DuplicateLines.ToArray(), BulkJsonContext.Default.Int64Array),
+        RepeatLines = JsonSerializer.Serialize(chunk.RepeatLines.ToArray(), BulkJsonContext.Default.Int64Array),
+        RepeatCounts = JsonSerializer.Serialize(chunk.RepeatCounts.ToArray(), BulkJsonContext.Default.Int32Array),
     };
 
     public BulkChunk ToChunk() =>
-        new(Index, StartByte, EndByte, FirstLine, Rows, JsonSerializer.Deserialize(DuplicateLines, BulkJsonContext.Default.Int64Array) ?? []);
+        new(Index, StartByte, EndByte, FirstLine, Rows, JsonSerializer.Deserialize(DuplicateLines, BulkJsonContext.Default.Int64Array) ?? [])
+        {
+            RepeatLines = JsonSerializer.Deserialize(RepeatLines, BulkJsonContext.Default.Int64Array) ?? [],
+            RepeatCounts = JsonSerializer.Deserialize(RepeatCounts, BulkJsonContext.Default.Int32Array) ?? [],
+        };
 }

@@ -11,8 +11,12 @@ namespace CreditGrants.Storage.Bulk;
 /// </summary>
 public static class BulkJobId
 {
-    public static string Derive(string contentHash, BulkDefaults defaults)
+    /// <param name="contentHash">SHA-256 of the stored (UTF-8) file, lowercase hex.</param>
+    /// <param name="defaults">The file's default meter and reason.</param>
+    /// <param name="submit">The batch and whether it is a dry run: the same file in another batch, or checked only, is another job.</param>
+    public static string Derive(string contentHash, BulkDefaults defaults, BulkSubmitOptions submit)
     {
+        ArgumentNullException.ThrowIfNull(submit);
         ArgumentException.ThrowIfNullOrWhiteSpace(contentHash);
         ArgumentNullException.ThrowIfNull(defaults);
         // A JSON array keeps the facts apart: no meter/reason pair can spell another's, and a missing default is null.
@@ -24,6 +28,8 @@ public static class BulkJobId
             writer.WriteStringValue(contentHash);
             writer.WriteStringValue(defaults.Meter);
             writer.WriteStringValue(defaults.Reason);
+            writer.WriteStringValue(submit.Batch);
+            writer.WriteBooleanValue(submit.DryRun);
             writer.WriteEndArray();
         }
 

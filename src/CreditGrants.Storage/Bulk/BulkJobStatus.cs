@@ -38,13 +38,29 @@ public sealed record BulkJobStatus(
     DateTimeOffset? FinishedAt,
     IReadOnlyList<BulkFailedChunk> FailedChunks,
     string? Error,
-    BulkResultsLocation? Results);
+    BulkResultsLocation? Results)
+{
+    /// <summary>The batch the job's derived grant ids belong to (null for jobs submitted before batches existed).</summary>
+    public string? Batch { get; init; }
+
+    /// <summary>Whether the job only checks its rows and grants nothing.</summary>
+    public bool DryRun { get; init; }
+}
 
 /// <summary>
 /// Rows by outcome. Every row of a finished job is in exactly one of granted, duplicates, grantedOrDuplicate (present
 /// only when some are), rejected or failed (the rows of failed chunks); pending counts rows not processed yet.
 /// </summary>
-public sealed record BulkJobTotals(long? Rows, long Granted, long Duplicates, long? GrantedOrDuplicate, long Rejected, long Failed, long Pending);
+public sealed record BulkJobTotals(long? Rows, long Granted, long Duplicates, long? GrantedOrDuplicate, long Rejected, long Failed, long Pending)
+{
+    /// <summary>Rows a dry run found ready to grant (present only for dry runs).</summary>
+    public long? WouldGrant { get; init; }
+}
+
+/// <summary>How a file is submitted: the batch its derived grant ids belong to, and whether the job only checks its rows.</summary>
+/// <param name="Batch">1–100 characters naming this run of grants (<c>credits bulk submit</c> uses the file's base name).</param>
+/// <param name="DryRun">Check every row as a real job would, write the results file, and grant nothing.</param>
+public sealed record BulkSubmitOptions(string Batch, bool DryRun = false);
 
 /// <summary>A chunk whose message failed on its last attempt: its rows count as failed until <c>credits bulk retry</c>.</summary>
 public sealed record BulkFailedChunk(int Index, long FirstLine, int Rows, int Attempts, string Reason, DateTimeOffset? FailedAt);

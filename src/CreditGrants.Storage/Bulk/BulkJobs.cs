@@ -28,39 +28,75 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
     /// </summary>
     /// <exception cref="BulkFileTooLargeException">The file is over <see cref="BulkOptions.MaxFileBytes"/>.</exception>
     /// <exception cref="BulkFileException">The file is empty or its header is not usable; the message names the columns.</exception>
-    /// <exception cref="BulkDefaultsException">The default meter or reason is not valid.</exception>
-    public async Task<BulkSubmission> SubmitAsync(Stream content, BulkDefaults defaults, CancellationToken cancellationToken)
+    /// <exception cref="BulkFileException">
+    /// The file cannot be used as a whole: empty, not UTF-8 (nor UTF-16 with a byte order mark), no rows, an unusable header.
+    /// The message names the line or the columns. Nothing is stored.
+    /// </exception>
+    /// <exception cref="BulkDefaultsException">The default meter or reason, or the batch, is not valid.</exception>
+    public async Task<BulkSubmission> SubmitAsync(Stream content, BulkDefaults defaults, BulkSubmitOptions submit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(submit);
         defaults = CheckDefaults(defaults);
-        if (content.CanSeek)
+        if (BulkGrantIds.CheckBatch(submit.Batch) is { } batchProblem)
         {
-            var start = content.Position;
-            var (hash, bytes) = await CopyHashingAsync(content, null, cancellationToken).ConfigureAwait(false);
-            return await StoreAsync(content, start, hash, bytes, defaults, cancellationToken).ConfigureAwait(false);
+            throw new BulkDefaultsException([new FieldError("batch", submit.Batch, batchProblem)]);
         }
 
-        var spool = new FileStream(Path.Combine(Path.GetTempPath(), $"credits-bulk-{Guid.NewGuid():N}.csv"), FileMode.CreateNew, FileAccess.ReadWrite,
-            FileShare.None, CopyBufferBytes, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        await using (spool.ConfigureAwait(false))
+        submit = submit with { Batch = submit.Batch.Trim() };
+        var spools = new List<FileStream>();
+        try
         {
-            var (hash, bytes) = await CopyHashingAsync(content, spool, cancellationToken).ConfigureAwait(false);
-            return await StoreAsync(spool, 0, hash, bytes, defaults, cancellationToken).ConfigureAwait(false);
+            var file = content;
+            var start = content.CanSeek ? content.Position : 0;
+            if (content.CanSeek)
+            {
+                await CopyHashingAsync(content, null, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                file = Spool(spools);
+                await CopyHashingAsync(content, file, cancellationToken).ConfigureAwait(false);
+            }
+
+            file.Position = start;
+            var head = new byte[4];
+            var headLength = await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            file.Position = start;
+            if (BulkFileEncoding.Of(head.AsSpan(0, headLength)) is { } encoding)
+            {
+                // Chunks are byte ranges that any instance reads alone: the stored file is UTF-8, whatever was sent.
+                var utf8 = Spool(spools);
+                await BulkFileEncoding.TranscodeToUtf8Async(file, encoding, utf8, cancellationToken).ConfigureAwait(false);
+                (file, start) = (utf8, 0);
+                file.Position = 0;
+            }
+
+            // The whole file is checked before anything is stored: encoding, header, rows.
+            var plan = await BulkGrantFile.PlanAsync(file, store.Options.ChunkRows, defaults, cancellationToken).ConfigureAwait(false);
+            return await StoreAsync(file, start, plan.ContentHash, file.Length - start, defaults, submit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var spool in spools)
+            {
+                await spool.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
-    private async Task<BulkSubmission> StoreAsync(Stream file, long start, string hash, long bytes, BulkDefaults defaults,
+    private static FileStream Spool(List<FileStream> spools)
+    {
+        var spool = new FileStream(Path.Combine(Path.GetTempPath(), $"credits-bulk-{Guid.NewGuid():N}.csv"), FileMode.CreateNew, FileAccess.ReadWrite,
+            FileShare.None, CopyBufferBytes, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        spools.Add(spool);
+        return spool;
+    }
+
+    private async Task<BulkSubmission> StoreAsync(Stream file, long start, string hash, long bytes, BulkDefaults defaults, BulkSubmitOptions submit,
         CancellationToken cancellationToken)
     {
-        if (bytes == 0)
-        {
-            throw new BulkFileException("The file is empty: send a CSV file with a header row such as 'external_customer_id,units' and one row per grant.");
-        }
-
-        file.Position = start;
-        await BulkGrantFile.CheckHeaderAsync(file, cancellationToken).ConfigureAwait(false);
-
-        var jobId = BulkJobId.Derive(hash, defaults);
+        var jobId = BulkJobId.Derive(hash, defaults, submit);
         await store.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var job = new JobEntity
@@ -72,6 +108,9 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             Reason = defaults.Reason,
             UploadBlob = BulkStore.UploadBlobName(jobId),
             SubmittedAt = now,
+            GrantIdScheme = BulkGrantIds.BatchAndRow,
+            Batch = submit.Batch,
+            DryRun = submit.DryRun,
         };
         if (!await store.TryAddJobAsync(job, cancellationToken).ConfigureAwait(false))
         {
@@ -247,7 +286,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
 
     internal static BulkJobStatus Summarize(JobEntity job, IReadOnlyList<ChunkEntity> chunks, BulkStore store)
     {
-        long granted = 0, duplicates = 0, ambiguous = 0, rejected = 0, failedRows = 0, pendingRows = 0, requests = 0;
+        long granted = 0, duplicates = 0, ambiguous = 0, rejected = 0, failedRows = 0, pendingRows = 0, requests = 0, wouldGrant = 0;
         var units = 0m;
         var done = 0;
         var failed = new List<BulkFailedChunk>();
@@ -261,6 +300,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
                     duplicates += chunk.Duplicates;
                     ambiguous += chunk.GrantedOrDuplicate;
                     rejected += chunk.Rejected;
+                    wouldGrant += chunk.WouldGrant;
                     units += chunk.Units;
                     requests += chunk.IngestRequests;
                     break;
@@ -289,7 +329,10 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         return new BulkJobStatus(
             job.PartitionKey,
             state,
-            new BulkJobTotals(job.Rows, granted, duplicates, ambiguous > 0 ? ambiguous : null, rejected, failedRows, pendingRows),
+            new BulkJobTotals(job.Rows, granted, duplicates, ambiguous > 0 ? ambiguous : null, rejected, failedRows, pendingRows)
+            {
+                WouldGrant = job.DryRun ? wouldGrant : null,
+            },
             units,
             requests,
             job.Chunks,
@@ -303,7 +346,11 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             job.FinishedAt,
             failed,
             job.PlanError,
-            results);
+            results)
+        {
+            Batch = job.Batch,
+            DryRun = job.DryRun,
+        };
     }
 
     /// <summary>Blank defaults are no defaults; others must pass the same rules as a row's meter and reason.</summary>

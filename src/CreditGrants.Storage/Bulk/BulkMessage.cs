@@ -64,6 +64,7 @@ public sealed class BulkMessageException : Exception
 [JsonSerializable(typeof(BulkChunk))]
 [JsonSerializable(typeof(string[]))]
 [JsonSerializable(typeof(long[]))]
+[JsonSerializable(typeof(int[]))]
 [JsonSerializable(typeof(BulkJobStatus))]
 [JsonSerializable(typeof(BulkSubmission))]
 [JsonSerializable(typeof(BulkRetry))]

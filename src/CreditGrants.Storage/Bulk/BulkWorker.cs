@@ -95,7 +95,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         var file = await store.OpenUploadAsync(job.UploadBlob, cancellationToken).ConfigureAwait(false);
         await using (file.ConfigureAwait(false))
         {
-            plan = await BulkGrantFile.PlanAsync(file, store.Options.ChunkRows, cancellationToken).ConfigureAwait(false);
+            plan = await BulkGrantFile.PlanAsync(file, store.Options.ChunkRows, job.Defaults, cancellationToken).ConfigureAwait(false);
         }
 
         if (!string.Equals(plan.ContentHash, job.ContentHash, StringComparison.Ordinal))
@@ -106,8 +106,8 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         if (plan.Chunks.FirstOrDefault(c => JsonSerializer.Serialize(c, BulkJsonContext.Default.BulkChunk).Length > BulkMessage.MaxChunkJsonLength) is { } big)
         {
             throw new BulkFileException(
-                $"Chunk {big.Index} (from line {big.FirstLine}) repeats {big.DuplicateLines.Count} grant ids of earlier rows: too many to describe in a " +
-                $"queue message. Remove the repeated rows or lower Bulk:ChunkRows ({store.Options.ChunkRows}).");
+                $"Chunk {big.Index} (from line {big.FirstLine}) repeats {big.DuplicateLines.Count} grant ids and {big.RepeatLines.Count} identical rows of " +
+                $"earlier rows: too many to describe in a queue message. Remove the repeated rows or lower Bulk:ChunkRows ({store.Options.ChunkRows}).");
         }
 
         // Chunks first, then the job: a job marked planned always has all its chunk rows.
@@ -116,6 +116,9 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         await store.UpdateJobAsync(jobId, j =>
         {
             j.Header = header;
+            j.Separator = plan.Format.Separator.ToString();
+            j.HeaderStart = plan.Format.HeaderStart;
+            j.HeaderLine = plan.Format.HeaderLine;
             j.Rows = plan.Rows;
             j.Chunks = plan.Chunks.Count;
             j.StartedAt = time.GetUtcNow();
@@ -166,7 +169,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
                 .ConfigureAwait(false);
             await using (range.ConfigureAwait(false))
             {
-                result = await runner.ProcessChunkAsync(range, job.Columns, job.ContentHash, chunk, job.Defaults, $"bulk:{jobId}", cancellationToken)
+                result = await runner.ProcessChunkAsync(range, job.Reading, chunk, $"bulk:{jobId}", job.DryRun, cancellationToken)
                     .ConfigureAwait(false);
             }
 
@@ -177,6 +180,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
             entity.Duplicates = result.Duplicates;
             entity.GrantedOrDuplicate = result.Ambiguous;
             entity.Rejected = result.Rejected;
+            entity.WouldGrant = result.Rows.Count(r => r.Status == RowStatus.WouldGrant);
             entity.UnitsGranted = result.UnitsGranted.ToString(System.Globalization.CultureInfo.InvariantCulture);
             entity.IngestRequests = result.IngestRequests;
             entity.ResultsBlob = resultsBlob;
@@ -247,7 +251,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
                 .ConfigureAwait(false);
             await using (range.ConfigureAwait(false))
             {
-                rows = await runner.FailedRowsAsync(range, job.Columns, job.ContentHash, chunk, job.Defaults, $"bulk:{jobId}", why, cancellationToken)
+                rows = await runner.FailedRowsAsync(range, job.Reading, chunk, $"bulk:{jobId}", why, cancellationToken)
                     .ConfigureAwait(false);
             }
 

@@ -18,6 +18,8 @@ public enum RowStatus
     Rejected,
     /// <summary>Not processed: Polar stayed unavailable. Running the file again is safe; it grants nothing twice.</summary>
     Failed,
+    /// <summary>A dry run found nothing wrong with the row: a real run would send its grant (or find it granted before).</summary>
+    WouldGrant,
 }
 
 /// <summary>The outcome of one row, as the results file writes it.</summary>
@@ -44,12 +46,16 @@ public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, in
 /// </summary>
 public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider time, ILogger<BulkChunkProcessor> logger)
 {
-    public async Task<ChunkResult> ProcessAsync(IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken = default)
+    /// <param name="rows">The chunk's rows, in file order.</param>
+    /// <param name="dryRun">Read the meters and check every row, but create no customer and ingest nothing: valid rows end as
+    /// <see cref="RowStatus.WouldGrant"/>.</param>
+    /// <param name="cancellationToken">Stops the work; what was sent stays sent (and is a duplicate when the chunk runs again).</param>
+    public async Task<ChunkResult> ProcessAsync(IReadOnlyList<BulkRow> rows, bool dryRun = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
         var outcomes = new RowOutcome?[rows.Count];
         var targets = await TargetsAsync(rows, cancellationToken).ConfigureAwait(false);
-        var customers = await CustomersAsync(rows, cancellationToken).ConfigureAwait(false);
+        var customers = dryRun ? [] : await CustomersAsync(rows, cancellationToken).ConfigureAwait(false);
 
         var events = new List<PolarEvent>(rows.Count);
         var eventRows = new List<int>(rows.Count);
@@ -72,7 +78,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
             }
 
             Customer? customer = null;
-            if (grant.Customer.Email is not null && grant.Customer.ExternalId is { } externalId)
+            if (!dryRun && grant.Customer.Email is not null && grant.Customer.ExternalId is { } externalId)
             {
                 var ensured = customers[externalId];
                 if (ensured.Error is not null)
@@ -92,11 +98,19 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
                 continue;
             }
 
+            if (dryRun)
+            {
+                outcomes[i] = Outcome(row, RowStatus.WouldGrant, grant.Customer.Email is null
+                    ? "dry run: nothing was sent"
+                    : "dry run: nothing was sent; a real run creates the customer unless it exists (an email another customer owns is then rejected)");
+                continue;
+            }
+
             events.Add(grantEvent);
             eventRows.Add(i);
         }
 
-        var report = await polar.IngestAsync(events, cancellationToken).ConfigureAwait(false);
+        var report = events.Count == 0 ? new IngestReport([], 0, 0, 0) : await polar.IngestAsync(events, cancellationToken).ConfigureAwait(false);
         foreach (var eventOutcome in report.Outcomes)
         {
             var index = eventRows[eventOutcome.Index];

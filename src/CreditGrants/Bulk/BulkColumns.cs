@@ -13,6 +13,9 @@ public sealed class BulkFileException : Exception
 /// <summary>Where each known column is in a bulk file (−1 when absent), read from its header by name, in any order and case.</summary>
 public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Units, int Email, int Name, int GrantId, int Reason, int Meter)
 {
+    /// <summary>How many columns the header has: every row must have as many fields.</summary>
+    public int Count { get; init; }
+
     public const string ExternalCustomerIdColumn = "external_customer_id";
     public const string CustomerIdColumn = "customer_id";
     public const string UnitsColumn = "units";
@@ -25,6 +28,9 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
     private static readonly string[] Known =
         [ExternalCustomerIdColumn, CustomerIdColumn, UnitsColumn, EmailColumn, NameColumn, GrantIdColumn, ReasonColumn, MeterColumn];
 
+    /// <summary>Whether <paramref name="name"/> is a column this format knows, in any case.</summary>
+    public static bool IsKnown(string name) => Known.Contains(name.Trim().ToLowerInvariant(), StringComparer.Ordinal);
+
     public static BulkColumns FromHeader(IReadOnlyList<string> header)
     {
         ArgumentNullException.ThrowIfNull(header);
@@ -36,7 +42,7 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
             var name = header[i].Trim().ToLowerInvariant();
             if (!Known.Contains(name, StringComparer.Ordinal))
             {
-                unknown.Add($"'{header[i]}'");
+                unknown.Add(header[i].Length > 40 ? $"'{header[i][..37]}...'" : $"'{header[i]}'");
             }
             else if (!positions.TryAdd(name, i))
             {
@@ -46,7 +52,9 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
 
         if (unknown.Count > 0)
         {
-            problems.Add($"unknown column{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)}");
+            const int Shown = 5;
+            var more = unknown.Count > Shown ? $" and {unknown.Count - Shown} more" : "";
+            problems.Add($"unknown column{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Take(Shown))}{more}");
         }
 
         if (!positions.ContainsKey(ExternalCustomerIdColumn) && !positions.ContainsKey(CustomerIdColumn))
@@ -67,7 +75,7 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
 
         int At(string column) => positions.TryGetValue(column, out var index) ? index : -1;
         return new BulkColumns(At(ExternalCustomerIdColumn), At(CustomerIdColumn), At(UnitsColumn), At(EmailColumn), At(NameColumn),
-            At(GrantIdColumn), At(ReasonColumn), At(MeterColumn));
+            At(GrantIdColumn), At(ReasonColumn), At(MeterColumn)) { Count = header.Count };
     }
 
     /// <summary>The CSV column a grant field comes from, for messages about a row.</summary>

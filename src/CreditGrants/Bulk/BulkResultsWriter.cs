@@ -32,6 +32,7 @@ public sealed class BulkResultsWriter : IAsyncDisposable
         RowStatus.Duplicate => "duplicate",
         RowStatus.GrantedOrDuplicate => "granted_or_duplicate",
         RowStatus.Failed => "failed",
+        RowStatus.WouldGrant => "would_grant",
         _ => "rejected",
     };
 

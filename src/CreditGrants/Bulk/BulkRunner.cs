@@ -4,11 +4,17 @@ using Microsoft.Extensions.Options;
 
 namespace CreditGrants.Bulk;
 
-/// <summary>Totals of a bulk run; every row ends in exactly one of granted, duplicate, granted-or-duplicate, rejected or failed.</summary>
+/// <summary>
+/// Totals of a bulk run; every row ends in exactly one of granted, duplicate, granted-or-duplicate, rejected or failed (or, in
+/// a dry run, would-grant instead of the first three).
+/// </summary>
 public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long Rejected, long Failed,
     decimal UnitsGranted, long IngestRequests)
 {
     public static BulkSummary Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
+
+    /// <summary>Rows a dry run found ready to grant.</summary>
+    public long WouldGrant { get; init; }
 
     public BulkSummary Add(ChunkResult chunk)
     {
@@ -21,11 +27,18 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
             GrantedOrDuplicate = GrantedOrDuplicate + chunk.Ambiguous,
             Rejected = Rejected + chunk.Rejected,
             Failed = Failed + chunk.Rows.Count(r => r.Status == RowStatus.Failed),
+            WouldGrant = WouldGrant + chunk.Rows.Count(r => r.Status == RowStatus.WouldGrant),
             UnitsGranted = UnitsGranted + chunk.UnitsGranted,
             IngestRequests = IngestRequests + chunk.IngestRequests,
         };
     }
 }
+
+/// <summary>A local run of a file: the defaults of its rows, the batch its grant ids belong to, and whether it only checks.</summary>
+/// <param name="Defaults">Meter and reason of rows that leave them empty.</param>
+/// <param name="Batch">The batch name (see <see cref="BulkGrantIds.BatchAndRow"/>); the CLI uses the file's base name unless told.</param>
+/// <param name="DryRun">Check every row as a real run would, write the results, and grant nothing.</param>
+public sealed record BulkRun(BulkDefaults Defaults, string Batch, bool DryRun = false);
 
 /// <summary>Where a bulk run is: rows done out of all, and the totals so far.</summary>
 public sealed record BulkProgress(long RowsDone, long RowsTotal, BulkSummary Summary);
@@ -37,26 +50,32 @@ public sealed record BulkProgress(long RowsDone, long RowsTotal, BulkSummary Sum
 public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator validator, IOptions<BulkOptions> options)
 {
     /// <summary>Grants the rows of one chunk read from a stream of exactly its bytes.</summary>
-    public async Task<ChunkResult> ProcessChunkAsync(Stream chunkBytes, BulkColumns columns, string contentHash, BulkChunk chunk,
-        BulkDefaults defaults, string source, CancellationToken cancellationToken = default)
+    /// <param name="chunkBytes">Exactly the chunk's bytes.</param>
+    /// <param name="reading">The job's format, columns, grant id rule and defaults.</param>
+    /// <param name="chunk">The chunk, as the plan cut it.</param>
+    /// <param name="source">What the grant events name as their source (<c>bulk:&lt;job&gt;</c>).</param>
+    /// <param name="dryRun">Check the rows against Polar's meters without creating customers or ingesting anything.</param>
+    /// <param name="cancellationToken">Stops the work.</param>
+    public async Task<ChunkResult> ProcessChunkAsync(Stream chunkBytes, BulkReading reading, BulkChunk chunk, string source, bool dryRun = false,
+        CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(chunk);
         var rows = new List<BulkRow>(chunk.Rows);
-        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, columns, contentHash, chunk, defaults, validator, source, cancellationToken)
-                           .ConfigureAwait(false))
+        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, reading, chunk, validator, source, cancellationToken).ConfigureAwait(false))
         {
             rows.Add(row);
         }
 
-        return await processor.ProcessAsync(rows, cancellationToken).ConfigureAwait(false);
+        return await processor.ProcessAsync(rows, dryRun, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>One <c>failed</c> outcome per row of a chunk that could not be processed, read from its bytes without Polar.</summary>
-    public async Task<IReadOnlyList<RowOutcome>> FailedRowsAsync(Stream chunkBytes, BulkColumns columns, string contentHash, BulkChunk chunk,
-        BulkDefaults defaults, string source, string reason, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<RowOutcome>> FailedRowsAsync(Stream chunkBytes, BulkReading reading, BulkChunk chunk, string source, string reason,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(chunk);
         var rows = new List<RowOutcome>(chunk.Rows);
-        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, columns, contentHash, chunk, defaults, validator, source, cancellationToken)
+        await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, reading, chunk, validator, source, cancellationToken)
                            .ConfigureAwait(false))
         {
             rows.Add(new RowOutcome(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter,
@@ -66,28 +85,85 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
         return rows;
     }
 
-    private async Task<ChunkResult> FailedAsync(Stream chunkBytes, BulkFilePlan plan, BulkChunk chunk, BulkDefaults defaults, string source,
-        Exception reason)
+    private async Task<ChunkResult> FailedAsync(Stream chunkBytes, BulkReading reading, BulkChunk chunk, string source, Exception reason)
     {
         var why = reason is OperationCanceledException
             ? "not processed: the run was stopped; run the file again (it grants nothing twice)"
             : $"not processed: {reason.Message} Run the file again; it grants nothing twice.";
-        var rows = await FailedRowsAsync(chunkBytes, plan.Columns, plan.ContentHash, chunk, defaults, source, why, CancellationToken.None)
+        var rows = await FailedRowsAsync(chunkBytes, reading, chunk, source, why, CancellationToken.None)
             .ConfigureAwait(false);
         return new ChunkResult(rows, 0, 0, 0, 0, 0);
     }
 
-    /// <summary>Runs a local file end to end and writes the results CSV to <paramref name="resultsPath"/>.</summary>
-    public async Task<BulkSummary> RunFileAsync(string path, string resultsPath, BulkDefaults defaults, IProgress<BulkProgress>? progress,
+    /// <summary>
+    /// Runs a local file end to end and writes the results CSV to <paramref name="resultsPath"/>. A UTF-16 file (byte order
+    /// mark) is transcoded to a temporary UTF-8 copy first, so that every pass reads the same bytes.
+    /// </summary>
+    /// <exception cref="BulkFileException">The file cannot be used as a whole (encoding, header, no rows); nothing was granted.</exception>
+    public async Task<BulkSummary> RunFileAsync(string path, string resultsPath, BulkRun run, IProgress<BulkProgress>? progress,
         CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var ids = BulkGrantIds.ForBatch(run.Batch);
+        var utf8Copy = await Utf8CopyAsync(path, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunUtf8FileAsync(utf8Copy ?? path, resultsPath, run, ids, progress, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (utf8Copy is not null)
+            {
+                File.Delete(utf8Copy);
+            }
+        }
+    }
+
+    /// <summary>A temporary UTF-8 copy of a file that starts with a UTF-16 byte order mark; null for a file that is UTF-8 already.</summary>
+    private static async Task<string?> Utf8CopyAsync(string path, CancellationToken cancellationToken)
+    {
+        var input = File.OpenRead(path);
+        await using (input.ConfigureAwait(false))
+        {
+            var head = new byte[4];
+            var length = await input.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (BulkFileEncoding.Of(head.AsSpan(0, length)) is not { } encoding)
+            {
+                return null;
+            }
+
+            input.Position = 0;
+            var copy = Path.Combine(Path.GetTempPath(), $"credits-bulk-{Guid.NewGuid():N}.csv");
+            var output = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            await using (output.ConfigureAwait(false))
+            {
+                try
+                {
+                    await BulkFileEncoding.TranscodeToUtf8Async(input, encoding, output, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await output.DisposeAsync().ConfigureAwait(false);
+                    File.Delete(copy);
+                    throw;
+                }
+            }
+
+            return copy;
+        }
+    }
+
+    private async Task<BulkSummary> RunUtf8FileAsync(string path, string resultsPath, BulkRun run, BulkGrantIds ids, IProgress<BulkProgress>? progress,
+        CancellationToken cancellationToken)
     {
         BulkFilePlan plan;
         var file = File.OpenRead(path);
         await using (file.ConfigureAwait(false))
         {
-            plan = await BulkGrantFile.PlanAsync(file, options.Value.ChunkRows, cancellationToken).ConfigureAwait(false);
+            plan = await BulkGrantFile.PlanAsync(file, options.Value.ChunkRows, run.Defaults, cancellationToken).ConfigureAwait(false);
         }
 
+        var reading = new BulkReading(plan.Format, plan.Columns, ids, run.Defaults);
         var summary = BulkSummary.Empty;
         progress?.Report(new BulkProgress(0, plan.Rows, summary));
         var results = File.Create(resultsPath);
@@ -110,8 +186,7 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
                         {
                             try
                             {
-                                result = await ProcessChunkAsync(slice, plan.Columns, plan.ContentHash, chunk, defaults, source, cancellationToken)
-                                    .ConfigureAwait(false);
+                                result = await ProcessChunkAsync(slice, reading, chunk, source, run.DryRun, cancellationToken).ConfigureAwait(false);
                             }
                             catch (Exception ex) when (ex is PolarException { Kind: PolarErrorKind.Unavailable or PolarErrorKind.RateLimited }
                                                            or OperationCanceledException)
@@ -119,12 +194,12 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
                                 stopped = ex;
                                 input.Seek(chunk.StartByte, SeekOrigin.Begin);
                                 slice = new SliceStream(input, chunk.EndByte - chunk.StartByte);
-                                result = await FailedAsync(slice, plan, chunk, defaults, source, ex).ConfigureAwait(false);
+                                result = await FailedAsync(slice, reading, chunk, source, ex).ConfigureAwait(false);
                             }
                         }
                         else
                         {
-                            result = await FailedAsync(slice, plan, chunk, defaults, source, stopped).ConfigureAwait(false);
+                            result = await FailedAsync(slice, reading, chunk, source, stopped).ConfigureAwait(false);
                         }
 
                         // Outcomes are written even for rows not processed, so the results file always has one line per row.

@@ -114,7 +114,7 @@ public sealed class GrantValidator(GrantOptions options)
             return null;
         }
 
-        return value;
+        return Garbled(field, value, errors) ? null : value;
     }
 
     private static string? CheckText(string field, string? value, int maxLength, List<FieldError> errors)
@@ -142,7 +142,7 @@ public sealed class GrantValidator(GrantOptions options)
             return null;
         }
 
-        return value;
+        return Garbled(field, value, errors) ? null : value;
     }
 
     private static string? CheckEmail(string? value, List<FieldError> errors)
@@ -153,6 +153,11 @@ public sealed class GrantValidator(GrantOptions options)
         }
 
         var trimmed = value.Trim();
+        if (Garbled("customer.email", value, errors))
+        {
+            return null;
+        }
+
         var valid = trimmed.Length is > 0 and <= 254
             && MailAddress.TryCreate(trimmed, out var address)
             && address.Address == trimmed
@@ -198,6 +203,22 @@ public sealed class GrantValidator(GrantOptions options)
         }
 
         return Math.Round(units, MaxDecimalPlaces);
+    }
+
+    /// <summary>
+    /// U+FFFD (�) is what a decoder leaves for bytes it could not read: text that holds it was read in the wrong encoding
+    /// somewhere, and would name a customer or an id that nobody has.
+    /// </summary>
+    private static bool Garbled(string field, string value, List<FieldError> errors)
+    {
+        if (!value.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        errors.Add(new FieldError(field, Shorten(value),
+            "contains U+FFFD (�), the mark of text read in the wrong encoding; send the text as it was written, in UTF-8"));
+        return true;
     }
 
     private static string Shorten(string value) => value.Length <= 80 ? value : string.Concat(value.AsSpan(0, 77), "...");

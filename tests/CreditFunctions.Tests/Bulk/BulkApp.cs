@@ -106,8 +106,11 @@ internal sealed class BulkApp : IAsyncDisposable
         return new BulkApp(emulator, services, names, ownsStorage);
     }
 
-    public Task<BulkSubmission> SubmitAsync(string csv, BulkDefaults? defaults = null) =>
-        Jobs.SubmitAsync(new NonSeekableStream(Encoding.UTF8.GetBytes(csv)), defaults ?? new BulkDefaults(), CancellationToken.None);
+    /// <summary>The batch tests submit files in unless they say otherwise.</summary>
+    public static readonly BulkSubmitOptions DefaultBatch = new("test-batch");
+
+    public Task<BulkSubmission> SubmitAsync(string csv, BulkDefaults? defaults = null, BulkSubmitOptions? submit = null) =>
+        Jobs.SubmitAsync(new NonSeekableStream(Encoding.UTF8.GetBytes(csv)), defaults ?? new BulkDefaults(), submit ?? DefaultBatch, CancellationToken.None);
 
     public async Task<BulkJobStatus> StatusAsync(string jobId) =>
         await Jobs.GetStatusAsync(jobId, CancellationToken.None) ?? throw new InvalidOperationException($"no job {jobId}");

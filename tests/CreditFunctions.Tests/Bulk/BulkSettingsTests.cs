@@ -107,17 +107,21 @@ public sealed class BulkSettingsTests
         Assert.Throws<StorageConfigurationException>(() => store.Queue);
     }
 
+    private static readonly BulkSubmitOptions Batch = new("spring");
+
     [Fact]
-    public void Job_ids_come_from_the_content_and_the_defaults_only()
+    public void Job_ids_come_from_the_content_the_defaults_and_the_batch_only()
     {
         var hash = new string('a', 64);
 
-        var id = BulkJobId.Derive(hash, new BulkDefaults());
+        var id = BulkJobId.Derive(hash, new BulkDefaults(), Batch);
 
-        Assert.Equal(id, BulkJobId.Derive(hash, new BulkDefaults()));
+        Assert.Equal(id, BulkJobId.Derive(hash, new BulkDefaults(), Batch));
         Assert.True(BulkJobId.IsWellFormed(id));
-        Assert.NotEqual(id, BulkJobId.Derive(new string('b', 64), new BulkDefaults()));
-        Assert.NotEqual(id, BulkJobId.Derive(hash, new BulkDefaults(Meter: "API Calls")));
-        Assert.NotEqual(BulkJobId.Derive(hash, new BulkDefaults(Meter: "a", Reason: null)), BulkJobId.Derive(hash, new BulkDefaults(Meter: null, Reason: "a")));
+        Assert.NotEqual(id, BulkJobId.Derive(new string('b', 64), new BulkDefaults(), Batch));
+        Assert.NotEqual(id, BulkJobId.Derive(hash, new BulkDefaults(Meter: "API Calls"), Batch));
+        Assert.NotEqual(id, BulkJobId.Derive(hash, new BulkDefaults(), new BulkSubmitOptions("autumn")));
+        Assert.NotEqual(id, BulkJobId.Derive(hash, new BulkDefaults(), Batch with { DryRun = true }));
+        Assert.NotEqual(BulkJobId.Derive(hash, new BulkDefaults(Meter: "a", Reason: null), Batch), BulkJobId.Derive(hash, new BulkDefaults(Meter: null, Reason: "a"), Batch));
     }
 }

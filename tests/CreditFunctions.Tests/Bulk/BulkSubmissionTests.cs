@@ -20,7 +20,7 @@ public sealed class BulkSubmissionTests : IAsyncLifetime
     private async Task<string> StoppedSubmissionAsync(TimeSpan age)
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(File)));
-        var jobId = BulkJobId.Derive(hash, new BulkDefaults());
+        var jobId = BulkJobId.Derive(hash, new BulkDefaults(), BulkApp.DefaultBatch);
         Assert.True(await _app.Store.TryAddJobAsync(new JobEntity
         {
             PartitionKey = jobId,

@@ -25,7 +25,7 @@ public sealed class BulkChunkProcessorTests : IDisposable
         var input = Path.Combine(_folder, "grants.csv");
         var output = Path.Combine(_folder, "grants.results.csv");
         await File.WriteAllTextAsync(input, csv, Encoding.UTF8);
-        var summary = await _runner.RunFileAsync(input, output, new BulkDefaults(), progress: null);
+        var summary = await _runner.RunFileAsync(input, output, new BulkRun(new BulkDefaults(), "test"), progress: null);
         return (summary, await File.ReadAllLinesAsync(output));
     }
 
@@ -111,7 +111,7 @@ public sealed class BulkChunkProcessorTests : IDisposable
         var output = Path.Combine(_folder, "grants.results.csv");
         await File.WriteAllTextAsync(input, "external_customer_id,units\nu1,1\nu2,2\nu3,3\nu4,4\nu5,5\nu6,6\nu7,7\n");
 
-        var error = await Assert.ThrowsAsync<CreditGrants.Polar.PolarException>(() => _runner.RunFileAsync(input, output, new BulkDefaults(), null));
+        var error = await Assert.ThrowsAsync<CreditGrants.Polar.PolarException>(() => _runner.RunFileAsync(input, output, new BulkRun(new BulkDefaults(), "test"), null));
 
         var statuses = (await File.ReadAllLinesAsync(output)).Skip(1).Select(l => l.Split(',')[6]).ToArray();
         Assert.Equal(CreditGrants.Polar.PolarErrorKind.Unavailable, error.Kind);
