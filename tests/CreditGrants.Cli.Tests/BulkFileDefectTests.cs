@@ -31,7 +31,7 @@ public sealed class BulkFileDefectTests : IDisposable
 
     private string Write(string name, string text) => Write(name, Encoding.UTF8.GetBytes(text));
 
-    private List<Dictionary<string, string>> Results(string name) => Csv.Rows(File.ReadAllText(Path.Combine(_folder, name)));
+    private List<IReadOnlyDictionary<string, string>> Results(string name) => Csv.Rows(File.ReadAllText(Path.Combine(_folder, name)));
 
     /// <summary>Makes a customer exist, with one unit granted, so that later balances show exactly what a file added.</summary>
     private async Task SeedAsync(string customer)

@@ -359,6 +359,11 @@ public static class BulkGrantFile
 
         private void Take(ReadOnlySpan<byte> bytes)
         {
+            if (BytesRead == 0 && BulkFileEncoding.Of(bytes) is { } other)
+            {
+                throw new BulkFileException($"The file is {other.EncodingName}: convert it to UTF-8 before it is planned.");
+            }
+
             // The byte order mark is not text of the file; the check starts after it.
             utf8.Append(BytesRead == 0 && bytes.StartsWith(BulkFileEncoding.Utf8Bom) ? bytes[3..] : bytes);
             hash.AppendData(bytes);

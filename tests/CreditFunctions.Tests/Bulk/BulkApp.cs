@@ -373,11 +373,11 @@ internal static class Csv
     }
 
     /// <summary>The results file's rows as dictionaries by column name, checking that the header comes once, first.</summary>
-    public static List<Dictionary<string, string>> Results(string text)
+    public static List<IReadOnlyDictionary<string, string>> Results(string text)
     {
         var rows = Parse(text);
         Assert.Equal(BulkResultsWriter.Columns, rows[0]);
         Assert.DoesNotContain(rows.Skip(1), r => r.SequenceEqual(BulkResultsWriter.Columns));
-        return rows.Skip(1).Select(r => BulkResultsWriter.Columns.Zip(r).ToDictionary(p => p.First, p => p.Second)).ToList();
+        return rows.Skip(1).Select(r => (IReadOnlyDictionary<string, string>)BulkResultsWriter.Columns.Zip(r).ToDictionary(p => p.First, p => p.Second)).ToList();
     }
 }

@@ -135,6 +135,56 @@ public sealed class BulkHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_upload_without_a_batch_is_400_naming_the_batch_and_starts_nothing()
+    {
+        var response = await PostAsync(File, "?nobatch");
+
+        AssertProblem(response, HttpStatusCode.BadRequest, "invalid-request");
+        var error = Json(response).GetProperty("errors")[0];
+        Assert.Equal("batch", error.GetProperty("field").GetString());
+        Assert.Contains("credits bulk submit uses the file's name", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Empty(await _app.ReceiveAsync());
+    }
+
+    [Theory]
+    [InlineData("yes")]
+    [InlineData("1")]
+    [InlineData("True")]
+    public async Task A_dry_run_flag_other_than_true_or_false_is_400(string value)
+    {
+        var response = await PostAsync(File, "?dryRun=" + value);
+
+        AssertProblem(response, HttpStatusCode.BadRequest, "invalid-request");
+        Assert.Equal("dryRun", Json(response).GetProperty("errors")[0].GetProperty("field").GetString());
+    }
+
+    [Fact]
+    public async Task A_dry_run_upload_checks_every_row_and_grants_nothing()
+    {
+        var jobId = Json(await PostAsync("external_customer_id,email,units\nuser-1,ada@lovelace.dev,5\nuser-2,grace@hopper.dev,-1\n", "?dryRun=true"))
+            .GetProperty("jobId").GetString()!;
+        await _app.DrainAsync();
+
+        var status = await _app.StatusAsync(jobId);
+        Assert.True(status.DryRun);
+        Assert.Equal((1L, 0L, 1L), (status.Totals.WouldGrant, status.Totals.Granted, status.Totals.Rejected));
+        Assert.Equal(["would_grant", "rejected"], Csv.Results(await _app.ResultsAsync(status)).Select(r => r["status"]));
+        await Assert.ThrowsAsync<CreditGrants.Grants.GrantException>(() => _app.BalanceAsync("user-1"));
+    }
+
+    [Fact]
+    public async Task A_utf16_upload_is_stored_as_utf8_and_granted()
+    {
+        var text = "external_customer_id,email,units\nren\u00e9e,renee@lovelace.dev,5\n";
+
+        var jobId = Json(await PostAsync([.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(text)])).GetProperty("jobId").GetString()!;
+        await _app.DrainAsync();
+
+        Assert.Equal("completed", (await _app.StatusAsync(jobId)).Status);
+        Assert.Equal(5m, await _app.BalanceAsync("ren\u00e9e"));
+    }
+
+    [Fact]
     public async Task A_default_reason_over_its_limit_is_400_naming_the_field()
     {
         var response = await PostAsync(File, "?reason=" + new string('r', 501));
