@@ -45,8 +45,9 @@ internal sealed class BulkApp : IAsyncDisposable
 
     private readonly bool _ownsStorage;
 
-    private BulkApp(PolarEmulatorServer emulator, ServiceProvider services, StorageNames names, bool ownsStorage)
+    private BulkApp(PolarEmulatorServer emulator, ServiceProvider services, StorageNames names, bool ownsStorage, IConfiguration settings)
     {
+        Settings = settings;
         Emulator = emulator;
         Services = services;
         Names = names;
@@ -58,6 +59,9 @@ internal sealed class BulkApp : IAsyncDisposable
     public PolarEmulatorServer Emulator { get; }
 
     public ServiceProvider Services { get; }
+
+    /// <summary>The app settings the services were built from.</summary>
+    public IConfiguration Settings { get; }
 
     public StorageNames Names { get; }
 
@@ -98,12 +102,13 @@ internal sealed class BulkApp : IAsyncDisposable
             configuration[key] = value;
         }
 
+        var appSettings = new ConfigurationBuilder().AddInMemoryCollection(configuration).Build();
         var services = new ServiceCollection()
             .AddLogging()
-            .AddCreditFunctions(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build())
+            .AddCreditFunctions(appSettings)
             .BuildServiceProvider();
         await services.GetRequiredService<BulkStore>().EnsureCreatedAsync(CancellationToken.None);
-        return new BulkApp(emulator, services, names, ownsStorage);
+        return new BulkApp(emulator, services, names, ownsStorage, appSettings);
     }
 
     /// <summary>The batch tests submit files in unless they say otherwise.</summary>
