@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using CreditGrants.Polar.Budget;
 using CreditGrants.Polar.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,6 +32,12 @@ public static class DependencyInjection
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new PolarRequestBudget(sp.GetRequiredService<IOptions<PolarClientOptions>>().Value.EffectiveRequestsPerMinute));
         services.TryAddSingleton<IPolarGateway, PolarGateway>();
+        // Resolved only when a shared store is registered (the app's storage); otherwise the per-process budget governs.
+        services.TryAddSingleton(sp => new SharedRequestBudget(sp.GetRequiredService<IRequestBudgetStore>(),
+            sp.GetRequiredService<IOptions<PolarClientOptions>>().Value.EffectiveRequestsPerMinute,
+            sp.GetRequiredService<IOptions<PolarClientOptions>>().Value.InteractiveSharePercent,
+            sp.GetRequiredService<PolarRequestBudget>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SharedRequestBudget>>()));
 
         services.AddHttpClient<PolarClient>((sp, http) =>
             {
@@ -55,7 +62,9 @@ public static class DependencyInjection
     private static void ConfigurePipeline(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context)
     {
         var options = context.ServiceProvider.GetRequiredService<IOptions<PolarClientOptions>>().Value;
-        var budget = context.ServiceProvider.GetRequiredService<PolarRequestBudget>();
+        System.Threading.RateLimiting.RateLimiter budget = context.ServiceProvider.GetService<IRequestBudgetStore>() is null
+            ? context.ServiceProvider.GetRequiredService<PolarRequestBudget>().Limiter
+            : context.ServiceProvider.GetRequiredService<SharedRequestBudget>();
         var time = context.ServiceProvider.GetRequiredService<TimeProvider>();
         var maxDelay = TimeSpan.FromSeconds(options.MaxRetryDelaySeconds);
         if (options.MaxRetries > 0)
@@ -85,7 +94,7 @@ public static class DependencyInjection
                     args.Outcome.Result?.StatusCode != System.Net.HttpStatusCode.TooManyRequests
                     && HttpClientResiliencePredicates.IsTransient(args.Outcome)),
             })
-            .AddRateLimiter(budget.Limiter)
+            .AddRateLimiter(budget)
             .AddTimeout(TimeSpan.FromSeconds(options.AttemptTimeoutSeconds));
     }
 

@@ -20,6 +20,13 @@ public sealed class PolarClientOptions : IValidatableObject
     [Range(1, 100_000)]
     public int? RequestsPerMinute { get; set; }
 
+    /// <summary>
+    /// The share of each minute's budget (in percent, 0–90) that background work (bulk jobs, campaigns) leaves to the HTTP
+    /// grant API, when the budget is shared through storage (<c>PolarBudget:Enabled</c>).
+    /// </summary>
+    [Range(0, 90)]
+    public int InteractiveSharePercent { get; set; } = 20;
+
     /// <summary>The most events one ingest request carries (the 10 MiB body limit applies as well).</summary>
     [Range(1, 100_000)]
     public int MaxEventsPerRequest { get; set; } = 1000;

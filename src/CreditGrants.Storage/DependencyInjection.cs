@@ -1,4 +1,6 @@
 using CreditGrants.Bulk;
+using CreditGrants.Polar.Budget;
+using CreditGrants.Storage.Budget;
 using CreditGrants.Storage.Bulk;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,6 +24,14 @@ public static class DependencyInjection
         services.TryAddSingleton(BulkQueuePolicy.Default);
         services.TryAddSingleton<BulkJobs>();
         services.TryAddSingleton<BulkWorker>();
+        services.AddOptions<PolarBudgetOptions>().Bind(configuration.GetSection(PolarBudgetOptions.SectionName)).ValidateDataAnnotations();
+        if (configuration.GetSection(PolarBudgetOptions.SectionName).Get<PolarBudgetOptions>() is { Enabled: true } budget)
+        {
+            // Every process of the app counts Polar requests in one table, so scaling out never passes the organization's limit.
+            services.TryAddSingleton<IRequestBudgetStore>(_ =>
+                new TableRequestBudgetStore(() => StorageAccount.FromConfiguration(configuration).Tables.GetTableClient(budget.Table)));
+        }
+
         return services;
     }
 }

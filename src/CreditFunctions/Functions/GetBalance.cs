@@ -1,4 +1,5 @@
 using CreditFunctions.Http;
+using CreditGrants.Polar.Budget;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Http;
 
@@ -14,6 +15,8 @@ public sealed class GetBalance(GrantApi api)
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        // A caller is waiting: this request may use the share of the budget that background work leaves free.
+        using var interactive = PolarTraffic.Interactive();
         var meter = System.Web.HttpUtility.ParseQueryString(request.Url.Query)["meter"];
         var answer = await api.GetBalanceAsync(externalId, meter, cancellationToken).ConfigureAwait(false);
         return await answer.WriteToAsync(request, cancellationToken).ConfigureAwait(false);

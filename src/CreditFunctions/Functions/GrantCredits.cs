@@ -1,4 +1,5 @@
 using CreditFunctions.Http;
+using CreditGrants.Polar.Budget;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Http;
 
@@ -13,6 +14,8 @@ public sealed class GrantCredits(GrantApi api)
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        // A caller is waiting: this request may use the share of the budget that background work leaves free.
+        using var interactive = PolarTraffic.Interactive();
         var idempotencyKey = request.Headers.TryGetValues(GrantApi.IdempotencyKeyHeader, out var values) ? values.FirstOrDefault() : null;
         var answer = await api.GrantAsync(request.Body, idempotencyKey, cancellationToken).ConfigureAwait(false);
         return await answer.WriteToAsync(request, cancellationToken).ConfigureAwait(false);
