@@ -136,7 +136,7 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
     [LoggerMessage(Level = LogLevel.Information, Message = "Grant {Status}: {Units} units to {Customer} on meter {Meter} (grant {GrantId}, source {Source})")]
     private partial void LogGrant(GrantStatus status, decimal units, CustomerRef customer, string meter, string grantId, string source);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Grant {GrantId} (source {Source}) refused: its id was first used for another grant")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Grant {GrantId} (source {Source}) refused: its id was first used for another grant")]
     private partial void LogConflict(string grantId, string source);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created customer {CustomerId} for external id {ExternalId}")]

@@ -1,0 +1,56 @@
+using System.Text.Json;
+using CreditGrants.Cli;
+
+namespace CreditGrants.Cli.Tests;
+
+/// <summary><c>credits grant</c> with a grant id first used for another grant: exit 3, one sentence, nothing granted.</summary>
+public sealed class GrantIdConflictCliTests : IDisposable
+{
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("credits-conflict-").FullName;
+    private static readonly Dictionary<string, string?> NoPolar = [];
+
+    public void Dispose() => Directory.Delete(_dataDir, recursive: true);
+
+    private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(NoPolar, [.. args, "--data-dir", _dataDir]);
+
+    [Fact]
+    public async Task A_grant_id_reused_for_another_customer_exits_3_with_one_sentence()
+    {
+        await Credits("grant", "--customer", "user-44", "--email", "ada@lovelace.dev", "--units", "5", "--grant-id", "g-1");
+
+        var run = await Credits("grant", "--customer", "user-45", "--email", "bob@lovelace.dev", "--units", "5", "--grant-id", "g-1");
+        var balance = await Credits("balance", "--customer", "user-45", "--json");
+
+        Assert.Equal(ExitCodes.RefusedByPolar, run.ExitCode);
+        Assert.DoesNotContain("Already granted", run.Out, StringComparison.Ordinal);
+        var lines = run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.Contains("embedded Polar emulator", StringComparison.Ordinal));
+        var line = Assert.Single(lines);
+        Assert.StartsWith("credits: Grant id 'g-1' was first used", line, StringComparison.Ordinal);
+        Assert.Contains("5 units to external id 'user-44' on meter 'API Calls'", line, StringComparison.Ordinal);
+        Assert.EndsWith("use a new grant id for a new grant.", line.TrimEnd(), StringComparison.Ordinal);
+        Assert.Equal(0m, JsonDocument.Parse(balance.Out).RootElement.GetProperty("balance").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_grant_id_reused_on_another_meter_exits_3()
+    {
+        await Credits("meters", "ensure", "--meter", "Storage", "--event", "storage_usage", "--property", "gb");
+        await Credits("grant", "--customer", "user-44", "--email", "ada@lovelace.dev", "--units", "5", "--grant-id", "g-1");
+
+        var run = await Credits("grant", "--customer", "user-44", "--units", "5", "--grant-id", "g-1", "--meter", "Storage");
+
+        Assert.Equal(ExitCodes.RefusedByPolar, run.ExitCode);
+        Assert.Contains("differs in meter", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_true_repeat_still_exits_0_as_a_duplicate()
+    {
+        await Credits("grant", "--customer", "user-44", "--email", "ada@lovelace.dev", "--units", "5", "--grant-id", "g-1");
+
+        var run = await Credits("grant", "--customer", "user-44", "--units", "5", "--grant-id", "g-1");
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("Already granted", run.Out, StringComparison.Ordinal);
+    }
+}
