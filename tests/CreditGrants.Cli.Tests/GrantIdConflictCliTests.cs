@@ -53,4 +53,24 @@ public sealed class GrantIdConflictCliTests : IDisposable
         Assert.Equal(ExitCodes.Ok, run.ExitCode);
         Assert.Contains("Already granted", run.Out, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_bulk_row_whose_grant_id_was_used_for_another_grant_is_rejected_and_the_others_granted()
+    {
+        await Credits("grant", "--customer", "user-44", "--email", "ada@lovelace.dev", "--units", "5", "--grant-id", "g-1");
+        await Credits("grant", "--customer", "user-47", "--email", "eve@lovelace.dev", "--units", "5", "--grant-id", "g-3");
+        var input = Path.Combine(_dataDir, "grants.csv");
+        await File.WriteAllTextAsync(input, "external_customer_id,units,grant_id\nuser-45,5,g-1\nuser-46,7,g-2\nuser-47,5,g-3\n");
+
+        var run = await Credits("bulk", "run", input);
+
+        Assert.Equal(ExitCodes.RowsRejected, run.ExitCode);
+        var results = await File.ReadAllLinesAsync(Path.Combine(_dataDir, "grants.results.csv"));
+        Assert.Contains(results, l => l.StartsWith("2,g-1,user-45,", StringComparison.Ordinal) && l.Contains(",rejected,", StringComparison.Ordinal)
+            && l.Contains("Grant id 'g-1' was first used", StringComparison.Ordinal) && l.Contains("to external id 'user-44'", StringComparison.Ordinal));
+        Assert.DoesNotContain(results, l => l.StartsWith("3,", StringComparison.Ordinal) && l.Contains(",rejected,", StringComparison.Ordinal));
+        Assert.DoesNotContain(results, l => l.StartsWith("4,", StringComparison.Ordinal) && l.Contains(",rejected,", StringComparison.Ordinal));
+        var balance = await Credits("balance", "--customer", "user-47", "--json");
+        Assert.Equal(5m, JsonDocument.Parse(balance.Out).RootElement.GetProperty("balance").GetDecimal());
+    }
 }
