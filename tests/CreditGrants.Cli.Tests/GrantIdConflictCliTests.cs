@@ -73,4 +73,29 @@ public sealed class GrantIdConflictCliTests : IDisposable
         var balance = await Credits("balance", "--customer", "user-47", "--json");
         Assert.Equal(5m, JsonDocument.Parse(balance.Out).RootElement.GetProperty("balance").GetDecimal());
     }
+
+    [Fact]
+    public async Task Running_250_rows_with_grant_ids_again_costs_3_reads_of_events()
+    {
+        await using var polar = await PolarEmulator.PolarEmulatorServer.StartAsync(new PolarEmulator.EmulatorOptions { SeedMeter = true });
+        var environment = new Dictionary<string, string?>
+        {
+            [PolarConnection.ServerVariable] = polar.BaseAddress.AbsoluteUri,
+            [PolarConnection.TokenVariable] = polar.Token,
+        };
+        var input = Path.Combine(_dataDir, "many.csv");
+        await File.WriteAllLinesAsync(input, ["external_customer_id,units,grant_id", .. Enumerable.Range(1, 250).Select(i => $"user-{i},1,grant-{i}")]);
+
+        var before = polar.RequestCount;
+        var first = await CliRun.RunAsync(environment, "bulk", "run", input);
+        var firstRequests = polar.RequestCount - before;
+        var again = await CliRun.RunAsync(environment, "bulk", "run", input);
+        var againRequests = polar.RequestCount - before - firstRequests;
+
+        Assert.Equal(ExitCodes.Ok, first.ExitCode);
+        Assert.Equal(ExitCodes.Ok, again.ExitCode);
+        Assert.Matches(@"Duplicates\s+250\n", again.Out.ReplaceLineEndings("\n"));
+        // The same meter read and ingest requests as the first run, plus one GET /v1/events/ per 100 repeated ids.
+        Assert.Equal(3, againRequests - firstRequests);
+    }
 }
