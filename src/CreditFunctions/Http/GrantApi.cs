@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using CreditGrants.Grants;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
