@@ -194,6 +194,23 @@ public sealed class EventListTests : IAsyncLifetime
         Assert.Equal(4, Guid.Parse(first).Version);
     }
 
+    [Fact]
+    public async Task One_event_is_read_by_its_id_and_an_unknown_id_is_404()
+    {
+        await _client.IngestAsync("""[{"name":"api_usage","external_customer_id":"u-1","metadata":{"grant_id":"by-id"}}]""");
+        var listed = (await ListAsync("metadata[grant_id]=by-id")).GetProperty("items")[0];
+
+        using var read = await _client.GetAsync($"v1/events/{listed.Id()}");
+        using var unknown = await _client.GetAsync($"v1/events/{Guid.NewGuid()}");
+        using var notUuid = await _client.GetAsync("v1/events/ingest");
+
+        var body = await read.ExpectAsync(HttpStatusCode.OK);
+        PolarSchema.AssertValid("UserEvent", body);
+        Assert.Equal(listed.GetRawText(), body.GetRawText());
+        PolarSchema.AssertValid("ResourceNotFound", await unknown.ExpectAsync(HttpStatusCode.NotFound));
+        await notUuid.ExpectAsync(HttpStatusCode.UnprocessableEntity);
+    }
+
     [Theory]
     [InlineData("source=robot", "source")]
     [InlineData("customer_id=not-a-uuid", "customer_id")]

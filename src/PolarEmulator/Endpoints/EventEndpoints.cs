@@ -5,11 +5,24 @@ using PolarEmulator.Wire;
 
 namespace PolarEmulator.Endpoints;
 
-/// <summary><c>POST /v1/events/ingest</c> (all or nothing, deduplicated on <c>external_id</c> forever) and <c>GET /v1/events/</c>.</summary>
+/// <summary><c>POST /v1/events/ingest</c> (all or nothing, deduplicated on <c>external_id</c> forever), <c>GET /v1/events/</c> and <c>GET /v1/events/{id}</c>.</summary>
 internal sealed class EventEndpoints(EmulatorStore store, TimeProvider time)
 {
     private static readonly string[] SortProperties = ["timestamp"];
     private static readonly string[] Sources = ["system", "user"];
+
+    /// <summary><c>GET /v1/events/{id}</c>: one event, or Polar's 404.</summary>
+    public async Task GetAsync(HttpContext context, IReadOnlyDictionary<string, string> values)
+    {
+        if (await Requests.PathIdAsync(context, values).ConfigureAwait(false) is not { } id)
+        {
+            return;
+        }
+
+        await (store.GetEvent(id) is { } found
+            ? Respond.OkAsync(context, found, EmulatorJsonContext.Default.EventResource)
+            : Respond.ResourceNotFoundAsync(context)).ConfigureAwait(false);
+    }
 
     /// <summary><c>GET /v1/events/</c> with every filter of Polar's schema; a refused parameter is a 422 naming it.</summary>
     public async Task ListAsync(HttpContext context, IReadOnlyDictionary<string, string> values)

@@ -26,6 +26,7 @@ internal static class PolarRoutes
         new("DELETE", "/v1/customers/{id}", CustomersWrite, customers.DeleteAsync),
         new("GET", "/v1/customers/{id}/state", CustomersRead, customers.StateAsync),
         new("GET", "/v1/events/", EventsRead, events.ListAsync),
+        new("GET", "/v1/events/{id}", EventsRead, events.GetAsync),
         new("POST", "/v1/events/ingest", EventsWrite, events.IngestAsync),
         new("GET", "/v1/meters/", MetersRead, meters.ListAsync),
         new("POST", "/v1/meters/", MetersWrite, meters.CreateAsync),

@@ -707,6 +707,17 @@ internal sealed class EmulatorStore
         Count(record, customer, metadata, _meters, countMatches: true);
     }
 
+    /// <summary>The event with this id, as <c>GET /v1/events/{id}</c> returns it, or null.</summary>
+    public EventResource? GetEvent(Guid id)
+    {
+        lock (_lock)
+        {
+            return FindEventIndex(id) is { } index
+                ? EventResourceAt(index, _eventsWithParent > 0 ? EventTree.Build(_events) : null)
+                : null;
+        }
+    }
+
     private bool EventMatches(int index, EventQuery query, MeterRecord? meter, EventTree? tree, int? anchor)
     {
         var record = _events[index];

@@ -190,6 +190,7 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 [JsonSerializable(typeof(ListResource<MeterResource>))]
 [JsonSerializable(typeof(ListResource<CustomerMeterResource>))]
 [JsonSerializable(typeof(ListResource<EventResource>))]
+[JsonSerializable(typeof(EventResource))]
 [JsonSerializable(typeof(IngestResultResource))]
 [JsonSerializable(typeof(ErrorResource))]
 [JsonSerializable(typeof(DetailResource))]
