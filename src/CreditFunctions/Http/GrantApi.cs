@@ -33,7 +33,7 @@ public sealed partial class GrantApi(
             return Problems.BodyTooLarge(limit);
         }
 
-        var (request, errors) = GrantBodyReader.Read(bytes, idempotencyKey, IdempotencyKeyHeader);
+        var (request, errors) = GrantBodyReader.Read(bytes, idempotencyKey, IdempotencyKeyHeader, options.Value.MaxUnitsPerGrant);
         if (request is null)
         {
             return Problems.InvalidRequest(errors.Count == 1 ? errors[0].ToString() : "The request has invalid fields.", errors);

@@ -71,16 +71,21 @@ internal static class GrantBodyReader
         System.Buffers.SearchValues.Create("+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
     private static readonly System.Buffers.SearchValues<byte> TokenEnds = System.Buffers.SearchValues.Create(",}] \t\r\n"u8);
 
-    /// <summary>What each field accepts, said the same way in every message.</summary>
-    public static string Accepted(string field) => field switch
+    /// <summary>What each field accepts, said the same way in every message; <paramref name="maxUnits"/> is the most one grant may carry.</summary>
+    public static string Accepted(string field, decimal maxUnits) => field switch
     {
-        "units" => "a JSON number greater than 0 such as 100 or 2.5 (not a string; not NaN or Infinity; at most 79228162514264337593543950335)",
+        "units" => $"a JSON number greater than 0 and at most {maxUnits.ToString(System.Globalization.CultureInfo.InvariantCulture)}, such as 100 or 2.5 (not a string, not NaN or Infinity)",
         "customer" => "an object with externalId (and optional email, name), or customerId",
         "body" => "a JSON object with customer, units and grantId",
         _ => "a JSON string",
     };
 
-    public static (GrantRequest? Request, List<FieldError> Errors) Read(ReadOnlySpan<byte> bytes, string? idempotencyKey, string idempotencyHeader)
+    /// <summary>
+    /// The request in <paramref name="bytes"/> (UTF-8 JSON, a leading BOM allowed), or the first refusal as a field error;
+    /// the grant id comes from the body or <paramref name="idempotencyKey"/>, which must agree when both are given.
+    /// </summary>
+    public static (GrantRequest? Request, List<FieldError> Errors) Read(ReadOnlySpan<byte> bytes, string? idempotencyKey, string idempotencyHeader,
+        decimal maxUnits)
     {
         var errors = new List<FieldError>();
         if (bytes.StartsWith(Utf8Bom))
@@ -90,7 +95,7 @@ internal static class GrantBodyReader
 
         if (bytes.Trim(" \t\r\n"u8).IsEmpty)
         {
-            errors.Add(new FieldError("body", null, $"is empty; send {Accepted("body")}"));
+            errors.Add(new FieldError("body", null, $"is empty; send {Accepted("body", maxUnits)}"));
             return (null, errors);
         }
 
@@ -109,19 +114,19 @@ internal static class GrantBodyReader
         }
         catch (JsonException ex)
         {
-            errors.Add(Explain(bytes, ex));
+            errors.Add(Explain(bytes, ex, maxUnits));
             return (null, errors);
         }
 
         if (body is null)
         {
-            errors.Add(new FieldError("body", "null", $"must be {Accepted("body")}"));
+            errors.Add(new FieldError("body", "null", $"must be {Accepted("body", maxUnits)}"));
             return (null, errors);
         }
 
         if (body.Customer is null)
         {
-            errors.Add(new FieldError("customer", null, $"is required: {Accepted("customer")}"));
+            errors.Add(new FieldError("customer", null, $"is required: {Accepted("customer", maxUnits)}"));
         }
 
         var grantId = body.GrantId;
@@ -148,7 +153,7 @@ internal static class GrantBodyReader
     }
 
     /// <summary>Names what the serializer refused: the field its path points at, the value there as sent, and what is accepted.</summary>
-    private static FieldError Explain(ReadOnlySpan<byte> bytes, JsonException refusal)
+    private static FieldError Explain(ReadOnlySpan<byte> bytes, JsonException refusal, decimal maxUnits)
     {
         var path = PathSegments(refusal.Path);
         var field = path.Count == 0 ? "body" : string.Join('.', path);
@@ -164,14 +169,14 @@ internal static class GrantBodyReader
             var position = (refusal.BytePositionInLine ?? 0) + 1;
             var token = TokenAt(bytes, refusal.LineNumber ?? 0, refusal.BytePositionInLine ?? 0);
             return new FieldError(field, token,
-                $"is not valid JSON at line {line}, byte {position} ({Reason(refusal)}); accepted: {Accepted(FieldKind(path))}");
+                $"is not valid JSON at line {line}, byte {position} ({Reason(refusal)}); accepted: {Accepted(FieldKind(path), maxUnits)}");
         }
 
         using (lenient)
         {
             if (path.Count == 0)
             {
-                return new FieldError("body", Shorten(lenient.RootElement.GetRawText()), $"must be {Accepted("body")}");
+                return new FieldError("body", Shorten(lenient.RootElement.GetRawText()), $"must be {Accepted("body", maxUnits)}");
             }
 
             var parent = lenient.RootElement;
@@ -191,16 +196,20 @@ internal static class GrantBodyReader
             if (!known.Contains(name, StringComparer.Ordinal))
             {
                 return new FieldError(field, values.FirstOrDefault(),
-                    known.Length == 0 ? $"is not a field of this body; accepted: {Accepted(FieldKind(path[..^1]))}" : $"is not a known field; accepted: {string.Join(", ", known)}");
+                    known.Length == 0 ? $"is not a field of this body; accepted: {Accepted(FieldKind(path[..^1]), maxUnits)}" : $"is not a known field; accepted: {string.Join(", ", known)}");
             }
 
             if (values.Count > 1)
             {
                 return new FieldError(field, string.Join(", ", values),
-                    $"appears {values.Count} times; give each field once, as {Accepted(FieldKind(path))}");
+                    $"appears {values.Count} times; give each field once, as {Accepted(FieldKind(path), maxUnits)}");
             }
 
-            return new FieldError(field, values.FirstOrDefault(), $"must be {Accepted(FieldKind(path))}");
+            var kind = FieldKind(path);
+            var number = kind == "units" && parent.TryGetProperty(name, out var given) && given.ValueKind == JsonValueKind.Number;
+            return new FieldError(field, values.FirstOrDefault(), number
+                ? $"is beyond the numbers a grant can hold; give {Accepted(kind, maxUnits)}"
+                : $"must be {Accepted(kind, maxUnits)}");
         }
     }
 
