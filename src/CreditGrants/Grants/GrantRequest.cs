@@ -189,7 +189,12 @@ public sealed class GrantValidator(GrantOptions options)
             return 0;
         }
 
-        if (units <= 0)
+        if (units == 0 && value.TakeWhile(c => c is not ('e' or 'E')).Any(c => c is >= '1' and <= '9'))
+        {
+            // 1e-30 reads as 0 in decimal, yet it is no zero: say why it is refused.
+            errors.Add(new FieldError("units", value, $"has more than {MaxDecimalPlaces} decimal places; the smallest grant is 0.000001"));
+        }
+        else if (units <= 0)
         {
             errors.Add(new FieldError("units", value, $"{Accepted}; to take credits back, grant a compensating usage event"));
         }
