@@ -27,6 +27,15 @@ public interface IPolarGateway
     /// <summary>Ingests any number of events in as few requests as Polar's limits allow; one outcome per event.</summary>
     Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The user events whose metadata <paramref name="key"/> holds one of <paramref name="values"/> (strings, compared
+    /// exactly), grouped by value, oldest first. Many values go in one <c>GET /v1/events/</c> request (repeated
+    /// <c>metadata[key]</c>, up to <see cref="PolarGateway.MaxValuesPerLookup"/> values and
+    /// <see cref="PolarGateway.MaxLookupQueryChars"/> query characters each), so N values cost about N/100 requests;
+    /// should Polar refuse repeated values, it falls back to one value per request. Throws <see cref="PolarException"/>.
+    /// </summary>
+    Task<EventLookup> FindEventsByMetadataAsync(string key, IReadOnlyCollection<string> values, CancellationToken cancellationToken = default);
+
     /// <summary>The customer's standing on a meter, or null when the customer has no events on it yet.</summary>
     Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default);
 }

@@ -18,7 +18,16 @@ public sealed partial class PolarGateway(
     /// <summary>Polar refuses bodies over 10 MiB.</summary>
     public const int MaxRequestBytes = 10 * 1024 * 1024;
 
+    /// <summary>The most metadata values one event lookup request carries: Polar's largest page.</summary>
+    public const int MaxValuesPerLookup = 100;
+
+    /// <summary>The most characters the metadata filters of one lookup request take, to stay well inside URL limits.</summary>
+    public const int MaxLookupQueryChars = 6000;
+
     private const int MaxPages = 1000;
+
+    // Set once Polar refuses repeated metadata[key] values; from then on each value is looked up alone.
+    private volatile bool _oneValuePerLookup;
 
     private readonly ConcurrentDictionary<string, (GrantTarget Target, DateTimeOffset Expires)> _targets = new(StringComparer.Ordinal);
 
@@ -105,6 +114,115 @@ public sealed partial class PolarGateway(
         var page = await client.ListCustomerMetersAsync(new CustomerMeterListQuery(CustomerId: customerId, MeterId: meterId, Limit: 10),
             cancellationToken).ConfigureAwait(false);
         return page.Items.Count > 0 ? page.Items[0] : null;
+    }
+
+    public async Task<EventLookup> FindEventsByMetadataAsync(string key, IReadOnlyCollection<string> values,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentNullException.ThrowIfNull(values);
+        var found = new Dictionary<string, List<RecordedEvent>>(StringComparer.Ordinal);
+        var requests = 0;
+        foreach (var group in LookupGroups(key, values.Distinct(StringComparer.Ordinal)))
+        {
+            requests += await LookupAsync(key, group, found, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new EventLookup(found.ToDictionary(p => p.Key, p => (IReadOnlyList<RecordedEvent>)p.Value, StringComparer.Ordinal), requests);
+    }
+
+    /// <summary>Cuts values into requests under both the value count and the query length limits.</summary>
+    private static IEnumerable<List<string>> LookupGroups(string key, IEnumerable<string> values)
+    {
+        var parameter = PolarClient.MetadataParameter(key).Length + 2;
+        var group = new List<string>();
+        var chars = 0;
+        foreach (var value in values)
+        {
+            var length = parameter + Uri.EscapeDataString(value).Length;
+            if (group.Count > 0 && (group.Count >= MaxValuesPerLookup || chars + length > MaxLookupQueryChars))
+            {
+                yield return group;
+                group = [];
+                chars = 0;
+            }
+
+            group.Add(value);
+            chars += length;
+        }
+
+        if (group.Count > 0)
+        {
+            yield return group;
+        }
+    }
+
+    /// <summary>Reads every page of one lookup; returns how many requests it took.</summary>
+    private async Task<int> LookupAsync(string key, List<string> group, Dictionary<string, List<RecordedEvent>> found,
+        CancellationToken cancellationToken)
+    {
+        if (group.Count > 1 && _oneValuePerLookup)
+        {
+            return await LookupEachAsync(key, group, found, cancellationToken).ConfigureAwait(false);
+        }
+
+        var wanted = group.ToHashSet(StringComparer.Ordinal);
+        var filter = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal) { [key] = group };
+        var requests = 0;
+        for (var page = 1; page <= MaxPages; page++)
+        {
+            PolarPage<RecordedEvent> result;
+            requests++;
+            try
+            {
+                result = await client.ListEventsAsync(new EventListQuery(filter, Page: page), cancellationToken).ConfigureAwait(false);
+            }
+            catch (PolarException ex) when (ex.Kind == PolarErrorKind.Validation && group.Count > 1 && page == 1)
+            {
+                _oneValuePerLookup = true;
+                LogLookupFallback(group.Count, ex.Message);
+                return requests + await LookupEachAsync(key, group, found, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var item in result.Items)
+            {
+                // Only what was asked for counts, whatever the server's filter let through.
+                if (item.Metadata?.GetValueOrDefault(key) is { ValueKind: System.Text.Json.JsonValueKind.String } value
+                    && wanted.Contains(value.GetString()!))
+                {
+                    ListFor(found, value.GetString()!).Add(item);
+                }
+            }
+
+            if (page >= result.Pagination.MaxPage)
+            {
+                break;
+            }
+        }
+
+        return requests;
+    }
+
+    private async Task<int> LookupEachAsync(string key, List<string> group, Dictionary<string, List<RecordedEvent>> found,
+        CancellationToken cancellationToken)
+    {
+        var requests = 0;
+        foreach (var value in group)
+        {
+            requests += await LookupAsync(key, [value], found, cancellationToken).ConfigureAwait(false);
+        }
+
+        return requests;
+    }
+
+    private static List<RecordedEvent> ListFor(Dictionary<string, List<RecordedEvent>> found, string value)
+    {
+        if (!found.TryGetValue(value, out var list))
+        {
+            found[value] = list = [];
+        }
+
+        return list;
     }
 
     public async Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default)
@@ -273,6 +391,9 @@ public sealed partial class PolarGateway(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created meter {Meter} ({MeterId}): sum of {Property} over events named {EventName}")]
     private partial void LogMeterCreated(string meter, Guid meterId, string eventName, string property);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Polar refused a lookup of {Count} metadata values in one request ({Reason}); looking each value up alone from now on")]
+    private partial void LogLookupFallback(int count, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Polar refused {Refused} of {Count} events in a batch; sending the rest again")]
     private partial void LogBatchRefused(int refused, int count);

@@ -19,6 +19,7 @@ namespace CreditGrants.Polar;
 [JsonSerializable(typeof(EventsIngest))]
 [JsonSerializable(typeof(PolarEvent))]
 [JsonSerializable(typeof(EventsIngestResponse))]
+[JsonSerializable(typeof(PolarPage<RecordedEvent>))]
 [JsonSerializable(typeof(CustomerMeter))]
 [JsonSerializable(typeof(PolarPage<CustomerMeter>))]
 [JsonSerializable(typeof(PolarErrorBody))]

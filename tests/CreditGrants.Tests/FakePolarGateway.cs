@@ -115,6 +115,27 @@ internal sealed class FakePolarGateway : IPolarGateway
         return Task.FromResult(new IngestReport(outcomes, inserted, duplicates, 1));
     }
 
+    /// <summary>The values of each metadata lookup, in call order.</summary>
+    public List<IReadOnlyCollection<string>> Lookups { get; } = [];
+
+    public Task<EventLookup> FindEventsByMetadataAsync(string key, IReadOnlyCollection<string> values, CancellationToken cancellationToken = default)
+    {
+        Lookups.Add([.. values]);
+        var wanted = values.ToHashSet(StringComparer.Ordinal);
+        var found = Ingested
+            .Select((e, i) => (Event: e, Order: i))
+            .Where(p => p.Event.Metadata?.GetValueOrDefault(key) is { ValueKind: JsonValueKind.String } v && wanted.Contains(v.GetString()!))
+            .GroupBy(p => p.Event.Metadata![key].GetString()!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<RecordedEvent>)[.. g.Select(p => Recorded(p.Event, p.Order))], StringComparer.Ordinal);
+        return Task.FromResult(new EventLookup(found, 1));
+    }
+
+    /// <summary>An ingested event as Polar lists it: the ids it was sent with, and the customer it counts for.</summary>
+    private RecordedEvent Recorded(PolarEvent sent, int order) => new(
+        Guid.NewGuid(), DateTimeOffset.UnixEpoch.AddSeconds(order), sent.Name, "user", sent.CustomerId, sent.ExternalCustomerId,
+        Customers.FirstOrDefault(c => c.Id == sent.CustomerId || (sent.ExternalCustomerId is not null && c.ExternalId == sent.ExternalCustomerId)),
+        sent.Metadata);
+
     public Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default)
     {
         var consumed = Ingested

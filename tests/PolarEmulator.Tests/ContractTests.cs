@@ -95,6 +95,29 @@ public sealed class ContractTests(EmulatorFixture emulator) : IClassFixture<Emul
     }
 
     [Fact]
+    public async Task Event_list_is_a_valid_ListResource_of_UserEvents()
+    {
+        var externalId = PolarHttp.UniqueId();
+        var grantId = PolarHttp.UniqueId("grant");
+        var customer = await _client.CreateCustomerAsync(externalId: externalId);
+        await _client.IngestAsync($$"""
+            [{"name":"api_usage","customer_id":"{{customer.Id()}}","metadata":{"grant_id":"{{grantId}}","units":-5,"ratio":0.5,"beta":true} },
+             {"name":"api_usage","external_customer_id":"{{externalId}}","metadata":{"grant_id":"{{grantId}}"} },
+             {"name":"api_usage","external_customer_id":"{{PolarHttp.UniqueId()}}","metadata":{"grant_id":"{{grantId}}"} }]
+            """);
+
+        using var response = await _client.GetAsync($"v1/events/?metadata[grant_id]={grantId}&limit=100");
+
+        var page = await response.ExpectAsync(HttpStatusCode.OK);
+        PolarSchema.AssertValid("ListResource_Event_", page);
+        Assert.Equal(3, page.GetProperty("items").GetArrayLength());
+        foreach (var item in page.GetProperty("items").EnumerateArray())
+        {
+            PolarSchema.AssertValid("UserEvent", item);
+        }
+    }
+
+    [Fact]
     public async Task Customer_meter_and_its_list_are_valid()
     {
         var customer = await _client.CreateCustomerAsync();
@@ -131,8 +154,9 @@ public sealed class ContractTests(EmulatorFixture emulator) : IClassFixture<Emul
         using var serviceRefusal = await _client.PostJsonAsync("v1/events/ingest", $$"""{"events":[{"name":"x","customer_id":"{{Guid.NewGuid()}}"}]}""");
         using var pathRefusal = await _client.GetAsync("v1/meters/not-a-uuid");
         using var queryRefusal = await _client.GetAsync("v1/customers/?page=0&sorting=size");
+        using var eventQueryRefusal = await _client.GetAsync("v1/events/?source=robot&depth=9");
 
-        foreach (var response in new[] { schemaRefusal, serviceRefusal, pathRefusal, queryRefusal })
+        foreach (var response in new[] { schemaRefusal, serviceRefusal, pathRefusal, queryRefusal, eventQueryRefusal })
         {
             PolarSchema.AssertValid("HTTPValidationError", await response.ExpectAsync(HttpStatusCode.UnprocessableEntity));
         }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using CreditGrants.Grants;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,10 +18,11 @@ public sealed partial class GrantApi(
 {
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 
-    private static readonly string[] TopLevelFields = ["customer", "units", "meter", "reason", "grantId"];
-    private static readonly string[] CustomerFields = ["externalId", "customerId", "email", "name"];
-
-    /// <summary><c>POST /api/grants</c>: 201 for a new grant, 200 for a duplicate, a problem otherwise.</summary>
+    /// <summary>
+    /// <c>POST /api/grants</c>: 201 for a new grant, 200 for a duplicate, a problem otherwise. The body is read strictly
+    /// (see <see cref="GrantBodyReader"/>): repeated or unknown fields, numbers as strings, numbers beyond decimal, NaN,
+    /// nesting where a value belongs and invalid UTF-8 are each a 400 <c>invalid-request</c> naming field, value and what is accepted.
+    /// </summary>
     public async Task<ApiResponse> GrantAsync(Stream body, string? idempotencyKey, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
@@ -33,7 +33,7 @@ public sealed partial class GrantApi(
             return Problems.BodyTooLarge(limit);
         }
 
-        var (request, errors) = Parse(bytes, idempotencyKey);
+        var (request, errors) = GrantBodyReader.Read(bytes, idempotencyKey, IdempotencyKeyHeader, options.Value.MaxUnitsPerGrant);
         if (request is null)
         {
             return Problems.InvalidRequest(errors.Count == 1 ? errors[0].ToString() : "The request has invalid fields.", errors);
@@ -92,109 +92,6 @@ public sealed partial class GrantApi(
         }
 
         return buffer.ToArray();
-    }
-
-    private static (GrantRequest? Request, List<FieldError> Errors) Parse(byte[] bytes, string? idempotencyKey)
-    {
-        var errors = new List<FieldError>();
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(bytes);
-        }
-        catch (JsonException ex)
-        {
-            errors.Add(new FieldError("body", null, $"is not valid JSON ({ex.Message})"));
-            return (null, errors);
-        }
-
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                errors.Add(new FieldError("body", null, "must be a JSON object with customer, units and grantId"));
-                return (null, errors);
-            }
-
-            Unknown(root, TopLevelFields, "", errors);
-            string? externalId = null, customerId = null, email = null, name = null;
-            if (!root.TryGetProperty("customer", out var customer) || customer.ValueKind != JsonValueKind.Object)
-            {
-                errors.Add(new FieldError("customer", null, "is required: an object with externalId (and optional email, name), or customerId"));
-            }
-            else
-            {
-                Unknown(customer, CustomerFields, "customer.", errors);
-                externalId = Text(customer, "externalId", "customer.", errors);
-                customerId = Text(customer, "customerId", "customer.", errors);
-                email = Text(customer, "email", "customer.", errors);
-                name = Text(customer, "name", "customer.", errors);
-            }
-
-            string? units = null;
-            if (root.TryGetProperty("units", out var unitsElement))
-            {
-                if (unitsElement.ValueKind == JsonValueKind.Number)
-                {
-                    units = unitsElement.GetRawText();
-                }
-                else
-                {
-                    errors.Add(new FieldError("units", unitsElement.GetRawText(), "must be a JSON number greater than 0, such as 100 or 2.5"));
-                }
-            }
-
-            var grantId = Text(root, "grantId", "", errors);
-            if (grantId is not null && idempotencyKey is not null && !string.Equals(grantId, idempotencyKey, StringComparison.Ordinal))
-            {
-                errors.Add(new FieldError("grantId", grantId, $"differs from the {IdempotencyKeyHeader} header '{idempotencyKey}'; send one, or the same value in both"));
-            }
-
-            grantId ??= idempotencyKey;
-            if (grantId is null)
-            {
-                errors.Add(new FieldError("grantId", null,
-                    $"is required (in the body or as the {IdempotencyKeyHeader} header): a retried request without one could grant twice"));
-            }
-
-            if (errors.Count > 0)
-            {
-                return (null, errors);
-            }
-
-            var meter = Text(root, "meter", "", errors);
-            var reason = Text(root, "reason", "", errors);
-            var request = new GrantRequest(grantId, externalId, customerId, email, name, units, meter, reason, "http");
-            return errors.Count > 0 ? (null, errors) : (request, errors);
-        }
-    }
-
-    private static void Unknown(JsonElement element, string[] known, string prefix, List<FieldError> errors)
-    {
-        foreach (var property in element.EnumerateObject())
-        {
-            if (!known.Contains(property.Name, StringComparer.Ordinal))
-            {
-                errors.Add(new FieldError(prefix + property.Name, null, $"is not a known field; accepted: {string.Join(", ", known)}"));
-            }
-        }
-    }
-
-    private static string? Text(JsonElement element, string field, string prefix, List<FieldError> errors)
-    {
-        if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.String)
-        {
-            errors.Add(new FieldError(prefix + field, value.GetRawText(), "must be a JSON string"));
-            return null;
-        }
-
-        return value.GetString();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request refused ({Failure}, HTTP {Status}): {Reason}")]

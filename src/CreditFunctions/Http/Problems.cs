@@ -34,6 +34,7 @@ public static class Problems
     {
         GrantException { Kind: GrantErrorKind.CustomerNotFound } e => Answer("customer-not-found", "Customer not found", 404, e.Message),
         GrantException { Kind: GrantErrorKind.CustomerConflict } e => Answer("customer-conflict", "The email belongs to another customer", 409, e.Message),
+        GrantException { Kind: GrantErrorKind.GrantIdConflict } e => Answer("grant-id-conflict", "The grant id was used for another grant", 409, e.Message),
         GrantException { Kind: GrantErrorKind.EventRejected } e => Answer("grant-rejected", "Polar refused the grant", 422, e.Message),
         MeterNotGrantableException { Problem: MeterProblem.NotFound } e => Answer("meter-not-found", "Meter not found", 404, e.Message),
         MeterNotGrantableException e => Answer("meter-not-grantable", "The meter cannot take grants", 422, e.Message),

@@ -62,6 +62,26 @@ public sealed class PolarClient(HttpClient http, TimeProvider time)
     internal Task<EventsIngestResponse> IngestSerializedAsync(byte[] body, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, "v1/events/ingest", body, PolarJsonContext.Default.EventsIngestResponse, cancellationToken);
 
+    /// <summary><c>GET /v1/events/</c>: one page of events; each metadata value is a repeated <c>metadata[key]</c> parameter.</summary>
+    public Task<PolarPage<RecordedEvent>> ListEventsAsync(EventListQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var url = new QueryBuilder("v1/events/").Add("source", query.Source).Add("sorting", query.Sorting);
+        foreach (var (key, values) in query.Metadata ?? new Dictionary<string, IReadOnlyList<string>>())
+        {
+            foreach (var value in values)
+            {
+                url.Add(MetadataParameter(key), value);
+            }
+        }
+
+        url.Add("page", query.Page).Add("limit", query.Limit);
+        return SendAsync(HttpMethod.Get, url.ToString(), null, PolarJsonContext.Default.PolarPageRecordedEvent, cancellationToken);
+    }
+
+    /// <summary>The query parameter name of a metadata filter, <c>metadata[key]</c> (deepObject style), escaped.</summary>
+    public static string MetadataParameter(string key) => Uri.EscapeDataString($"metadata[{key}]");
+
     public Task<PolarPage<CustomerMeter>> ListCustomerMetersAsync(CustomerMeterListQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -271,7 +291,7 @@ internal static class PolarErrors
         var write = method != HttpMethod.Get;
         return path switch
         {
-            _ when path.StartsWith("v1/events", StringComparison.Ordinal) => "events:write",
+            _ when path.StartsWith("v1/events", StringComparison.Ordinal) => write ? "events:write" : "events:read",
             _ when path.StartsWith("v1/customer-meters", StringComparison.Ordinal) => "customer_meters:read",
             _ when path.StartsWith("v1/meters", StringComparison.Ordinal) => write ? "meters:write" : "meters:read",
             _ => write ? "customers:write" : "customers:read",

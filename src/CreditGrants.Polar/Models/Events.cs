@@ -17,6 +17,38 @@ public sealed record EventsIngest(IReadOnlyList<PolarEvent> Events);
 /// <summary>Polar's answer to an ingest: how many events were new and how many it already had.</summary>
 public sealed record EventsIngestResponse(int Inserted, int Duplicates);
 
+/// <summary>
+/// An event as <c>GET /v1/events/</c> returns it (a <c>UserEvent</c>; only the fields this app reads). Polar's event
+/// object carries no <c>external_id</c>: an event is found again by its metadata. <see cref="CustomerId"/> is the id it
+/// was sent with (null when sent by external id); <see cref="Customer"/> is the customer it counts for, when one exists.
+/// </summary>
+public sealed record RecordedEvent(
+    Guid Id,
+    DateTimeOffset Timestamp,
+    string Name,
+    string? Source,
+    Guid? CustomerId,
+    string? ExternalCustomerId,
+    Customer? Customer,
+    IReadOnlyDictionary<string, JsonElement>? Metadata);
+
+/// <summary>
+/// Filters for <c>GET /v1/events/</c>: <see cref="Metadata"/> maps a key to the values it may hold (sent as repeated
+/// <c>metadata[key]=value</c>, matching any of them); <see cref="Sorting"/> is <c>timestamp</c> or <c>-timestamp</c>.
+/// </summary>
+public sealed record EventListQuery(
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? Metadata = null,
+    string? Source = "user",
+    string Sorting = "timestamp",
+    int Page = 1,
+    int Limit = 100);
+
+/// <summary>
+/// What <see cref="IPolarGateway.FindEventsByMetadataAsync"/> found: for each value asked for, the events holding it in
+/// the order Polar recorded them (a value no event holds is absent), and how many list requests it took.
+/// </summary>
+public sealed record EventLookup(IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>> Events, int Requests);
+
 /// <summary>A customer's standing on one meter; <see cref="Balance"/> = credited − consumed, positive means credit left.</summary>
 public sealed record CustomerMeter(
     Guid Id,

@@ -9,6 +9,8 @@ public enum GrantErrorKind
     CustomerConflict,
     /// <summary>Polar refused the grant event itself.</summary>
     EventRejected,
+    /// <summary>The grant id was first used for another grant (another customer, units or meter); nothing was granted.</summary>
+    GrantIdConflict,
 }
 
 /// <summary>A grant (or balance read) that cannot succeed as asked; the message names the values involved.</summary>

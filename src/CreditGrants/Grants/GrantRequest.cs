@@ -9,7 +9,11 @@ public sealed record FieldError(string Field, string? Value, string Message)
     public override string ToString() => Value is null ? $"{Field}: {Message}" : $"{Field} '{Value}': {Message}";
 }
 
-/// <summary>A grant as a caller gave it, before validation: every field as text, as it came.</summary>
+/// <summary>
+/// A grant as a caller gave it, before validation: every field as text, as it came. <see cref="GrantIdDerived"/> says
+/// the grant id was derived from the grant's own facts (a bulk row without <c>grant_id</c>, a campaign occurrence)
+/// rather than given by the caller; a derived id cannot be reused for another grant, so its duplicates are not read back.
+/// </summary>
 public sealed record GrantRequest(
     string? GrantId,
     string? ExternalCustomerId,
@@ -19,7 +23,8 @@ public sealed record GrantRequest(
     string? Units,
     string? Meter,
     string? Reason,
-    string Source);
+    string Source,
+    bool GrantIdDerived = false);
 
 /// <summary>Either a valid grant or the list of refused fields.</summary>
 public sealed record GrantValidation(CreditGrant? Grant, IReadOnlyList<FieldError> Errors)
@@ -81,7 +86,8 @@ public sealed class GrantValidator(GrantOptions options)
         }
 
         var customer = new CustomerRef(externalId, customerId, email, name);
-        return new GrantValidation(new CreditGrant(new GrantId(grantId!), customer, units, meter, reason, request.Source), []);
+        var id = request.GrantIdDerived ? new GrantId(grantId!).AsDerived() : new GrantId(grantId!);
+        return new GrantValidation(new CreditGrant(id, customer, units, meter, reason, request.Source), []);
     }
 
     private static string? CheckId(string field, string? value, bool required, List<FieldError> errors)
@@ -188,7 +194,12 @@ public sealed class GrantValidator(GrantOptions options)
             return 0;
         }
 
-        if (units <= 0)
+        if (units == 0 && value.TakeWhile(c => c is not ('e' or 'E')).Any(c => c is >= '1' and <= '9'))
+        {
+            // 1e-30 reads as 0 in decimal, yet it is no zero: say why it is refused.
+            errors.Add(new FieldError("units", value, $"has more than {MaxDecimalPlaces} decimal places; the smallest grant is 0.000001"));
+        }
+        else if (units <= 0)
         {
             errors.Add(new FieldError("units", value, $"{Accepted}; to take credits back, grant a compensating usage event"));
         }

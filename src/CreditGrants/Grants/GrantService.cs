@@ -15,6 +15,7 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
     public const string GrantIdKey = "grant_id";
     public const string GrantReasonKey = "grant_reason";
     public const string GrantSourceKey = "grant_source";
+    public const string GrantMeterKey = "grant_meter";
 
     public async Task<GrantOutcome> GrantAsync(CreditGrant grant, CancellationToken cancellationToken = default)
     {
@@ -37,6 +38,18 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
             throw new GrantException(GrantErrorKind.EventRejected, $"Polar refused the grant event: {outcome.Reason}");
         }
 
+        if (outcome.Status == IngestStatus.Duplicate && !grant.GrantId.IsDerived)
+        {
+            // Polar dedupes on the id alone: read the first use back, or a reused id would pass as "already granted".
+            var conflicts = await GrantIdConflicts.FindAsync(polar, [new RepeatedGrant(grant, target, customer)], cancellationToken)
+                .ConfigureAwait(false);
+            if (conflicts.TryGetValue(grant.GrantId.Value, out var conflict))
+            {
+                LogConflict(grant.GrantId.Value, grant.Source);
+                throw new GrantException(GrantErrorKind.GrantIdConflict, conflict);
+            }
+        }
+
         var status = outcome.Status == IngestStatus.Duplicate ? GrantStatus.Duplicate : GrantStatus.Granted;
         LogGrant(status, grant.Units, grant.Customer, grant.Meter, grant.GrantId.Value, grant.Source);
         return new GrantOutcome(status, grant.GrantId.Value, customer?.Id, customer?.ExternalId ?? grant.Customer.ExternalId,
@@ -53,6 +66,7 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
             [target.Property] = PolarMetadata.Number(-grant.Units),
             [GrantIdKey] = PolarMetadata.Text(grant.GrantId.Value),
             [GrantSourceKey] = PolarMetadata.Text(grant.Source),
+            [GrantMeterKey] = PolarMetadata.Text(grant.Meter),
         };
         if (grant.Reason is not null)
         {
@@ -121,6 +135,9 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grant {Status}: {Units} units to {Customer} on meter {Meter} (grant {GrantId}, source {Source})")]
     private partial void LogGrant(GrantStatus status, decimal units, CustomerRef customer, string meter, string grantId, string source);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Grant {GrantId} (source {Source}) refused: its id was first used for another grant")]
+    private partial void LogConflict(string grantId, string source);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created customer {CustomerId} for external id {ExternalId}")]
     private partial void LogCustomerCreated(Guid customerId, string externalId);

@@ -7,6 +7,7 @@ internal static class PolarRoutes
 {
     private static readonly string[] CustomersRead = ["customers:read", "customers:write"];
     private static readonly string[] CustomersWrite = ["customers:write"];
+    private static readonly string[] EventsRead = ["events:read", "events:write"];
     private static readonly string[] EventsWrite = ["events:write"];
     private static readonly string[] MetersRead = ["meters:read", "meters:write"];
     private static readonly string[] MetersWrite = ["meters:write"];
@@ -24,6 +25,8 @@ internal static class PolarRoutes
         new("PATCH", "/v1/customers/{id}", CustomersWrite, customers.UpdateAsync),
         new("DELETE", "/v1/customers/{id}", CustomersWrite, customers.DeleteAsync),
         new("GET", "/v1/customers/{id}/state", CustomersRead, customers.StateAsync),
+        new("GET", "/v1/events/", EventsRead, events.ListAsync),
+        new("GET", "/v1/events/{id}", EventsRead, events.GetAsync),
         new("POST", "/v1/events/ingest", EventsWrite, events.IngestAsync),
         new("GET", "/v1/meters/", MetersRead, meters.ListAsync),
         new("POST", "/v1/meters/", MetersWrite, meters.CreateAsync),

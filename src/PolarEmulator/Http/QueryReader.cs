@@ -1,3 +1,5 @@
+using System.Text.Json;
+using CreditGrants.Polar.Models;
 using PolarEmulator.Store;
 using PolarEmulator.Validation;
 using PolarEmulator.Wire;
@@ -89,6 +91,109 @@ internal sealed class QueryReader(HttpRequest request)
         }
 
         return keys;
+    }
+
+    /// <summary>One UUID version 4, or null when absent; anything else is a refusal.</summary>
+    public Guid? Uuid(string name)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        if (Guid.TryParse(text, out var guid) && guid.Version == 4)
+        {
+            return guid;
+        }
+
+        Issues.Add(Validation.Issues.Uuid(Validation.Issues.Loc("query", name), Validation.Issues.Text(text)));
+        return null;
+    }
+
+    /// <summary>Each value of a repeatable parameter, checked against the allowed ones.</summary>
+    public IReadOnlyList<string> Enums(string name, IReadOnlyList<string> allowed)
+    {
+        var values = Strings(name);
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (!allowed.Contains(values[i], StringComparer.Ordinal))
+            {
+                var location = values.Count == 1 ? Validation.Issues.Loc("query", name) : Validation.Issues.Loc("query", name, i);
+                Issues.Add(Validation.Issues.Enum(location, Validation.Issues.Text(values[i]), allowed));
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>], or null when absent.</summary>
+    public int? Integer(string name, int min, int max)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        if (!int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            Issues.Add(Validation.Issues.IntParsing(Validation.Issues.Loc("query", name), text));
+            return null;
+        }
+
+        if (value < min || value > max)
+        {
+            Issues.Add(value < min
+                ? new ValidationIssue("greater_than_equal", Validation.Issues.Loc("query", name), $"Input should be greater than or equal to {min}",
+                    Validation.Issues.Text(text), Validation.Issues.Ctx("ge", min))
+                : new ValidationIssue("less_than_equal", Validation.Issues.Loc("query", name), $"Input should be less than or equal to {max}",
+                    Validation.Issues.Text(text), Validation.Issues.Ctx("le", max)));
+            return null;
+        }
+
+        return value;
+    }
+
+    /// <summary>A date-time with a time zone, or null when absent.</summary>
+    public DateTimeOffset? Timestamp(string name)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        if (Timestamps.TryParseAware(Validation.Issues.Text(text), out var timestamp, out var refusal))
+        {
+            return timestamp;
+        }
+
+        Issues.Add(refusal == ValidationIssueKind.NoZone
+            ? new ValidationIssue("timezone_aware", Validation.Issues.Loc("query", name), "Input should have timezone info", Validation.Issues.Text(text))
+            : new ValidationIssue("datetime_from_date_parsing", Validation.Issues.Loc("query", name),
+                "Input should be a valid datetime or date, invalid character in year", Validation.Issues.Text(text)));
+        return null;
+    }
+
+    /// <summary>A meter filter given as a JSON string (<c>?filter={"conjunction":…}</c>), or null when absent.</summary>
+    public MeterFilter? Filter(string name)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            var problems = new List<ValidationIssue>();
+            var filter = MeterBodies.Filter(document.RootElement.Clone(), Validation.Issues.Loc("query", name), problems);
+            Issues.AddRange(problems);
+            return problems.Count == 0 ? filter : null;
+        }
+        catch (JsonException ex)
+        {
+            Issues.Add(Validation.Issues.ValueError(Validation.Issues.Loc("query", name), Validation.Issues.Text(text), $"Invalid JSON: {ex.Message}"));
+            return null;
+        }
     }
 
     /// <summary>The <c>metadata[key]=value</c> filters (deepObject style); each key may repeat.</summary>

@@ -107,6 +107,24 @@ internal sealed record CustomerMeterQuery(
     IReadOnlyList<SortKey> Sorting,
     PageRequest Page);
 
+/// <summary>Filters of <c>GET /v1/events/</c>; list filters match any of their values, and all filters apply together.</summary>
+internal sealed record EventQuery(
+    MeterFilter? Filter,
+    DateTimeOffset? Start,
+    DateTimeOffset? End,
+    IReadOnlyList<Guid> OrganizationIds,
+    IReadOnlyList<Guid> CustomerIds,
+    IReadOnlyList<string> ExternalCustomerIds,
+    Guid? MeterId,
+    IReadOnlyList<string> Names,
+    IReadOnlyList<string> Sources,
+    string? Query,
+    Guid? ParentId,
+    int? Depth,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Metadata,
+    IReadOnlyList<SortKey> Sorting,
+    PageRequest Page);
+
 /// <summary>A request refused with a 422 by Polar's own code (<c>PolarRequestValidationError</c>).</summary>
 internal sealed record Refusal(IReadOnlyList<ValidationIssue> Issues);
 

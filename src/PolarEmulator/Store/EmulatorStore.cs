@@ -32,6 +32,10 @@ internal sealed class EmulatorStore
     private readonly Dictionary<Guid, List<int>> _eventsByCustomerId = [];
     private readonly Dictionary<string, List<int>> _eventsByExternalCustomerId = new(StringComparer.Ordinal);
 
+    // Built for a metadata key the first time a list filters on it, then kept up to date by every insert.
+    private readonly Dictionary<string, Dictionary<string, List<int>>> _eventsByMetadata = new(StringComparer.Ordinal);
+    private int _eventsWithParent;
+
     private readonly List<CustomerMeterRecord> _customerMeters = [];
     private readonly Dictionary<Guid, CustomerMeterRecord> _customerMetersById = [];
     private readonly Dictionary<Guid, List<CustomerMeterRecord>> _customerMetersByCustomer = [];
@@ -346,6 +350,48 @@ internal sealed class EmulatorStore
         return (result, null);
     }
 
+    /// <summary>
+    /// Lists events as <c>GET /v1/events/</c> does: every filter applies (a list filter matches any of its values,
+    /// <c>metadata[key]</c> repeated matches any of its values), sorted by timestamp then insertion order, one page.
+    /// </summary>
+    public (IReadOnlyList<EventResource> Items, int TotalCount) ListEvents(EventQuery query)
+    {
+        lock (_lock)
+        {
+            MeterRecord? meter = null;
+            if ((query.OrganizationIds.Count > 0 && !query.OrganizationIds.Contains(OrganizationId))
+                || (query.Sources.Count > 0 && !query.Sources.Contains(EventRecord.Source, StringComparer.Ordinal))
+                || (query.MeterId is { } meterId && !_metersById.TryGetValue(meterId, out meter)))
+            {
+                return ([], 0);
+            }
+
+            var tree = _eventsWithParent > 0 || query.ParentId is not null ? EventTree.Build(_events) : null;
+            int? anchor = null;
+            if (query.ParentId is { } parentId)
+            {
+                anchor = FindEventIndex(parentId);
+                if (anchor is null)
+                {
+                    return ([], 0);
+                }
+            }
+
+            var matches = new List<(int Item, long Order)>();
+            foreach (var index in query.Metadata.Count > 0 ? MetadataCandidates(query.Metadata) : Enumerable.Range(0, _events.Count))
+            {
+                if (EventMatches(index, query, meter, tree, anchor))
+                {
+                    matches.Add((index, index));
+                }
+            }
+
+            var sorted = Sort(matches, query.Sorting, (index, _) => _events[index].Timestamp);
+            var (page, total) = query.Page.Slice(sorted);
+            return ([.. page.Select(p => EventResourceAt(p.Item, tree))], total);
+        }
+    }
+
     // ---- Meters ----------------------------------------------------------------------------------------------
 
     public MeterResource CreateMeter(MeterDraft draft)
@@ -634,6 +680,18 @@ internal sealed class EmulatorStore
     {
         var index = _events.Count;
         _events.Add(record);
+        if (record.ParentId is not null)
+        {
+            _eventsWithParent++;
+        }
+
+        foreach (var (key, values) in _eventsByMetadata)
+        {
+            if (metadata.ValueKind == JsonValueKind.Object && metadata.TryGetProperty(key, out var value) && MetadataText(value) is { } text)
+            {
+                Index(values, text, index);
+            }
+        }
         CustomerRecord? customer = null;
         if (record.CustomerId is { } customerId)
         {
@@ -648,6 +706,176 @@ internal sealed class EmulatorStore
 
         Count(record, customer, metadata, _meters, countMatches: true);
     }
+
+    /// <summary>The event with this id, as <c>GET /v1/events/{id}</c> returns it, or null.</summary>
+    public EventResource? GetEvent(Guid id)
+    {
+        lock (_lock)
+        {
+            return FindEventIndex(id) is { } index
+                ? EventResourceAt(index, _eventsWithParent > 0 ? EventTree.Build(_events) : null)
+                : null;
+        }
+    }
+
+    private bool EventMatches(int index, EventQuery query, MeterRecord? meter, EventTree? tree, int? anchor)
+    {
+        var record = _events[index];
+        if ((query.Names.Count > 0 && !query.Names.Contains(record.Name, StringComparer.Ordinal))
+            || (query.Start is { } start && record.Timestamp < start)
+            || (query.End is { } end && record.Timestamp > end)
+            || (query.Query is { } text && !record.Name.Contains(text, StringComparison.OrdinalIgnoreCase)))
+        {
+            return false;
+        }
+
+        var customer = EventCustomer(record);
+        if (query.CustomerIds.Count > 0
+            && !(record.CustomerId is { } rawId && query.CustomerIds.Contains(rawId))
+            && !(customer is not null && query.CustomerIds.Contains(customer.Id)))
+        {
+            return false;
+        }
+
+        if (query.ExternalCustomerIds.Count > 0
+            && !(record.ExternalCustomerId is { } rawExternal && query.ExternalCustomerIds.Contains(rawExternal, StringComparer.Ordinal))
+            && !(customer?.ExternalId is { } externalId && query.ExternalCustomerIds.Contains(externalId, StringComparer.Ordinal)))
+        {
+            return false;
+        }
+
+        if (!InTree(index, query, tree, anchor))
+        {
+            return false;
+        }
+
+        if (query.Filter is null && meter is null)
+        {
+            return true;
+        }
+
+        using var metadata = JsonDocument.Parse(record.Metadata);
+        var facts = new MeterEventFacts(record.Name, EventRecord.Source, record.Timestamp, new JsonObjectView(metadata.RootElement));
+        return (query.Filter is null || Matches(query.Filter, facts)) && (meter is null || Matches(meter.Filter, facts));
+    }
+
+    /// <summary>
+    /// <c>depth</c> keeps events at most that many levels below the roots (or below the <c>parent_id</c> anchor, which is level 0);
+    /// <c>parent_id</c> alone keeps the anchor's direct children.
+    /// </summary>
+    private static bool InTree(int index, EventQuery query, EventTree? tree, int? anchor)
+    {
+        if (query.Depth is not { } depth)
+        {
+            return anchor is not { } parent || tree!.ParentOf(index) == parent;
+        }
+
+        var level = 0;
+        for (var current = index; ; level++)
+        {
+            if (anchor is { } top ? current == top : tree?.ParentOf(current) is null)
+            {
+                return level <= depth;
+            }
+
+            if (tree?.ParentOf(current) is not { } up || level >= depth)
+            {
+                return false;
+            }
+
+            current = up;
+        }
+    }
+
+    private CustomerRecord? EventCustomer(EventRecord record) =>
+        record.CustomerId is { } customerId ? FindCustomer(customerId)
+        : record.ExternalCustomerId is { } externalId ? _customersByExternalId.GetValueOrDefault(externalId)
+        : null;
+
+    private EventResource EventResourceAt(int index, EventTree? tree)
+    {
+        var record = _events[index];
+        return new EventResource(EventIdAt(index), record.Timestamp, OrganizationId, record.CustomerId,
+            EventCustomer(record)?.ToResource(OrganizationId), record.ExternalCustomerId, MemberId: null, ExternalMemberId: null,
+            tree?.ChildCount(index) ?? 0, tree?.ParentOf(index) is { } parent ? EventIdAt(parent) : null, Label: record.Name, record.Name,
+            EventRecord.Source, JsonElement.Parse(record.Metadata));
+    }
+
+    /// <summary>A stable UUID v4 for the n-th event of this organization, so ids survive a restart without being stored.</summary>
+    private Guid EventIdAt(int index)
+    {
+        Span<byte> input = stackalloc byte[20];
+        OrganizationId.TryWriteBytes(input[..16], bigEndian: true, out _);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(input[16..], index);
+        Span<byte> hash = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(input, hash);
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x40);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash[..16], bigEndian: true);
+    }
+
+    private int? FindEventIndex(Guid id)
+    {
+        for (var index = 0; index < _events.Count; index++)
+        {
+            if (EventIdAt(index) == id)
+            {
+                return index;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The events whose metadata holds, for every key filtered on, one of the values asked for; in insertion order.</summary>
+    private IEnumerable<int> MetadataCandidates(IReadOnlyDictionary<string, IReadOnlyList<string>> wanted)
+    {
+        HashSet<int>? result = null;
+        foreach (var (key, values) in wanted)
+        {
+            var index = MetadataIndex(key);
+            var matching = values.SelectMany(v => index.GetValueOrDefault(v) ?? []).ToHashSet();
+            if (result is null)
+            {
+                result = matching;
+            }
+            else
+            {
+                result.IntersectWith(matching);
+            }
+        }
+
+        return result is null ? [] : result.Order();
+    }
+
+    private Dictionary<string, List<int>> MetadataIndex(string key)
+    {
+        if (_eventsByMetadata.TryGetValue(key, out var index))
+        {
+            return index;
+        }
+
+        index = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (var i = 0; i < _events.Count; i++)
+        {
+            using var metadata = JsonDocument.Parse(_events[i].Metadata);
+            if (metadata.RootElement.TryGetProperty(key, out var value) && MetadataText(value) is { } text)
+            {
+                Index(index, text, i);
+            }
+        }
+
+        _eventsByMetadata[key] = index;
+        return index;
+    }
+
+    /// <summary>A metadata value as Polar's <c>metadata[key]=value</c> compares it: a string as is, a number or boolean as its JSON text.</summary>
+    private static string? MetadataText(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
+        _ => null,
+    };
 
     private static void Index<TKey>(Dictionary<TKey, List<int>> index, TKey key, int value)
         where TKey : notnull
@@ -804,4 +1032,40 @@ internal sealed class EmulatorStore
         });
         return items;
     }
+}
+
+/// <summary>Parent and child links between events (a parent is named by its external id at ingest).</summary>
+internal sealed class EventTree
+{
+    private readonly Dictionary<int, int> _parents = [];
+    private readonly Dictionary<int, int> _children = [];
+
+    public static EventTree Build(IReadOnlyList<EventRecord> events)
+    {
+        var tree = new EventTree();
+        var wanted = events.Where(e => e.ParentId is not null).Select(e => e.ParentId!).ToHashSet(StringComparer.Ordinal);
+        var byExternalId = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i].ExternalId is { } externalId && wanted.Contains(externalId))
+            {
+                byExternalId[externalId] = i;
+            }
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i].ParentId is { } parentId && byExternalId.TryGetValue(parentId, out var parent))
+            {
+                tree._parents[i] = parent;
+                tree._children[parent] = tree._children.GetValueOrDefault(parent) + 1;
+            }
+        }
+
+        return tree;
+    }
+
+    public int? ParentOf(int index) => _parents.TryGetValue(index, out var parent) ? parent : null;
+
+    public int ChildCount(int index) => _children.GetValueOrDefault(index);
 }

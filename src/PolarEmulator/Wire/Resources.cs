@@ -107,6 +107,23 @@ internal sealed record CustomerMeterResource(
     CustomerResource Customer,
     MeterResource Meter);
 
+/// <summary>Polar's <c>UserEvent</c> (the only kind a client can ingest); <c>metadata</c> is the object as ingested.</summary>
+internal sealed record EventResource(
+    Guid Id,
+    DateTimeOffset Timestamp,
+    Guid OrganizationId,
+    Guid? CustomerId,
+    CustomerResource? Customer,
+    string? ExternalCustomerId,
+    Guid? MemberId,
+    string? ExternalMemberId,
+    int ChildCount,
+    Guid? ParentId,
+    string Label,
+    string Name,
+    string Source,
+    JsonElement Metadata);
+
 /// <summary>Polar's <c>ListResource</c>.</summary>
 internal sealed record ListResource<T>(IReadOnlyList<T> Items, PaginationResource Pagination);
 
@@ -172,6 +189,8 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 [JsonSerializable(typeof(ListResource<CustomerResource>))]
 [JsonSerializable(typeof(ListResource<MeterResource>))]
 [JsonSerializable(typeof(ListResource<CustomerMeterResource>))]
+[JsonSerializable(typeof(ListResource<EventResource>))]
+[JsonSerializable(typeof(EventResource))]
 [JsonSerializable(typeof(IngestResultResource))]
 [JsonSerializable(typeof(ErrorResource))]
 [JsonSerializable(typeof(DetailResource))]

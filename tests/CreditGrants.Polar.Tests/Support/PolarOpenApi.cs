@@ -48,19 +48,16 @@ public static class PolarOpenApi
     /// <summary>The OpenAPI path whose template (<c>/v1/customers/{id}</c>) matches a concrete path.</summary>
     public static string PathTemplate(JsonElement root, string path)
     {
+        // The most literal template wins, as in Polar's router: /v1/events/ingest before /v1/events/{id}.
         var parts = path.Split('/');
-        // A literal segment wins over a template one: /v1/events/ingest is not /v1/events/{id}.
-        foreach (var candidate in root.GetProperty("paths").EnumerateObject().Select(p => p.Name).OrderBy(p => p.Count(c => c == '{')))
-        {
-            var templateParts = candidate.Split('/');
-            if (templateParts.Length == parts.Length
-                && templateParts.Zip(parts).All(pair => pair.First == pair.Second || pair.First.StartsWith('{')))
-            {
-                return candidate;
-            }
-        }
-
-        throw new KeyNotFoundException($"Polar's OpenAPI document has no path matching {path}.");
+        return root.GetProperty("paths").EnumerateObject().Select(p => p.Name)
+            .Select(candidate => (Candidate: candidate, Parts: candidate.Split('/')))
+            .Where(c => c.Parts.Length == parts.Length
+                && c.Parts.Zip(parts).All(pair => pair.First == pair.Second || pair.First.StartsWith('{')))
+            .OrderByDescending(c => c.Parts.Count(p => !p.StartsWith('{')))
+            .Select(c => c.Candidate)
+            .FirstOrDefault()
+            ?? throw new KeyNotFoundException($"Polar's OpenAPI document has no path matching {path}.");
     }
 
     private static (JsonElement, BuildOptions) Load()
