@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/CreditGrants.Cli -nologo -v quiet -clp:NoSummary
 credits() { dotnet run --no-build --project src/CreditGrants.Cli -- "$@"; }
-credits grant --customer user-42 --email ada@lovelace.dev --name "Ada Lovelace" --units 100 \
+credits grant --customer user-42 --email mary@somerville.dev --name "Mary Somerville" --units 100 \
   --grant-id welcome-user-42 --reason "Free trial credits"
 credits balance --customer user-42
