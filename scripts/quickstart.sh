@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the local default: grant a new customer 100 credits, then show the balance that holds them.
-# With no POLAR_SERVER and no POLAR_ACCESS_TOKEN, `credits` runs the embedded Polar emulator (state in .credits/).
+# With no POLAR_SERVER and no POLAR_ACCESS_TOKEN, `credits` runs the embedded Polar emulator (state in ~/.local/share/credits,
+# one folder per user; --data-dir or CREDITS_DATA_DIR chooses another).
 # ./credits builds the CLI on its first run (about two minutes with the restore) and whenever its sources change.
 set -euo pipefail
 cd "$(dirname "$0")/.."

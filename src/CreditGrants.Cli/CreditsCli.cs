@@ -26,7 +26,7 @@ public sealed partial class CreditsCli
 
     private readonly Option<string?> _dataDir = new("--data-dir")
     {
-        Description = $"Where the embedded emulator keeps its state (default: {PolarConnection.DefaultDataDir}/)",
+        Description = $"Where the embedded emulator keeps its state (default: env {DataFolder.Variable}, else one folder per user, ~/.local/share/credits)",
         Recursive = true,
     };
 

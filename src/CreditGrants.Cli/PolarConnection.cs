@@ -14,15 +14,19 @@ public sealed class PolarConnection : IAsyncDisposable
 {
     public const string ServerVariable = "POLAR_SERVER";
     public const string TokenVariable = "POLAR_ACCESS_TOKEN";
-    public const string DefaultDataDir = ".credits";
     public const string EmulatorStateFile = "polar-emulator.json";
 
-    private readonly PolarEmulatorServer? _emulator;
+    /// <summary>How often a run waiting for the data folder checks whether it is free.</summary>
+    internal static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(100);
 
-    private PolarConnection(ServiceProvider services, PolarEmulatorServer? emulator)
+    private readonly PolarEmulatorServer? _emulator;
+    private readonly IDisposable? _dataFolderLock;
+
+    private PolarConnection(ServiceProvider services, PolarEmulatorServer? emulator, IDisposable? dataFolderLock)
     {
         Services = services;
         _emulator = emulator;
+        _dataFolderLock = dataFolderLock;
     }
 
     public IServiceProvider Services { get; }
@@ -36,18 +40,32 @@ public sealed class PolarConnection : IAsyncDisposable
         var server = settings.Server ?? settings.Environment(ServerVariable);
         var token = ReadToken(settings);
         PolarEmulatorServer? emulator = null;
+        IDisposable? dataFolderLock = null;
         if (server is null && token is null)
         {
-            var dataDir = Path.GetFullPath(settings.DataDir ?? DefaultDataDir);
-            Directory.CreateDirectory(dataDir);
-            emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions
+            var dataDir = DataFolder.Resolve(settings.DataDir, settings.Environment);
+            DataFolder.Create(dataDir);
+            // One run at a time per data folder: each run loads the emulator's state and saves it when it ends,
+            // so two at once would each save their own copy over the other's grants.
+            dataFolderLock = await DataFolder.LockAsync(dataDir, error, LockPollInterval, cancellationToken).ConfigureAwait(false);
+            var stateFile = Path.Combine(dataDir, EmulatorStateFile);
+            var isNew = !File.Exists(stateFile);
+            try
             {
-                SeedMeter = true,
-                DataFile = Path.Combine(dataDir, EmulatorStateFile),
-            }, cancellationToken).ConfigureAwait(false);
-            await error.WriteLineAsync(
-                $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
-                + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
+                emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions { SeedMeter = true, DataFile = stateFile }, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch
+            {
+                dataFolderLock.Dispose();
+                throw;
+            }
+
+            await error.WriteLineAsync(isNew
+                ? $"credits: no Polar server configured; using the embedded Polar emulator, with new, empty state in {dataDir} "
+                  + $"(later runs from any folder use it too). Set {ServerVariable} and {TokenVariable} to use Polar."
+                : $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
+                  + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
             server = emulator.BaseAddress.AbsoluteUri;
             token = emulator.Token;
         }
@@ -85,7 +103,7 @@ public sealed class PolarConnection : IAsyncDisposable
             options.AccessToken = token;
         });
         services.AddGrantServices();
-        return new PolarConnection(services.BuildServiceProvider(), emulator);
+        return new PolarConnection(services.BuildServiceProvider(), emulator, dataFolderLock);
     }
 
     private static string? ReadToken(CliSettings settings)
@@ -118,6 +136,9 @@ public sealed class PolarConnection : IAsyncDisposable
         {
             await _emulator.DisposeAsync().ConfigureAwait(false);
         }
+
+        // Only once the emulator has saved its state may the next run load it.
+        _dataFolderLock?.Dispose();
     }
 }
 
