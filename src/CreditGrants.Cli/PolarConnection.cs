@@ -91,7 +91,13 @@ public sealed class PolarConnection : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddLogging(logging =>
         {
-            logging.SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Warning);
+            // Without --verbose a failure is told once, as the command's one-line error: retries (Polly) log nothing.
+            logging.SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Error);
+            if (!settings.Verbose)
+            {
+                logging.AddFilter("Polly", LogLevel.None);
+            }
+
             logging.AddProvider(new TextWriterLoggerProvider(error));
         });
         services.AddOptions<Grants.GrantOptions>().Bind(configuration.GetSection(Grants.GrantOptions.SectionName));

@@ -13,9 +13,10 @@ foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())
 }
 
 using var cancel = new CancellationTokenSource();
+// The first Ctrl+C stops the command cleanly (exit code 130, state saved, results file complete); a second one ends the process at once.
 Console.CancelKeyPress += (_, e) =>
 {
-    e.Cancel = true;
+    e.Cancel = !cancel.IsCancellationRequested;
     cancel.Cancel();
 };
 return await new CreditsCli(Console.Out, Console.Error, Environment.GetEnvironmentVariable, configuration).RunAsync(args, cancel.Token);
