@@ -17,6 +17,9 @@ esac
 version="1.0.0-dev.$(date -u +%Y%m%d%H%M%S)"
 packages=artifacts/packages
 rm -f "$packages"/CreditGrants.Cli.*.nupkg
-dotnet pack src/CreditGrants.Cli -c Release -nologo -v quiet -clp:NoSummary -p:Version="$version" -o "$packages"
+# Built under artifacts/tool (--artifacts-path), apart from the clone's own bin/ and obj/ that ./credits and the tests use;
+# only the package's version changes from one install to the next, so a second install compiles only what changed.
+dotnet pack src/CreditGrants.Cli -c Release -nologo -v quiet -clp:NoSummary --artifacts-path artifacts/tool \
+  -p:PackageVersion="$version" -o "$packages"
 # `update` installs the tool when it is missing and replaces it when it is there.
 dotnet tool update "${where[@]}" --add-source "$packages" --version "$version" CreditGrants.Cli
