@@ -19,8 +19,21 @@ internal static class CommandLineErrors
                 ? OptionsOf(parse.CommandResult).SelectMany(o => o.Aliases.Prepend(o.Name))
                 : command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name);
             var what = isOption ? "unknown option" : command.Subcommands.Count > 0 ? "unknown command" : "unexpected argument";
-            return Closest(token, candidates) is { } suggestion
-                ? $"{what} '{token}' for '{path}'; did you mean '{suggestion}'? {help}"
+            if (isOption && candidates.Contains(token))
+            {
+                // The command takes it, so it was given before the command's name (credits --polar-server sandbox grant …).
+                return $"'{token}' goes after the command's name: {path} {token} …. {help}";
+            }
+
+            if (Closest(token, candidates) is { } suggestion)
+            {
+                return $"{what} '{token}' for '{path}'; did you mean '{suggestion}'? {help}";
+            }
+
+            // An option of other commands (--data-dir on 'bulk status', --polar-server before the command's name): say whose it is.
+            var owners = isOption ? CommandsTaking(token, Root(parse.CommandResult), "credits").ToList() : [];
+            return owners.Count > 0
+                ? $"{what} '{token}' for '{path}': it is an option of {string.Join(", ", owners.Select(o => $"'{o}'"))}, after the command's name. {help}"
                 : $"{what} '{token}' for '{path}'. {help}";
         }
 
@@ -84,6 +97,32 @@ internal static class CommandLineErrors
             foreach (var option in parent.Command.Options.Where(o => o.Recursive))
             {
                 yield return option;
+            }
+        }
+    }
+
+    private static Command Root(CommandResult result)
+    {
+        while (result.Parent is CommandResult parent)
+        {
+            result = parent;
+        }
+
+        return result.Command;
+    }
+
+    private static IEnumerable<string> CommandsTaking(string option, Command command, string path)
+    {
+        if (command.Options.Any(o => !o.Recursive && (o.Name == option || o.Aliases.Contains(option))))
+        {
+            yield return path;
+        }
+
+        foreach (var subcommand in command.Subcommands)
+        {
+            foreach (var owner in CommandsTaking(option, subcommand, $"{path} {subcommand.Name}"))
+            {
+                yield return owner;
             }
         }
     }

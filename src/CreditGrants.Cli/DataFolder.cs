@@ -84,7 +84,8 @@ public static class DataFolder
         }
     }
 
-    // ERROR_SHARING_VIOLATION on Windows; .NET reports a file locked by another process (flock) the same way on Unix.
+    // A file held with FileShare.None elsewhere: ERROR_SHARING_VIOLATION on Windows; on Unix .NET holds it with flock and reports
+    // EWOULDBLOCK as the HResult (11 on Linux, 35 on macOS).
     private static bool IsTaken(IOException exception) =>
         exception.HResult == unchecked((int)0x80070020) || exception.HResult == 11 || exception.HResult == 35;
 

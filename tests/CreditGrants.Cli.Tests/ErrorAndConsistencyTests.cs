@@ -198,6 +198,7 @@ public sealed class ConsistencyTests : IDisposable
     [InlineData("bulk stauts", "unknown command 'stauts' for 'credits bulk'; did you mean 'status'?")]
     [InlineData("grant --custmer u --units 1 --grant-id g", "unknown option '--custmer' for 'credits grant'; did you mean '--customer'?")]
     [InlineData("bulk", "'credits bulk' needs a command: run, submit, status, retry.")]
+    [InlineData("--data-dir x balance --customer u", "'--data-dir' goes after the command's name: credits balance --data-dir ….")]
     public async Task A_mistyped_command_line_is_one_line_with_a_suggestion_and_exit_2(string line, string expected)
     {
         var run = await CliRun.RunAsync(NoPolar, line.Split(' '));
@@ -235,7 +236,8 @@ public sealed class ConsistencyTests : IDisposable
         var run = await CliRun.RunAsync(NoPolar, "bulk", "status", "0123", "--data-dir", _dataDir, "--storage", "UseDevelopmentStorage=true");
 
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
-        Assert.Contains("unknown option '--data-dir' for 'credits bulk status'", run.Error, StringComparison.Ordinal);
+        Assert.Contains("unknown option '--data-dir' for 'credits bulk status': it is an option of 'credits grant', 'credits balance', " +
+            "'credits meters ensure', 'credits bulk run', after the command's name.", run.Error, StringComparison.Ordinal);
     }
 
     [Theory]
