@@ -14,21 +14,24 @@ public sealed partial class CreditsCli
 {
     private readonly Option<string?> _server = new("--polar-server")
     {
+        HelpName = "production|sandbox|url",
         Description = $"production, sandbox or a URL (default: env {PolarConnection.ServerVariable}; with no server and no token, the embedded emulator)",
     };
 
     private readonly Option<string?> _tokenFile = new("--polar-token-file")
     {
+        HelpName = "file",
         Description = $"A file holding the Polar access token (default: env {PolarConnection.TokenVariable})",
     };
 
     private readonly Option<string?> _dataDir = new("--data-dir")
     {
+        HelpName = "dir",
         Description = $"Where the embedded emulator keeps its state (default: env {DataFolder.Variable}, else one folder per user, ~/.local/share/credits)",
     };
 
     private readonly Option<bool> _json = new("--json") { Description = "Print one JSON object on stdout", Recursive = true };
-    private readonly Option<bool> _verbose = new("--verbose") { Description = "Log Polar calls and show stack traces", Recursive = true };
+    private readonly Option<bool> _verbose = new("--verbose") { Description = "Show stack traces, and log every call and retry", Recursive = true };
 
     /// <summary>The options of commands that talk to Polar (or to the embedded emulator); the others do not list them.</summary>
     private Option[] PolarOptions => [_server, _tokenFile, _dataDir];
