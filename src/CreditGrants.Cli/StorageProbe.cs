@@ -6,7 +6,7 @@ namespace CreditGrants.Cli;
 
 /// <summary>
 /// Checks that something answers at the storage account's endpoints before the first request, so that a storage that is not
-/// running fails at once with what to do, instead of after the SDK's retries.
+/// running fails at once with what to do, instead of after the SDK's retries (about 24 seconds).
 /// </summary>
 internal static class StorageProbe
 {
@@ -14,7 +14,10 @@ internal static class StorageProbe
 
     public static async Task EnsureReachableAsync(StorageAccount account, CancellationToken cancellationToken)
     {
-        var endpoints = new[] { account.Blobs.Uri, account.Queues.Uri, account.Tables.Uri }.Select(u => (u.Host, u.Port)).Distinct();
+        // Behind a proxy only the proxy is reached directly; those endpoints are left to the SDK.
+        var endpoints = new[] { account.Blobs.Uri, account.Queues.Uri, account.Tables.Uri }
+            .Where(u => IsLocal(u.Host) || HttpClient.DefaultProxy.IsBypassed(u))
+            .Select(u => (u.Host, u.Port)).Distinct();
         foreach (var (host, port) in endpoints)
         {
             using var client = new TcpClient();
