@@ -233,6 +233,7 @@ public sealed class BulkAzureTests : IAsyncLifetime
         await DrainAsync(_app);
         var finished = await Credits("bulk", "status", jobId, "--storage", Storage, "--json");
         var again = await Credits("bulk", "retry", jobId, "--storage", Storage);
+        var againJson = await Credits("bulk", "retry", jobId, "--storage", Storage, "--json");
 
         Assert.Equal(ExitCodes.Failed, failed.ExitCode);
         Assert.Contains("Failed chunk 0 (lines from 2, 2 rows) after 5 attempts: Polar: ", failed.Out, StringComparison.Ordinal);
@@ -241,6 +242,8 @@ public sealed class BulkAzureTests : IAsyncLifetime
         Assert.Contains($"Enqueued 1 failed chunk of bulk job {jobId} again (0)", retry.Out, StringComparison.Ordinal);
         Assert.Equal("completed", JsonDocument.Parse(finished.Out).RootElement.GetProperty("status").GetString());
         Assert.Contains("Nothing to retry", again.Out, StringComparison.Ordinal);
+        var json = JsonDocument.Parse(Assert.Single(againJson.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries))).RootElement;
+        Assert.True(json.GetProperty("nothing").GetBoolean());
     }
 
     [Fact]
