@@ -223,7 +223,7 @@ public sealed partial class CreditsCli
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await _error.WriteLineAsync("credits: stopped (Ctrl+C).").ConfigureAwait(false);
+            await _error.WriteLineAsync("credits: stopped.").ConfigureAwait(false);
             return ExitCodes.Interrupted;
         }
         catch (Exception ex)

@@ -24,6 +24,9 @@ public static class ExitCodes
     /// <summary>Stopped by Ctrl+C (SIGINT), as shells count it: 128 + 2.</summary>
     public const int Interrupted = 130;
 
+    /// <summary>Stopped by SIGTERM, as shells count it: 128 + 15.</summary>
+    public const int Terminated = 143;
+
     /// <summary>The exit code of a failure; <see cref="CliErrors.Describe"/> gives its message too.</summary>
     public static int For(Exception exception) => CliErrors.Describe(exception).Code;
 }

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.InteropServices;
 using CreditGrants.Cli;
 
 // Settings such as Grants__DefaultMeter or Polar__RequestsPerMinute come from the environment, as in the Functions app.
@@ -19,4 +20,15 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = !cancel.IsCancellationRequested;
     cancel.Cancel();
 };
-return await new CreditsCli(Console.Out, Console.Error, Environment.GetEnvironmentVariable, configuration).RunAsync(args, cancel.Token);
+
+// SIGTERM (kill, docker stop) stops it the same clean way, and exits 143 as shells count it.
+var terminated = false;
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    terminated = true;
+    cancel.Cancel();
+});
+
+var code = await new CreditsCli(Console.Out, Console.Error, Environment.GetEnvironmentVariable, configuration).RunAsync(args, cancel.Token);
+return terminated && code == ExitCodes.Interrupted ? ExitCodes.Terminated : code;

@@ -53,6 +53,39 @@ public sealed class DataFolderTests : IDisposable
         Assert.Contains("Granted 5 units", output.ToString(), StringComparison.Ordinal);
     }
 
+    [BashTheory]
+    [InlineData("INT", ExitCodes.Interrupted)]
+    [InlineData("TERM", ExitCodes.Terminated)]
+    public async Task A_signal_stops_a_run_cleanly_with_the_shell_exit_code(string signal, int expected)
+    {
+        // The run is signalled while it waits for the data folder, so the signal always lands mid-run.
+        Directory.CreateDirectory(DataDir);
+        await using var held = new FileStream(Path.Combine(DataDir, DataFolder.LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "credits.dll"), "balance", "--customer", "u", "--data-dir", DataDir })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment.Remove(PolarConnection.ServerVariable);
+        start.Environment.Remove(PolarConnection.TokenVariable);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var waiting = await process.StandardError.ReadLineAsync();
+        using (var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        var rest = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Contains("waiting for it to finish", waiting, StringComparison.Ordinal);
+        Assert.Equal(expected, process.ExitCode);
+        Assert.Equal("credits: stopped.", rest.Trim());
+        Assert.Empty(await output);
+    }
+
     [Fact]
     public async Task A_new_data_folder_is_announced_as_new_empty_state_and_later_runs_are_not()
     {

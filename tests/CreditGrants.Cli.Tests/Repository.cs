@@ -57,3 +57,16 @@ public sealed class BashFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A theory that runs a bash script or sends Unix signals: skipped on Windows.</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
+public sealed class BashTheoryAttribute : TheoryAttribute
+{
+    public BashTheoryAttribute()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Skip = "Unix signals and the bash scripts of this clone are not used on Windows.";
+        }
+    }
+}
