@@ -21,6 +21,7 @@ public static class CliErrors
             AggregateException aggregate when aggregate.InnerExceptions.Count > 0 => Describe(aggregate.InnerExceptions[^1]),
             CliInputException => (ExitCodes.InvalidInput, exception.Message),
             StorageUnavailableException => (ExitCodes.Unavailable, exception.Message),
+            StorageRefusedException => (ExitCodes.Failed, exception.Message),
             GrantException or MeterNotGrantableException => (ExitCodes.RefusedByPolar, exception.Message),
             PolarException { Kind: PolarErrorKind.Unavailable, Status: null } =>
                 (ExitCodes.Unavailable, $"{Sentence(exception.Message)} Check the server (--polar-server or {PolarConnection.ServerVariable}) "
@@ -69,4 +70,14 @@ public sealed class StorageUnavailableException : Exception
     public StorageUnavailableException() { }
 
     public StorageUnavailableException(string message, Exception innerException) : base(message, innerException) { }
+}
+
+/// <summary>Azure Storage answered with an error; the message gives its status and code and what to do, never the connection string.</summary>
+public sealed class StorageRefusedException : Exception
+{
+    public StorageRefusedException(string message) : base(message) { }
+
+    public StorageRefusedException() { }
+
+    public StorageRefusedException(string message, Exception innerException) : base(message, innerException) { }
 }

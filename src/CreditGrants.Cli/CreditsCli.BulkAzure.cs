@@ -255,7 +255,7 @@ public sealed partial class CreditsCli
         new($"No bulk job '{jobId}' in this storage account (job ids are the 32 hex digits that 'credits bulk submit' printed).");
 
     // Azure's own message lists the response's headers; the status and code say what went wrong.
-    private static InvalidOperationException StorageFailure(RequestFailedException exception) => new(CliErrors.Storage(exception), exception);
+    private static StorageRefusedException StorageFailure(RequestFailedException exception) => new(CliErrors.Storage(exception), exception);
 
     private static string Progress(BulkJobStatus status) =>
         $"{status.Status}: {N(status.Totals.Rows - status.Totals.Pending ?? 0)} of {(status.Totals.Rows is { } rows ? N(rows) : "?")} rows done " +

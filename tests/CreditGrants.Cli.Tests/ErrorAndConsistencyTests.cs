@@ -92,6 +92,18 @@ public sealed class OneLineErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_storage_refusal_is_not_called_unexpected()
+    {
+        var refusal = new StorageRefusedException(CliErrors.Storage(new RequestFailedException(403, "denied", "AuthorizationPermissionMismatch", null)));
+
+        var (code, message) = CliErrors.Describe(refusal);
+
+        Assert.Equal(ExitCodes.Failed, code);
+        Assert.StartsWith("Azure Storage answered 403 AuthorizationPermissionMismatch: ", message, StringComparison.Ordinal);
+        Assert.Contains("Data Contributor", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_unexpected_error_is_its_first_line_and_points_at_verbose()
     {
         var (code, message) = CliErrors.Describe(new InvalidOperationException("Something broke.\nline two\nline three"));
