@@ -55,6 +55,15 @@ public sealed class PolarConnection : IAsyncDisposable
                 emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions { SeedMeter = true, DataFile = stateFile }, cancellationToken)
                     .ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException or KeyNotFoundException
+                                           or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
+            {
+                // Never start over on top of state that cannot be read: that would drop every grant it holds.
+                dataFolderLock.Dispose();
+                throw new CliInputException(
+                    $"--data-dir '{dataDir}' cannot be used: the embedded emulator's state ({EmulatorStateFile}) cannot be read ({FirstLine(ex.Message)}). "
+                    + "Move that file away to start from nothing, or pass another --data-dir.", ex);
+            }
             catch
             {
                 dataFolderLock.Dispose();
@@ -111,6 +120,8 @@ public sealed class PolarConnection : IAsyncDisposable
         services.AddGrantServices();
         return new PolarConnection(services.BuildServiceProvider(), emulator, dataFolderLock);
     }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim().TrimEnd('.');
 
     private static string? ReadToken(CliSettings settings)
     {

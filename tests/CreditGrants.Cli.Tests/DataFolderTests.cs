@@ -132,6 +132,22 @@ public sealed class DataFolderTests : IDisposable
         Assert.StartsWith($"credits: --data-dir '{file}' cannot be used:", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task State_that_cannot_be_read_is_refused_in_one_line_and_left_as_it_is()
+    {
+        Directory.CreateDirectory(DataDir);
+        var state = Path.Combine(DataDir, PolarConnection.EmulatorStateFile);
+        await File.WriteAllTextAsync(state, "{not json");
+
+        var run = await CliRun.RunAsync(new Dictionary<string, string?>(), "grant", "--customer", "u", "--units", "1", "--grant-id", "g", "--data-dir", DataDir);
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        var line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"credits: --data-dir '{DataDir}' cannot be used: the embedded emulator's state (polar-emulator.json) cannot be read", line,
+            StringComparison.Ordinal);
+        Assert.Equal("{not json", await File.ReadAllTextAsync(state));
+    }
+
     private static async Task<CliRun> StartCredits(string program, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
