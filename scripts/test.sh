@@ -9,7 +9,8 @@ usage() {
 Usage: bash scripts/test.sh [--project NAME] [--filter EXPR]
 
 Builds (warnings are errors), starts Azurite on ports 10000-10002, runs the tests, stops Azurite, and ends
-with one line: "N passed, N failed[, N skipped]". Exit code 0 when every test passed.
+with one line: "N passed, N failed[, N skipped]". Exit code 0 when every test passed. It stops at once when
+those ports are taken (another Azurite?). Needs the .NET SDK, Node.js and npm (npm ci installs Azurite).
 
   --project NAME   run one test project: a folder of tests/ (CreditGrants.Cli.Tests, or CreditGrants.Cli);
                    default: every project of CreditFunctions.sln
