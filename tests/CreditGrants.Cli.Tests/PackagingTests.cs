@@ -54,7 +54,7 @@ public sealed class CreditsWrapperTests : IDisposable
     private async Task<(CliRun Run, string[] Calls)> CreditsAsync(params string[] args)
     {
         var run = await Repository.RunProcessAsync("bash", [Path.Combine(_root, "credits"), .. args], _root,
-            new Dictionary<string, string> { ["DOTNET"] = Path.Combine(_root, "fake-dotnet") });
+            new Dictionary<string, string> { ["CREDITS_DOTNET"] = Path.Combine(_root, "fake-dotnet") });
         var log = Path.Combine(_root, "dotnet.log");
         return (run, File.Exists(log) ? File.ReadAllLines(log) : []);
     }
