@@ -1,6 +1,6 @@
 namespace CreditGrants.Cli;
 
-/// <summary>What <c>credits</c> exits with, so scripts can tell a bad input from a refusal from an outage.</summary>
+/// <summary>What <c>credits</c> exits with, so scripts can tell a bad input from a refusal from an outage (<see cref="CliErrors"/> maps failures to them).</summary>
 public static class ExitCodes
 {
     /// <summary>Done: granted, duplicate, or the command's answer.</summary>
@@ -26,9 +26,6 @@ public static class ExitCodes
 
     /// <summary>Stopped by SIGTERM, as shells count it: 128 + 15.</summary>
     public const int Terminated = 143;
-
-    /// <summary>The exit code of a failure; <see cref="CliErrors.Describe"/> gives its message too.</summary>
-    public static int For(Exception exception) => CliErrors.Describe(exception).Code;
 }
 
 /// <summary>The command line or the environment is not usable as given; the message says what to change.</summary>
