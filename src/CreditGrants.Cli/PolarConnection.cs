@@ -16,6 +16,9 @@ public sealed class PolarConnection : IAsyncDisposable
     public const string TokenVariable = "POLAR_ACCESS_TOKEN";
     public const string EmulatorStateFile = "polar-emulator.json";
 
+    /// <summary>Where earlier versions kept the embedded emulator's state: <c>.credits</c> in the current folder.</summary>
+    public const string LegacyDataDir = ".credits";
+
     /// <summary>How often a run waiting for the data folder checks whether it is free.</summary>
     internal static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(100);
 
@@ -75,6 +78,14 @@ public sealed class PolarConnection : IAsyncDisposable
                   + $"(later runs from any folder use it too). Set {ServerVariable} and {TokenVariable} to use Polar."
                 : $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
                   + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
+            if (settings.DataDir is null && settings.Environment(DataFolder.Variable) is null
+                && Path.GetFullPath(LegacyDataDir) is var legacy && legacy != dataDir && File.Exists(Path.Combine(legacy, EmulatorStateFile)))
+            {
+                await error.WriteLineAsync(
+                    $"credits: {legacy} holds state an earlier version kept in the current folder; pass --data-dir {LegacyDataDir} to use it.")
+                    .ConfigureAwait(false);
+            }
+
             server = emulator.BaseAddress.AbsoluteUri;
             token = emulator.Token;
         }

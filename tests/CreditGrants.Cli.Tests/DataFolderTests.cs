@@ -148,9 +148,33 @@ public sealed class DataFolderTests : IDisposable
         Assert.Equal("{not json", await File.ReadAllTextAsync(state));
     }
 
-    private static async Task<CliRun> StartCredits(string program, params string[] args)
+    [Fact]
+    public async Task State_of_an_earlier_version_in_the_current_folder_is_pointed_out()
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var work = Directory.CreateDirectory(Path.Combine(_folder, "work")).FullName;
+        Directory.CreateDirectory(Path.Combine(work, ".credits"));
+        await File.WriteAllTextAsync(Path.Combine(work, ".credits", PolarConnection.EmulatorStateFile), "{}");
+        var program = Path.Combine(AppContext.BaseDirectory, "credits.dll");
+
+        var run = await StartCredits(program, work, new Dictionary<string, string> { ["XDG_DATA_HOME"] = Path.Combine(_folder, "user") },
+            "meters", "ensure", "--json");
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains($"credits: {Path.Combine(work, ".credits")} holds state an earlier version kept in the current folder; pass --data-dir .credits",
+            run.Error, StringComparison.Ordinal);
+    }
+
+    private static Task<CliRun> StartCredits(string program, params string[] args) => StartCredits(program, null, null, args);
+
+    private static async Task<CliRun> StartCredits(string program, string? workingDirectory, Dictionary<string, string>? environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
+        };
         start.ArgumentList.Add(program);
         foreach (var arg in args)
         {
@@ -161,6 +185,11 @@ public sealed class DataFolderTests : IDisposable
         foreach (var name in new[] { PolarConnection.ServerVariable, PolarConnection.TokenVariable, DataFolder.Variable })
         {
             start.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
         }
 
         using var process = Process.Start(start)!;
