@@ -5,6 +5,6 @@
 // For `az deployment group create`, use main.sandbox.bicepparam or main.production.bicepparam.
 using './main.bicep'
 
-param environmentName = readEnvironmentVariable('AZURE_ENV_NAME')
+param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'credits-dev')
 param polarServer = readEnvironmentVariable('POLAR_SERVER', 'sandbox')
 param polarAccessToken = readEnvironmentVariable('POLAR_ACCESS_TOKEN', '')

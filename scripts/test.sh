@@ -1,8 +1,57 @@
 #!/usr/bin/env bash
-# Runs every test of the solution and ends with one line of totals: "N passed, N failed[, N skipped]".
-# Starts the local services the tests need and stops them on exit, whatever happens.
+# Runs the tests (every project, or one, optionally filtered) and ends with one line of totals:
+# "N passed, N failed[, N skipped]". Starts the local services the tests need and stops them on exit, whatever happens.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'USAGE'
+Usage: bash scripts/test.sh [--project NAME] [--filter EXPR]
+
+Builds (warnings are errors), starts Azurite on ports 10000-10002, runs the tests, stops Azurite, and ends
+with one line: "N passed, N failed[, N skipped]". Exit code 0 when every test passed. It stops at once when
+those ports are taken (another Azurite?). Needs the .NET SDK, Node.js and npm (npm ci installs Azurite).
+
+  --project NAME   run one test project: a folder of tests/ (CreditGrants.Cli.Tests, or CreditGrants.Cli);
+                   default: every project of CreditFunctions.sln
+  --filter EXPR    run only the tests that match a dotnet test filter, e.g. "FullyQualifiedName~Bulk"
+                   or "Name=Grant_with_same_id_twice_grants_once"
+  -h, --help       show this help
+
+Examples:
+  bash scripts/test.sh
+  bash scripts/test.sh --project CreditGrants.Cli.Tests --filter "FullyQualifiedName~BulkRun"
+USAGE
+}
+
+usage_error() {
+  echo "scripts/test.sh: $1" >&2
+  echo "Run 'bash scripts/test.sh --help' for usage." >&2
+  exit 2
+}
+
+target=CreditFunctions.sln
+filter=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --project|--filter)
+      [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value."
+      if [ "$1" = --project ]; then
+        name=${2%/}; name=${name#tests/}
+        [ -d "tests/$name" ] || name="$name.Tests"
+        if [ ! -d "tests/$name" ]; then
+          usage_error "no test project '$2'; the projects are: $(cd tests && ls -d */ | tr -d / | tr '\n' ' ')"
+        fi
+        target="tests/$name"
+      else
+        filter=(--filter "$2")
+      fi
+      shift 2 ;;
+    --project=*|--filter=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
+    *) usage_error "unknown argument '$1'." ;;
+  esac
+done
 
 log_dir=$(mktemp -d)
 azurite_pid=""
@@ -53,7 +102,7 @@ mkdir -p "$log_dir/azurite"
 azurite_pid=$!
 
 echo "== restore and build (warnings are errors)"
-dotnet build CreditFunctions.sln -c Release -nologo -v quiet > "$log_dir/build.log" 2>&1
+dotnet build "$target" -c Release -nologo -v quiet > "$log_dir/build.log" 2>&1
 build_status=$?
 grep -E "error|warning" "$log_dir/build.log" | grep -v "NU1603" | sort -u
 if [ "$build_status" -ne 0 ]; then
@@ -74,7 +123,7 @@ if ! { port_open 10000 && port_open 10001 && port_open 10002; }; then
 fi
 
 echo "== tests"
-dotnet test CreditFunctions.sln -c Release --no-build --nologo 2>&1 | tee "$log_dir/test.log"
+dotnet test "$target" -c Release --no-build --nologo "${filter[@]}" 2>&1 | tee "$log_dir/test.log"
 status=${PIPESTATUS[0]}
 
 passed=0; failed=0; skipped=0

@@ -19,6 +19,13 @@ public sealed partial class CreditsCli
     /// <summary>The clock <c>bulk status --watch</c> waits on between polls; tests replace it.</summary>
     internal TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>How long <c>bulk status --watch</c> sees no progress before it says what may be wrong.</summary>
+    internal static readonly TimeSpan WatchHintAfter = TimeSpan.FromMinutes(2);
+
+    private string BulkQueueName =>
+        new ConfigurationBuilder().AddInMemoryCollection(_configuration).Build().GetSection(BulkOptions.SectionName).Get<BulkOptions>()?.QueueName
+        ?? new BulkOptions().QueueName;
+
     private Command BulkSubmitCommand()
     {
         var file = new Argument<string>("file") { Description = "The CSV file: a header row, then one grant per row (see samples/README.md)" };
@@ -39,7 +46,7 @@ public sealed partial class CreditsCli
                 throw new CliInputException($"'{path}': no such file.");
             }
 
-            var jobs = OpenBulkJobs(parse.GetValue(storage));
+            var jobs = await OpenBulkJobsAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             BulkSubmission submission;
             var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
             await using (input.ConfigureAwait(false))
@@ -97,7 +104,7 @@ public sealed partial class CreditsCli
         };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
-            var jobs = OpenBulkJobs(parse.GetValue(storage));
+            var jobs = await OpenBulkJobsAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             var jobId = parse.GetValue(job)!;
             var seconds = parse.GetValue(interval);
             if (seconds is < 0 or > 3600 || double.IsNaN(seconds))
@@ -107,6 +114,8 @@ public sealed partial class CreditsCli
 
             var json = parse.GetValue(_json);
             var status = await StatusAsync(jobs, jobId, ct).ConfigureAwait(false);
+            var unchangedFor = TimeSpan.Zero;
+            var hinted = false;
             while (parse.GetValue(watch) && !BulkJobState.HasEnded(status.Status))
             {
                 if (!json)
@@ -115,7 +124,18 @@ public sealed partial class CreditsCli
                 }
 
                 await Task.Delay(TimeSpan.FromSeconds(seconds), Clock, ct).ConfigureAwait(false);
+                var previous = status;
                 status = await StatusAsync(jobs, jobId, ct).ConfigureAwait(false);
+                unchangedFor = Progress(status) == Progress(previous) ? unchangedFor + TimeSpan.FromSeconds(seconds) : TimeSpan.Zero;
+                if (!hinted && unchangedFor >= WatchHintAfter)
+                {
+                    // Jobs are granted by the Functions app; a job that never moves usually means no app reads this storage's queue.
+                    hinted = true;
+                    await _error.WriteLineAsync(
+                        $"credits: no progress for {unchangedFor.TotalMinutes:0.#} minutes: is the Functions app running on this storage account " +
+                        $"(it reads the queue '{BulkQueueName}')? Locally: func start in src/CreditFunctions. Ctrl+C stops watching; the job goes on.")
+                        .ConfigureAwait(false);
+                }
             }
 
             if (json)
@@ -147,7 +167,7 @@ public sealed partial class CreditsCli
         };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
-            var jobs = OpenBulkJobs(parse.GetValue(storage));
+            var jobs = await OpenBulkJobsAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             var jobId = parse.GetValue(job)!;
             BulkRetry? retry;
             try
@@ -190,8 +210,11 @@ public sealed partial class CreditsCli
                       $"Azure identity, the account name (default: env {StorageVariable})",
     };
 
-    /// <summary>Bulk jobs on the given storage, named by the app's settings (<c>Bulk__QueueName</c>, …) as in the Functions app.</summary>
-    private BulkJobs OpenBulkJobs(string? storage)
+    /// <summary>
+    /// Bulk jobs on the given storage, named by the app's settings (<c>Bulk__QueueName</c>, …) as in the Functions app; a storage
+    /// that does not answer fails here, at once.
+    /// </summary>
+    private async Task<BulkJobs> OpenBulkJobsAsync(string? storage, CancellationToken cancellationToken)
     {
         var value = string.IsNullOrWhiteSpace(storage) ? _environment(StorageVariable) : storage;
         if (string.IsNullOrWhiteSpace(value))
@@ -212,6 +235,7 @@ public sealed partial class CreditsCli
             throw new CliInputException($"--storage: {ex.Message}", ex);
         }
 
+        await StorageProbe.EnsureReachableAsync(account, cancellationToken).ConfigureAwait(false);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(_configuration).Build();
         var bulk = configuration.GetSection(BulkOptions.SectionName).Get<BulkOptions>() ?? new BulkOptions();
         var grants = configuration.GetSection(GrantOptions.SectionName).Get<GrantOptions>() ?? new GrantOptions();
@@ -234,8 +258,7 @@ public sealed partial class CreditsCli
         new($"No bulk job '{jobId}' in this storage account (job ids are the 32 hex digits that 'credits bulk submit' printed).");
 
     // Azure's own message lists the response's headers; the status and code say what went wrong.
-    private static InvalidOperationException StorageFailure(RequestFailedException exception) =>
-        new($"Azure Storage answered {exception.Status} {exception.ErrorCode}: check the account and your access to it.", exception);
+    private static StorageRefusedException StorageFailure(RequestFailedException exception) => new(CliErrors.Storage(exception), exception);
 
     private static string Progress(BulkJobStatus status) =>
         $"{status.Status}: {N(status.Totals.Rows - status.Totals.Pending ?? 0)} of {(status.Totals.Rows is { } rows ? N(rows) : "?")} rows done " +

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CreditGrants.Bulk;
+using CreditGrants.Polar;
 using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 
@@ -22,7 +23,12 @@ public sealed partial class CreditsCli
             Description = "The batch the rows' grant ids belong to (default: the file's name without extension); the same rows in another batch grant again",
         };
         var dryRun = new Option<bool>("--dry-run") { Description = "Check every row as a real run would and write the results file; grant nothing" };
-        var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV") { file, meter, reason, results, batch, dryRun };
+        var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV. " +
+            "Exit code: 0 all granted or duplicate, 5 some rows rejected or failed, 2 file unusable, 3 refused by Polar, 4 Polar unavailable, 130 Ctrl+C")
+        {
+            file, meter, reason, results, batch, dryRun,
+        };
+        AddPolarOptions(command);
         command.SetAction((parse, ct) => RunGuardedAsync(parse, () =>
         {
             // Checked before the Polar connection opens, so a mistyped path fails at once and starts no emulator.
@@ -33,8 +39,19 @@ public sealed partial class CreditsCli
                 throw new CliInputException($"--batch '{batchName}': {problem}.");
             }
 
-            var run = new BulkRun(new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason)), batchName.Trim(), parse.GetValue(dryRun));
-            return RunAsync(parse, services => RunBulkFileAsync(services.GetRequiredService<BulkRunner>(), files, run, parse, ct), ct);
+            var defaults = new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason));
+            var run = new BulkRun(defaults, batchName.Trim(), parse.GetValue(dryRun));
+            return RunAsync(parse, async services =>
+            {
+                // A meter given for the whole file is checked once, before the first row: a typo stops the run rather than
+                // rejecting every row that relies on it.
+                if (!string.IsNullOrWhiteSpace(defaults.Meter))
+                {
+                    await services.GetRequiredService<IPolarGateway>().GetGrantTargetAsync(defaults.Meter, ct).ConfigureAwait(false);
+                }
+
+                return await RunBulkFileAsync(services.GetRequiredService<BulkRunner>(), files, run, parse, ct).ConfigureAwait(false);
+            }, ct);
         }, ct));
         return command;
     }
@@ -108,14 +125,25 @@ public sealed partial class CreditsCli
         {
             var task = context.AddTask($"{name}: reading", autoStart: true, maxValue: 1);
             task.IsIndeterminate = true;
-            var summary = await runner.RunFileAsync(files.Input, files.Results, run, new SynchronousProgress<BulkProgress>(p =>
+            BulkSummary summary;
+            try
             {
-                record(p);
-                task.IsIndeterminate = false;
-                task.MaxValue = Math.Max(p.RowsTotal, 1);
-                task.Value = p.RowsTotal == 0 ? 1 : p.RowsDone;
-                task.Description = $"{name}: {BulkRunReport.Count(p.RowsDone)} / {BulkRunReport.Count(p.RowsTotal)} rows, {BulkProgressLines.Counts(p.Summary)}";
-            }), cancellationToken).ConfigureAwait(false);
+                summary = await runner.RunFileAsync(files.Input, files.Results, run, new SynchronousProgress<BulkProgress>(p =>
+                {
+                    record(p);
+                    task.IsIndeterminate = false;
+                    task.MaxValue = Math.Max(p.RowsTotal, 1);
+                    task.Value = p.RowsTotal == 0 ? 1 : p.RowsDone;
+                    task.Description = $"{name}: {BulkRunReport.Count(p.RowsDone)} / {BulkRunReport.Count(p.RowsTotal)} rows, {BulkProgressLines.Counts(p.Summary)}";
+                }), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // A run that stops (Ctrl+C, Polar down) takes its bar away, so the message that follows is not mixed with a stale line.
+                progress.AutoClear = true;
+                throw;
+            }
+
             task.StopTask();
             return summary;
         }).ConfigureAwait(false);

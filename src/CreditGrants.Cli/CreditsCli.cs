@@ -14,30 +14,34 @@ public sealed partial class CreditsCli
 {
     private readonly Option<string?> _server = new("--polar-server")
     {
+        HelpName = "production|sandbox|url",
         Description = $"production, sandbox or a URL (default: env {PolarConnection.ServerVariable}; with no server and no token, the embedded emulator)",
-        Recursive = true,
     };
 
     private readonly Option<string?> _tokenFile = new("--polar-token-file")
     {
+        HelpName = "file",
         Description = $"A file holding the Polar access token (default: env {PolarConnection.TokenVariable})",
-        Recursive = true,
     };
 
     private readonly Option<string?> _dataDir = new("--data-dir")
     {
-        Description = $"Where the embedded emulator keeps its state (default: {PolarConnection.DefaultDataDir}/)",
-        Recursive = true,
+        HelpName = "dir",
+        Description = $"Where the embedded emulator keeps its state (default: env {DataFolder.Variable}, else one folder per user, ~/.local/share/credits)",
     };
 
     private readonly Option<bool> _json = new("--json") { Description = "Print one JSON object on stdout", Recursive = true };
-    private readonly Option<bool> _verbose = new("--verbose") { Description = "Log Polar calls and show stack traces", Recursive = true };
+    private readonly Option<bool> _verbose = new("--verbose") { Description = "Show stack traces, and log every call and retry", Recursive = true };
+
+    /// <summary>The options of commands that talk to Polar (or to the embedded emulator); the others do not list them.</summary>
+    private Option[] PolarOptions => [_server, _tokenFile, _dataDir];
 
     private readonly Func<string, string?> _environment;
     private readonly IReadOnlyDictionary<string, string?> _configuration;
     private readonly TextWriter _out;
     private readonly TextWriter _error;
 
+    /// <summary>A command line writing to the given streams, reading variables and app settings (<c>Grants:DefaultMeter</c>, …) from the given sources.</summary>
     public CreditsCli(TextWriter output, TextWriter error, Func<string, string?> environment, IReadOnlyDictionary<string, string?>? configuration = null)
     {
         _out = output;
@@ -46,13 +50,13 @@ public sealed partial class CreditsCli
         _configuration = configuration ?? new Dictionary<string, string?>();
     }
 
+    /// <summary>Runs one command line and returns its exit code (<see cref="ExitCodes"/>); cancelling the token is Ctrl+C.</summary>
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
-        var root = new RootCommand("credits: grant usage credits to Polar customers.");
-        foreach (var option in new Option[] { _server, _tokenFile, _dataDir, _json, _verbose })
-        {
-            root.Options.Add(option);
-        }
+        var root = new RootCommand("credits: grant usage credits to Polar customers. Exit codes: 0 done, 1 other failure, 2 invalid input, " +
+            "3 refused by Polar, 4 Polar or Azure Storage unavailable, 5 rows rejected, 130 stopped by Ctrl+C.");
+        root.Options.Add(_json);
+        root.Options.Add(_verbose);
 
         root.Subcommands.Add(GrantCommand());
         root.Subcommands.Add(BalanceCommand());
@@ -65,16 +69,13 @@ public sealed partial class CreditsCli
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors)
-            {
-                await _error.WriteLineAsync($"credits: {error.Message}").ConfigureAwait(false);
-            }
-
-            await _error.WriteLineAsync("Run 'credits --help' for usage.").ConfigureAwait(false);
+            await _error.WriteLineAsync($"credits: {CommandLineErrors.Describe(parse)}").ConfigureAwait(false);
             return ExitCodes.InvalidInput;
         }
 
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = _out, Error = _error }, cancellationToken).ConfigureAwait(false);
+        // Ctrl+C is the caller's to turn into a cancelled token (Program.cs); every command then ends with exit code 130.
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = _out, Error = _error, ProcessTerminationTimeout = null }, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     private Command GrantCommand()
@@ -87,6 +88,7 @@ public sealed partial class CreditsCli
         var meter = new Option<string?>("--meter") { Description = "The meter (default: Grants:DefaultMeter, 'API Calls')" };
         var reason = new Option<string?>("--reason") { Description = "Why, in a few words (kept on the event)" };
         var command = new Command("grant", "Grant credits to one customer") { customer, email, name, units, grantId, meter, reason };
+        AddPolarOptions(command);
         command.SetAction(async (parse, ct) =>
         {
             // Input is checked before Polar (or the embedded emulator) is reached, so a typo costs nothing.
@@ -137,6 +139,7 @@ public sealed partial class CreditsCli
         var customer = new Option<string>("--customer") { Description = "The customer's external id", Required = true };
         var meter = new Option<string?>("--meter") { Description = "The meter (default: Grants:DefaultMeter, 'API Calls')" };
         var command = new Command("balance", "Show a customer's credit on a meter") { customer, meter };
+        AddPolarOptions(command);
         command.SetAction((parse, ct) => RunAsync(parse, async services =>
         {
             var meterName = parse.GetValue(meter) ?? services.GetRequiredService<IOptions<GrantOptions>>().Value.DefaultMeter;
@@ -170,6 +173,7 @@ public sealed partial class CreditsCli
         {
             meter, eventName, property,
         };
+        AddPolarOptions(ensure);
         ensure.SetAction((parse, ct) => RunAsync(parse, async services =>
         {
             var name = parse.GetValue(meter)!;
@@ -178,11 +182,19 @@ public sealed partial class CreditsCli
                 throw new CliInputException($"--meter '{name}': a meter name needs at least 3 characters.");
             }
 
+            var (requestedEvent, requestedProperty) = (parse.GetValue(eventName)!, parse.GetValue(property)!);
             var (found, created) = await services.GetRequiredService<IPolarGateway>()
-                .EnsureMeterAsync(name, parse.GetValue(eventName)!, parse.GetValue(property)!, ct).ConfigureAwait(false);
-            await _out.WriteLineAsync(created
-                ? $"Created meter '{found.Name}' ({found.Id}): sum of '{parse.GetValue(property)}' over events named '{parse.GetValue(eventName)}'."
-                : $"Meter '{found.Name}' ({found.Id}) already exists; nothing changed.").ConfigureAwait(false);
+                .EnsureMeterAsync(name, requestedEvent, requestedProperty, ct).ConfigureAwait(false);
+            var ensured = MeterEnsured.From(found, created, requestedEvent, requestedProperty);
+            if (parse.GetValue(_json))
+            {
+                await WriteJsonAsync(ensured, CliJsonContext.Default.MeterEnsured).ConfigureAwait(false);
+            }
+            else
+            {
+                await _out.WriteLineAsync(ensured.Describe()).ConfigureAwait(false);
+            }
+
             return ExitCodes.Ok;
         }, ct));
         return new Command("meters", "Manage meters") { ensure };
@@ -198,7 +210,10 @@ public sealed partial class CreditsCli
             return await action(connection.Services).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Runs any command body, printing a failure as one sentence (a stack trace only with --verbose) and returning its exit code.</summary>
+    /// <summary>
+    /// Runs any command body, printing a failure as one line (a stack trace only with --verbose) and returning its exit code;
+    /// a run stopped by Ctrl+C exits 130.
+    /// </summary>
     private async Task<int> RunGuardedAsync(ParseResult parse, Func<Task<int>> action, CancellationToken cancellationToken)
     {
         var verbose = parse.GetValue(_verbose);
@@ -206,16 +221,29 @@ public sealed partial class CreditsCli
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            var code = ExitCodes.For(ex);
-            await _error.WriteLineAsync($"credits: {(code == ExitCodes.Failed ? $"unexpected error: {ex.Message}" : ex.Message)}").ConfigureAwait(false);
+            await _error.WriteLineAsync("credits: stopped.").ConfigureAwait(false);
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception ex)
+        {
+            var (code, message) = CliErrors.Describe(ex);
+            await _error.WriteLineAsync($"credits: {message}").ConfigureAwait(false);
             if (verbose)
             {
                 await _error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
             }
 
             return code;
+        }
+    }
+
+    private void AddPolarOptions(Command command)
+    {
+        foreach (var option in PolarOptions)
+        {
+            command.Options.Add(option);
         }
     }
 

@@ -14,15 +14,22 @@ public sealed class PolarConnection : IAsyncDisposable
 {
     public const string ServerVariable = "POLAR_SERVER";
     public const string TokenVariable = "POLAR_ACCESS_TOKEN";
-    public const string DefaultDataDir = ".credits";
     public const string EmulatorStateFile = "polar-emulator.json";
 
-    private readonly PolarEmulatorServer? _emulator;
+    /// <summary>Where earlier versions kept the embedded emulator's state: <c>.credits</c> in the current folder.</summary>
+    public const string LegacyDataDir = ".credits";
 
-    private PolarConnection(ServiceProvider services, PolarEmulatorServer? emulator)
+    /// <summary>How often a run waiting for the data folder checks whether it is free.</summary>
+    internal static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly PolarEmulatorServer? _emulator;
+    private readonly IDisposable? _dataFolderLock;
+
+    private PolarConnection(ServiceProvider services, PolarEmulatorServer? emulator, IDisposable? dataFolderLock)
     {
         Services = services;
         _emulator = emulator;
+        _dataFolderLock = dataFolderLock;
     }
 
     public IServiceProvider Services { get; }
@@ -36,18 +43,49 @@ public sealed class PolarConnection : IAsyncDisposable
         var server = settings.Server ?? settings.Environment(ServerVariable);
         var token = ReadToken(settings);
         PolarEmulatorServer? emulator = null;
+        IDisposable? dataFolderLock = null;
         if (server is null && token is null)
         {
-            var dataDir = Path.GetFullPath(settings.DataDir ?? DefaultDataDir);
-            Directory.CreateDirectory(dataDir);
-            emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions
+            var dataDir = DataFolder.Resolve(settings.DataDir, settings.Environment);
+            DataFolder.Create(dataDir);
+            // One run at a time per data folder: each run loads the emulator's state and saves it when it ends,
+            // so two at once would each save their own copy over the other's grants.
+            dataFolderLock = await DataFolder.LockAsync(dataDir, error, LockPollInterval, cancellationToken).ConfigureAwait(false);
+            var stateFile = Path.Combine(dataDir, EmulatorStateFile);
+            var isNew = !File.Exists(stateFile);
+            try
             {
-                SeedMeter = true,
-                DataFile = Path.Combine(dataDir, EmulatorStateFile),
-            }, cancellationToken).ConfigureAwait(false);
-            await error.WriteLineAsync(
-                $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
-                + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
+                emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions { SeedMeter = true, DataFile = stateFile }, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException or KeyNotFoundException
+                                           or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
+            {
+                // Never start over on top of state that cannot be read: that would drop every grant it holds.
+                dataFolderLock.Dispose();
+                throw new CliInputException(
+                    $"--data-dir '{dataDir}' cannot be used: the embedded emulator's state ({EmulatorStateFile}) cannot be read ({FirstLine(ex.Message)}). "
+                    + "Move that file away to start from nothing, or pass another --data-dir.", ex);
+            }
+            catch
+            {
+                dataFolderLock.Dispose();
+                throw;
+            }
+
+            await error.WriteLineAsync(isNew
+                ? $"credits: no Polar server configured; using the embedded Polar emulator, with new, empty state in {dataDir} "
+                  + $"(later runs from any folder use it too). Set {ServerVariable} and {TokenVariable} to use Polar."
+                : $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
+                  + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
+            if (settings.DataDir is null && settings.Environment(DataFolder.Variable) is null
+                && Path.GetFullPath(LegacyDataDir) is var legacy && legacy != dataDir && File.Exists(Path.Combine(legacy, EmulatorStateFile)))
+            {
+                await error.WriteLineAsync(
+                    $"credits: {legacy} holds state an earlier version kept in the current folder; pass --data-dir {LegacyDataDir} to use it.")
+                    .ConfigureAwait(false);
+            }
+
             server = emulator.BaseAddress.AbsoluteUri;
             token = emulator.Token;
         }
@@ -73,7 +111,13 @@ public sealed class PolarConnection : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddLogging(logging =>
         {
-            logging.SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Warning);
+            // Without --verbose a failure is told once, as the command's one-line error: retries (Polly) log nothing.
+            logging.SetMinimumLevel(settings.Verbose ? LogLevel.Debug : LogLevel.Error);
+            if (!settings.Verbose)
+            {
+                logging.AddFilter("Polly", LogLevel.None);
+            }
+
             logging.AddProvider(new TextWriterLoggerProvider(error));
         });
         services.AddOptions<Grants.GrantOptions>().Bind(configuration.GetSection(Grants.GrantOptions.SectionName));
@@ -85,8 +129,10 @@ public sealed class PolarConnection : IAsyncDisposable
             options.AccessToken = token;
         });
         services.AddGrantServices();
-        return new PolarConnection(services.BuildServiceProvider(), emulator);
+        return new PolarConnection(services.BuildServiceProvider(), emulator, dataFolderLock);
     }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim().TrimEnd('.');
 
     private static string? ReadToken(CliSettings settings)
     {
@@ -118,6 +164,9 @@ public sealed class PolarConnection : IAsyncDisposable
         {
             await _emulator.DisposeAsync().ConfigureAwait(false);
         }
+
+        // Only once the emulator has saved its state may the next run load it.
+        _dataFolderLock?.Dispose();
     }
 }
 

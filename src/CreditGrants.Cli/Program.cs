@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.InteropServices;
 using CreditGrants.Cli;
 
 // Settings such as Grants__DefaultMeter or Polar__RequestsPerMinute come from the environment, as in the Functions app.
@@ -13,9 +14,21 @@ foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())
 }
 
 using var cancel = new CancellationTokenSource();
+// The first Ctrl+C stops the command cleanly (exit code 130, state saved, results file complete); a second one ends the process at once.
 Console.CancelKeyPress += (_, e) =>
 {
-    e.Cancel = true;
+    e.Cancel = !cancel.IsCancellationRequested;
     cancel.Cancel();
 };
-return await new CreditsCli(Console.Out, Console.Error, Environment.GetEnvironmentVariable, configuration).RunAsync(args, cancel.Token);
+
+// SIGTERM (kill, docker stop) stops it the same clean way, and exits 143 as shells count it.
+var terminated = false;
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    terminated = true;
+    cancel.Cancel();
+});
+
+var code = await new CreditsCli(Console.Out, Console.Error, Environment.GetEnvironmentVariable, configuration).RunAsync(args, cancel.Token);
+return terminated && code == ExitCodes.Interrupted ? ExitCodes.Terminated : code;

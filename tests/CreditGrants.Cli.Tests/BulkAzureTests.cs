@@ -200,6 +200,35 @@ public sealed class BulkAzureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_says_what_may_be_wrong_when_a_job_makes_no_progress_for_two_minutes()
+    {
+        var jobId = await SubmitAsync(File);
+        var waits = 0;
+        // Nobody processes the queue during the first three waits of a minute each; then the app catches up.
+        var clock = new StepClock(() => Interlocked.Increment(ref waits) > 3 ? DrainAsync(_app) : Task.CompletedTask);
+
+        var run = await Credits(Settings, clock, "bulk", "status", jobId, "--storage", Storage, "--watch", "--interval", "60");
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        var hint = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("no progress", StringComparison.Ordinal));
+        Assert.StartsWith("credits: no progress for 2 minutes: is the Functions app running on this storage account", hint, StringComparison.Ordinal);
+        Assert.Contains($"(it reads the queue 'work-{_id}')", hint, StringComparison.Ordinal);
+        Assert.Contains("completed", run.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Watch_gives_no_hint_while_the_job_moves()
+    {
+        var jobId = await SubmitAsync(File);
+        var clock = new StepClock(() => DrainAsync(_app, limit: 1));
+
+        var run = await Credits(Settings, clock, "bulk", "status", jobId, "--storage", Storage, "--watch", "--interval", "120");
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.DoesNotContain("no progress", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Retry_enqueues_the_failed_chunks_so_the_job_finishes()
     {
         var jobId = await SubmitAsync(File);
@@ -216,6 +245,7 @@ public sealed class BulkAzureTests : IAsyncLifetime
         await DrainAsync(_app);
         var finished = await Credits("bulk", "status", jobId, "--storage", Storage, "--json");
         var again = await Credits("bulk", "retry", jobId, "--storage", Storage);
+        var againJson = await Credits("bulk", "retry", jobId, "--storage", Storage, "--json");
 
         Assert.Equal(ExitCodes.Failed, failed.ExitCode);
         Assert.Contains("Failed chunk 0 (lines from 2, 2 rows) after 5 attempts: Polar: ", failed.Out, StringComparison.Ordinal);
@@ -224,6 +254,8 @@ public sealed class BulkAzureTests : IAsyncLifetime
         Assert.Contains($"Enqueued 1 failed chunk of bulk job {jobId} again (0)", retry.Out, StringComparison.Ordinal);
         Assert.Equal("completed", JsonDocument.Parse(finished.Out).RootElement.GetProperty("status").GetString());
         Assert.Contains("Nothing to retry", again.Out, StringComparison.Ordinal);
+        var json = JsonDocument.Parse(Assert.Single(againJson.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries))).RootElement;
+        Assert.True(json.GetProperty("nothing").GetBoolean());
     }
 
     [Fact]

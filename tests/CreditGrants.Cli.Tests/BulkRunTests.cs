@@ -274,7 +274,7 @@ public sealed class BulkRunTests : IDisposable
 
         var statuses = (await System.IO.File.ReadAllLinesAsync(Path.ChangeExtension(input, ".results.csv"))).Skip(1).Select(l => l.Split(',')[6]);
         Assert.Equal(["failed", "failed", "failed"], statuses);
-        Assert.Equal(ExitCodes.PolarUnavailable, run.ExitCode);
+        Assert.Equal(ExitCodes.Unavailable, run.ExitCode);
         Assert.Contains("stopped after 0 of 3 rows; the other 3 are marked failed", run.Error, StringComparison.Ordinal);
         Assert.Contains("Running the same file again is safe", run.Error, StringComparison.Ordinal);
     }

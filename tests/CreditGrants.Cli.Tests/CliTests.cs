@@ -249,6 +249,6 @@ public sealed class ConfiguredPolarTests : IAsyncLifetime
 
         var run = await CliRun.RunAsync(environment, "grant", "--customer", "u", "--units", "1", "--grant-id", "g");
 
-        Assert.Equal(ExitCodes.PolarUnavailable, run.ExitCode);
+        Assert.Equal(ExitCodes.Unavailable, run.ExitCode);
     }
 }

@@ -16,7 +16,7 @@ public sealed class AppSettingsTests(InfrastructureFixture infra)
         Assert.DoesNotContain("Polar__EffectiveRequestsPerMinute", keys);
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Every_options_property_has_an_app_setting(string file)
     {
@@ -25,7 +25,7 @@ public sealed class AppSettingsTests(InfrastructureFixture infra)
         Assert.True(missing.Length == 0, $"{file}: no app setting for {string.Join(", ", missing)}. Add them to appSettings in infra/main.bicep.");
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Every_app_setting_of_an_options_section_is_a_property_of_its_class(string file)
     {
@@ -38,7 +38,7 @@ public sealed class AppSettingsTests(InfrastructureFixture infra)
         Assert.True(stale.Length == 0, $"{file}: app settings no options property reads: {string.Join(", ", stale)}.");
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void App_setting_names_use_double_underscores_where_configuration_uses_colons(string file)
     {
@@ -47,7 +47,7 @@ public sealed class AppSettingsTests(InfrastructureFixture infra)
         Assert.True(invalid.Length == 0, $"{file}: invalid app setting names {string.Join(", ", invalid)}.");
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Every_trigger_placeholder_has_an_app_setting(string file)
     {
@@ -56,7 +56,7 @@ public sealed class AppSettingsTests(InfrastructureFixture infra)
         Assert.True(missing.Length == 0, $"{file}: no app setting for placeholder {string.Join(", ", missing)}.");
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Every_binding_connection_has_identity_based_settings(string file)
     {

@@ -18,21 +18,24 @@ public sealed class BicepCompilationTests(InfrastructureFixture infra)
         Assert.True(File.Exists(Path.Combine(Repository.InfraDirectory, "bicepconfig.json")));
     }
 
-    [Fact]
+    [BicepFact]
     public void Lint_of_bicep_files_reports_nothing() => AssertClean(infra.LintBicepFiles);
 
-    [Fact]
+    [BicepFact]
     public void Lint_of_parameter_files_reports_nothing() => AssertClean(infra.LintParameterFiles);
 
-    [Theory]
+    [BicepFact]
+    public void Main_parameter_file_lints_without_AZURE_ENV_NAME() => AssertClean(infra.LintMainParametersWithoutEnvironment);
+
+    [BicepTheory]
     [MemberData(nameof(BicepFiles))]
     public void Bicep_file_has_no_lint_diagnostics(string file) => AssertNoDiagnosticsFor(file, infra.LintBicepFiles);
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Parameter_file_has_no_lint_diagnostics(string file) => AssertNoDiagnosticsFor(file, infra.LintParameterFiles);
 
-    [Fact]
+    [BicepFact]
     public void Main_template_builds_to_arm_json_without_diagnostics()
     {
         AssertClean(infra.BuildMain, expectOutput: true);
@@ -40,7 +43,7 @@ public sealed class BicepCompilationTests(InfrastructureFixture infra)
         Assert.NotEmpty(infra.MainTemplate["resources"]!.AsObject());
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Parameter_file_builds_without_diagnostics(string file)
     {
@@ -49,7 +52,7 @@ public sealed class BicepCompilationTests(InfrastructureFixture infra)
         Assert.Contains("polarServer", run.StandardOutput, StringComparison.Ordinal);
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Snapshot_of_parameter_file_has_no_diagnostics(string file)
     {

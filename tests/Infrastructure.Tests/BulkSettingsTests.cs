@@ -9,7 +9,7 @@ public sealed class BulkSettingsTests(InfrastructureFixture infra)
 {
     public static TheoryData<string> ParameterFiles => new(Repository.ParameterFiles);
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Bulk_app_settings_are_the_bulk_options_defaults(string file)
     {

@@ -25,6 +25,9 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 
     public BicepRun LintParameterFiles { get; private set; } = null!;
 
+    /// <summary>Lint of main.bicepparam with no AZURE_ENV_NAME set, as outside azd.</summary>
+    public BicepRun LintMainParametersWithoutEnvironment { get; private set; } = null!;
+
     public BicepRun BuildMain { get; private set; } = null!;
 
     /// <summary>ARM JSON of main.bicep; fails the test with the CLI's output when it did not build.</summary>
@@ -45,6 +48,12 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        if (BicepAvailability.SkipReason is not null)
+        {
+            // The tests that need the CLI are skipped with the reason; the others do not read the fixture's runs.
+            return;
+        }
+
         CopyDirectory(Repository.InfraDirectory, copy);
 
         // Snapshots judge what gets deployed; linter findings are the lint tests' to report,
@@ -55,6 +64,7 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 
         var lintBicep = BicepCli.RunAsync(copy, noToken, "lint", "--pattern", "**/*.bicep");
         var lintParams = BicepCli.RunAsync(copy, noToken, "lint", "--pattern", "**/*.bicepparam");
+        var lintMainParams = BicepCli.RunAsync(copy, new Dictionary<string, string>(), "lint", "main.bicepparam");
         var build = BicepCli.RunAsync(copy, noToken, "build", "main.bicep", "--stdout");
         var buildParams = Repository.ParameterFiles.ToDictionary(
             f => f, f => BicepCli.RunAsync(copy, noToken, "build-params", f, "--stdout"));
@@ -65,10 +75,11 @@ public sealed class InfrastructureFixture : IAsyncLifetime
                 "--subscription-id", SubscriptionId, "--tenant-id", TenantId,
                 "--resource-group", ResourceGroup, "--location", Location));
 
-        await Task.WhenAll([lintBicep, lintParams, build, .. buildParams.Values, .. snapshots.Values]);
+        await Task.WhenAll([lintBicep, lintParams, lintMainParams, build, .. buildParams.Values, .. snapshots.Values]);
 
         LintBicepFiles = InRepository(await lintBicep);
         LintParameterFiles = InRepository(await lintParams);
+        LintMainParametersWithoutEnvironment = InRepository(await lintMainParams);
         BuildMain = InRepository(await build);
         mainTemplate = BuildMain.ExitCode == 0 ? JsonNode.Parse(BuildMain.StandardOutput)!.AsObject() : [];
         BuildParameters = buildParams.ToDictionary(p => p.Key, p => InRepository(p.Value.Result));
@@ -80,7 +91,11 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        Directory.Delete(copy, recursive: true);
+        if (Directory.Exists(copy))
+        {
+            Directory.Delete(copy, recursive: true);
+        }
+
         File.Delete(NoLinterConfig);
         return Task.CompletedTask;
     }

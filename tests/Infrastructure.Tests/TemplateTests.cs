@@ -18,7 +18,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
 
     public static TheoryData<string> ParameterFiles => new(Repository.ParameterFiles);
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Storage_account_refuses_shared_keys(string file)
     {
@@ -27,7 +27,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal("true", Text(storage["defaultToOAuthAuthentication"]));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Storage_account_has_no_public_blob_access(string file)
     {
@@ -37,7 +37,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.All(containers, c => Assert.Equal("None", Text(c["properties"]?["publicAccess"])));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Storage_account_takes_only_https_with_tls_1_2(string file)
     {
@@ -45,7 +45,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal("TLS1_2", Text(Storage(file)["minimumTlsVersion"]));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Function_app_is_https_only_with_tls_1_2_and_ftp_off(string file)
     {
@@ -60,7 +60,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal("false", basicAuth.GetValueOrDefault("scm"));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Function_app_runs_dotnet_10_isolated_on_flex_consumption(string file)
     {
@@ -80,7 +80,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.NotNull(config["scaleAndConcurrency"]?["maximumInstanceCount"]);
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Function_app_runs_as_the_user_assigned_identity_only(string file)
     {
@@ -90,7 +90,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal([snapshot.IdentityId], identity["userAssignedIdentities"]!.AsObject().Select(p => p.Key));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Key_vault_references_resolve_with_the_user_assigned_identity(string file)
     {
@@ -98,7 +98,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal(snapshot.IdentityId, Text(snapshot.FunctionApp["properties"]?["keyVaultReferenceIdentity"]));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Host_storage_is_reached_with_the_identity_and_service_uris(string file)
     {
@@ -116,7 +116,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.DoesNotContain(settings, s => s.Value.Contains("AccountKey", StringComparison.OrdinalIgnoreCase));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Deployment_package_is_read_with_the_identity(string file)
     {
@@ -132,7 +132,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Contains(url[prefix.Length..], snapshot.ChildNames("Microsoft.Storage/storageAccounts/blobServices/containers"));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Polar_token_is_a_key_vault_reference_to_the_vaults_secret(string file)
     {
@@ -151,7 +151,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal("parameters(polarAccessToken)", ArmExpression.Evaluate(Text(secret["properties"]?["value"])!));
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Polar_token_appears_in_no_template_output(string file)
     {
@@ -159,7 +159,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.DoesNotContain(infra.Snapshot(file).Outputs, o => Text(o.Value)!.Contains("polarAccessToken", StringComparison.Ordinal));
     }
 
-    [Fact]
+    [BicepFact]
     public void Polar_token_is_a_secure_parameter_without_default()
     {
         var parameter = infra.MainTemplate["parameters"]!["polarAccessToken"]!;
@@ -167,7 +167,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Null(parameter["defaultValue"]);
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Application_insights_takes_only_entra_id_telemetry_from_the_identity(string file)
     {
@@ -181,7 +181,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Contains("APPLICATIONINSIGHTS_CONNECTION_STRING", snapshot.AppSettings.Keys);
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Identity_holds_exactly_the_five_data_roles_on_the_right_resources(string file)
     {
@@ -218,7 +218,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         });
     }
 
-    [Theory]
+    [BicepTheory]
     [MemberData(nameof(ParameterFiles))]
     public void Storage_names_in_settings_are_the_storage_resources(string file)
     {
@@ -237,13 +237,13 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Contains(settings["Campaigns__StateTable"], tables);
     }
 
-    [Theory]
+    [BicepTheory]
     [InlineData("main.sandbox.bicepparam", "sandbox")]
     [InlineData("main.production.bicepparam", "production")]
     public void Parameter_file_picks_its_polar_server(string file, string server) =>
         Assert.Equal(server, infra.Snapshot(file).AppSettings["Polar__Server"]);
 
-    [Fact]
+    [BicepFact]
     public void Outputs_name_the_app_its_url_storage_and_vault_and_nothing_secret()
     {
         var outputs = infra.MainTemplate["outputs"]!.AsObject();

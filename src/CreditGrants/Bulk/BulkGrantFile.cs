@@ -259,7 +259,8 @@ public static class BulkGrantFile
 
                 var grantId = explicitId ?? reading.GrantIds.Derive(key, line, chunk.Occurrence(line)).Value;
                 var request = new GrantRequest(grantId, externalId, customerId, Cell(reader, columns.Email), Cell(reader, columns.Name),
-                    units, Cell(reader, columns.Meter) ?? reading.Defaults.Meter, Cell(reader, columns.Reason) ?? reading.Defaults.Reason, source);
+                    units, Cell(reader, columns.Meter) ?? reading.Defaults.Meter, Cell(reader, columns.Reason) ?? reading.Defaults.Reason, source,
+                    GrantIdDerived: explicitId is null);
                 var validation = validator.Validate(request);
                 errors.AddRange(validation.Errors.Where(e => e.Field != "units" || errors.All(u => u.Field != "units")));
                 if (duplicateLines?.Contains(line) == true)
