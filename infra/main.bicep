@@ -41,6 +41,16 @@ param polarAccessToken string
 @maxValue(100000)
 param polarRequestsPerMinute int = polarServer == 'production' ? 500 : 100
 
+@description('Share of each minute\'s Polar budget, in percent, that bulk jobs and campaigns leave to the HTTP grant API.')
+@minValue(0)
+@maxValue(90)
+param polarInteractiveSharePercent int = 20
+
+@description('Table in which every instance counts its Polar requests, so that scaling out never passes the organization\'s limit.')
+@minLength(3)
+@maxLength(63)
+param polarBudgetTableName string = 'polarbudget'
+
 @description('Most events one ingest request carries.')
 @minValue(1)
 @maxValue(100000)
@@ -246,6 +256,7 @@ module storage 'modules/storage.bicep' = {
     tableNames: [
       jobsTableName
       campaignStateTableName
+      polarBudgetTableName
     ]
   }
 }
@@ -288,6 +299,9 @@ var appSettings = {
   Polar__MaxRetries: string(polarMaxRetries)
   Polar__MaxRetryDelaySeconds: string(polarMaxRetryDelaySeconds)
   Polar__MeterCacheSeconds: string(polarMeterCacheSeconds)
+  Polar__InteractiveSharePercent: string(polarInteractiveSharePercent)
+  PolarBudget__Enabled: 'true'
+  PolarBudget__Table: polarBudgetTableName
 
   Grants__DefaultMeter: grantsDefaultMeter
   Grants__MaxUnitsPerGrant: string(grantsMaxUnitsPerGrant)

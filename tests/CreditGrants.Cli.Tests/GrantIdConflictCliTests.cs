@@ -94,7 +94,7 @@ public sealed class GrantIdConflictCliTests : IDisposable
 
         Assert.Equal(ExitCodes.Ok, first.ExitCode);
         Assert.Equal(ExitCodes.Ok, again.ExitCode);
-        Assert.Matches(@"Duplicates\s+250\n", again.Out.ReplaceLineEndings("\n"));
+        Assert.Matches(@"Duplicates\s+250 ", again.Out.ReplaceLineEndings("\n"));
         // The same meter read and ingest requests as the first run, plus one GET /v1/events/ per 100 repeated ids.
         Assert.Equal(3, againRequests - firstRequests);
     }
