@@ -181,7 +181,10 @@ public sealed class BulkFileDefectTests : IDisposable
         Assert.Equal(ExitCodes.Ok, again.ExitCode);
         var summary = JsonDocument.Parse(again.Out).RootElement;
         Assert.Equal("promo", summary.GetProperty("batch").GetString());
-        Assert.Equal(0, summary.GetProperty("rejected").GetInt64());
+        Assert.Equal((2L, 8L, 0L), (summary.GetProperty("granted").GetInt64(), summary.GetProperty("duplicates").GetInt64(),
+            summary.GetProperty("grantedOrDuplicate").GetInt64()));
+        var results = Results("promo.results.csv");
+        Assert.Equal(["f-9", "f-10"], results.Where(r => r["status"] == "granted").Select(r => r["external_customer_id"]));
         for (var i = 1; i <= 10; i++)
         {
             Assert.Equal(i, await BalanceAsync($"f-{i}"));

@@ -128,6 +128,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
         }
 
         var conflicts = await RejectConflictsAsync(rows, outcomes, report, eventRows, resolved, cancellationToken).ConfigureAwait(false);
+        await TellGrantedFromDuplicatesAsync(rows, outcomes, report.Inserted, cancellationToken).ConfigureAwait(false);
         var result = outcomes.Select(o => o!).ToList();
         var units = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.Granted).Sum(i => rows[i].Grant!.Units);
         var rejected = result.Count(r => r.Status == RowStatus.Rejected);
@@ -172,6 +173,58 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
         }
 
         return rejected;
+    }
+
+    /// <summary>
+    /// Polar answers an ingest request with totals only, so the rows of a request that held both new and repeated grants
+    /// (a file fixed in place and run again) come back as granted-or-duplicate. Their events are read back (one
+    /// <c>GET /v1/events/</c> per 100) and told apart by <c>grant_source</c>: an event of another run (another file content,
+    /// another job) was there before, so its row is a duplicate. When the events of this run's source are exactly as many as
+    /// Polar inserted beyond the rows already known to be granted, they are the ones it inserted now. Otherwise (an earlier
+    /// run of the very same content and source) the rows stay granted-or-duplicate, which is still exact about the balance.
+    /// </summary>
+    private async Task TellGrantedFromDuplicatesAsync(IReadOnlyList<BulkRow> rows, RowOutcome?[] outcomes, int inserted, CancellationToken cancellationToken)
+    {
+        var ambiguous = Enumerable.Range(0, rows.Count).Where(i => outcomes[i]!.Status == RowStatus.GrantedOrDuplicate).ToList();
+        if (ambiguous.Count == 0)
+        {
+            return;
+        }
+
+        var lookup = await polar.FindEventsByMetadataAsync(GrantService.GrantIdKey,
+            ambiguous.Select(i => rows[i].Grant!.GrantId.Value).Distinct(StringComparer.Ordinal).ToList(), cancellationToken).ConfigureAwait(false);
+        var ours = new List<int>();
+        foreach (var index in ambiguous)
+        {
+            var grant = rows[index].Grant!;
+            var events = lookup.Events.GetValueOrDefault(grant.GrantId.Value) ?? [];
+            var first = events.Count == 0 ? null : events[0];
+            var source = first?.Metadata?.GetValueOrDefault(GrantService.GrantSourceKey) is { ValueKind: System.Text.Json.JsonValueKind.String } text
+                ? text.GetString()
+                : null;
+            if (source is null)
+            {
+                continue;
+            }
+
+            if (string.Equals(source, grant.Source, StringComparison.Ordinal))
+            {
+                ours.Add(index);
+            }
+            else
+            {
+                outcomes[index] = Outcome(rows[index], RowStatus.Duplicate, $"already granted (by {source})");
+            }
+        }
+
+        var knownGranted = outcomes.Count(o => o!.Status == RowStatus.Granted);
+        if (ours.Count == inserted - knownGranted)
+        {
+            foreach (var index in ours)
+            {
+                outcomes[index] = Outcome(rows[index], RowStatus.Granted, null);
+            }
+        }
     }
 
     private static RowOutcome Outcome(BulkRow row, RowStatus status, string? reason) =>
