@@ -98,6 +98,33 @@ public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> lo
         }
     }
 
+    /// <summary>
+    /// The results CSV of a finished job, to stream to the caller (the blob itself stays private): the stream, or a problem
+    /// when no job has this id (404) or it has not finished (409 <c>bulk-results-not-ready</c>, with the status to follow).
+    /// </summary>
+    public async Task<(ApiResponse? Problem, Stream? Results)> OpenResultsAsync(string jobId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var status = await jobs.GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
+            if (status is null)
+            {
+                return (Problems.BulkJobNotFound(jobId), null);
+            }
+
+            if (status.Results is null)
+            {
+                return (Problems.BulkResultsNotReady(jobId, status.Status), null);
+            }
+
+            return (null, await jobs.OpenResultsAsync(status.Results.Blob, cancellationToken).ConfigureAwait(false));
+        }
+        catch (RequestFailedException ex)
+        {
+            return (StorageUnavailable(ex), null);
+        }
+    }
+
     /// <summary>The job's URL beside the collection's: <c>…/api/bulk-grants/{jobId}</c>, without the query (it may hold a function key).</summary>
     private static Uri StatusUrl(Uri requestUrl, string jobId) =>
         new(requestUrl.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/" + jobId);

@@ -24,6 +24,10 @@ public static class Problems
     public static ApiResponse BulkJobNotFound(string jobId) =>
         Answer("bulk-job-not-found", "Bulk job not found", 404, $"No bulk job has the id '{jobId}'.");
 
+    public static ApiResponse BulkResultsNotReady(string jobId, string status) =>
+        Answer("bulk-results-not-ready", "Bulk job not finished", 409,
+            $"Bulk job '{jobId}' is {status}: its results file is written when every chunk has ended. Follow GET /api/bulk-grants/{jobId}.");
+
     public static ApiResponse StorageUnavailable() =>
         ApiResponse.Problem(new Problem(Problem.TypePrefix + "storage-unavailable", "Storage is unavailable", 503,
                 "Azure Storage did not answer as expected; nothing was lost. Try again later."),

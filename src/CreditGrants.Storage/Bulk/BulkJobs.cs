@@ -143,6 +143,10 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         return new BulkSubmission(jobId, Created: true, BulkJobState.Queued);
     }
 
+    /// <summary>Opens a finished job's results file (a blob of the results container) for reading.</summary>
+    public async Task<Stream> OpenResultsAsync(string resultsBlob, CancellationToken cancellationToken) =>
+        (await store.Results.GetBlobClient(resultsBlob).DownloadStreamingAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value.Content;
+
     /// <summary>Where a job stands; null when no job has this id.</summary>
     public async Task<BulkJobStatus?> GetStatusAsync(string jobId, CancellationToken cancellationToken)
     {

@@ -184,6 +184,48 @@ public sealed class BulkHttpTests : IAsyncLifetime
         Assert.Equal(5m, await _app.BalanceAsync("ren\u00e9e"));
     }
 
+    private async Task<FakeHttpResponseData> GetResultsAsync(string jobId)
+    {
+        var request = new FakeHttpRequestData("GET", new Uri($"https://app.example.net/api/bulk-grants/{jobId}/results"), []);
+        return (FakeHttpResponseData)await new GetBulkGrantResults(_app.Api).Run(request, jobId, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task The_results_of_a_finished_job_stream_as_csv_with_the_function_key()
+    {
+        var jobId = Json(await PostAsync(File)).GetProperty("jobId").GetString()!;
+        var early = await GetResultsAsync(jobId);
+        await _app.DrainAsync();
+
+        var response = await GetResultsAsync(jobId);
+
+        AssertProblem(early, HttpStatusCode.Conflict, "bulk-results-not-ready");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/csv; charset=utf-8", response.Headers.GetValues("Content-Type").Single());
+        Assert.Equal(await _app.ResultsAsync(await _app.StatusAsync(jobId)), response.BodyText);
+        Assert.Equal(["granted", "granted"], Csv.Results(response.BodyText).Select(r => r["status"]));
+    }
+
+    [Fact]
+    public async Task The_results_of_an_unknown_job_are_404()
+    {
+        AssertProblem(await GetResultsAsync(new string('a', 32)), HttpStatusCode.NotFound, "bulk-job-not-found");
+    }
+
+    [Fact]
+    public void Every_http_function_of_the_app_needs_a_function_key()
+    {
+        var triggers = typeof(SubmitBulkGrants).Assembly.GetTypes().SelectMany(t => t.GetMethods())
+            .SelectMany(m => m.GetParameters())
+            .Select(p => p.GetCustomAttributes(typeof(Microsoft.Azure.Functions.Worker.HttpTriggerAttribute), false)
+                .Cast<Microsoft.Azure.Functions.Worker.HttpTriggerAttribute>().SingleOrDefault())
+            .OfType<Microsoft.Azure.Functions.Worker.HttpTriggerAttribute>()
+            .ToList();
+
+        Assert.Contains(triggers, t => t.Route == "bulk-grants/{jobId}/results");
+        Assert.All(triggers, t => Assert.Equal(Microsoft.Azure.Functions.Worker.AuthorizationLevel.Function, t.AuthLevel));
+    }
+
     [Fact]
     public async Task A_default_reason_over_its_limit_is_400_naming_the_field()
     {
