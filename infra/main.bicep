@@ -88,6 +88,19 @@ param grantsDefaultMeter string = 'API Calls'
 @minValue(1)
 param grantsMaxUnitsPerGrant int = 1000000
 
+@description('Most units the HTTP grant API grants one customer in a UTC day (a leaked function key cannot grant more).')
+@minValue(1)
+param grantCapsMaxUnitsPerCustomerPerDay int = 1000000
+
+@description('Most units the HTTP grant API grants the whole organization in a UTC day.')
+@minValue(1)
+param grantCapsMaxUnitsPerDay int = 10000000
+
+@description('Table of the grant API\'s daily counts (per customer and for the organization).')
+@minLength(3)
+@maxLength(63)
+param grantCapsTableName string = 'grantcaps'
+
 @description('Largest HTTP request body GrantCredits accepts, in bytes.')
 @minValue(256)
 @maxValue(10485760)
@@ -257,6 +270,7 @@ module storage 'modules/storage.bicep' = {
       jobsTableName
       campaignStateTableName
       polarBudgetTableName
+      grantCapsTableName
     ]
   }
 }
@@ -305,6 +319,10 @@ var appSettings = {
 
   Grants__DefaultMeter: grantsDefaultMeter
   Grants__MaxUnitsPerGrant: string(grantsMaxUnitsPerGrant)
+  GrantCaps__Enabled: 'true'
+  GrantCaps__MaxUnitsPerCustomerPerDay: string(grantCapsMaxUnitsPerCustomerPerDay)
+  GrantCaps__MaxUnitsPerDay: string(grantCapsMaxUnitsPerDay)
+  GrantCaps__Table: grantCapsTableName
   Grants__MaxRequestBodyBytes: string(grantsMaxRequestBodyBytes)
 
   Bulk__QueueName: grantQueueName

@@ -1,4 +1,5 @@
 using CreditGrants.Bulk;
+using CreditGrants.Grants;
 using CreditGrants.Polar.Budget;
 using CreditGrants.Storage.Budget;
 using CreditGrants.Storage.Bulk;
@@ -30,6 +31,14 @@ public static class DependencyInjection
             // Every process of the app counts Polar requests in one table, so scaling out never passes the organization's limit.
             services.TryAddSingleton<IRequestBudgetStore>(_ =>
                 new TableRequestBudgetStore(() => StorageAccount.FromConfiguration(configuration).Tables.GetTableClient(budget.Table)));
+        }
+
+        services.AddOptions<GrantCapOptions>().Bind(configuration.GetSection(GrantCapOptions.SectionName)).ValidateDataAnnotations();
+        if (configuration.GetSection(GrantCapOptions.SectionName).Get<GrantCapOptions>() is { Enabled: true } caps)
+        {
+            // Counted for every instance: a leaked key cannot grant more than the caps in a day.
+            services.AddSingleton<IGrantCaps>(sp => new TableGrantCaps(
+                () => StorageAccount.FromConfiguration(configuration).Tables.GetTableClient(caps.Table), sp.GetRequiredService<IOptions<GrantCapOptions>>()));
         }
 
         return services;

@@ -27,6 +27,7 @@ public static class DependencyInjection
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
         services.TryAddSingleton<GrantService>();
+        services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();
         services.AddOptions<BulkOptions>();
         services.TryAddSingleton<BulkChunkProcessor>();

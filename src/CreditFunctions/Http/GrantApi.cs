@@ -13,6 +13,8 @@ public sealed partial class GrantApi(
     GrantValidator validator,
     GrantService grants,
     BalanceService balances,
+    IGrantCaps caps,
+    TimeProvider time,
     IOptions<GrantOptions> options,
     ILogger<GrantApi> logger)
 {
@@ -45,9 +47,45 @@ public sealed partial class GrantApi(
             return Problems.InvalidRequest($"{validation.Errors.Count} field(s) are not valid: {string.Join("; ", validation.Errors)}", validation.Errors);
         }
 
+        var grant = validation.Grant!;
+        var now = time.GetUtcNow();
+        var day = DateOnly.FromDateTime(now.UtcDateTime);
+        var customer = grant.Customer.ExternalId is { } externalId ? "x:" + externalId : "c:" + grant.Customer.CustomerId;
         return await AnswerAsync(async () =>
         {
-            var outcome = await grants.GrantAsync(validation.Grant!, cancellationToken).ConfigureAwait(false);
+            var reserved = true;
+            if (await caps.ReserveAsync(day, customer, grant.Units, cancellationToken).ConfigureAwait(false) is { } refusal)
+            {
+                // A retry of a grant made before is answered as the repeat it is: it grants nothing, so no cap applies.
+                if (await grants.IsUsedAsync(grant.GrantId, cancellationToken).ConfigureAwait(false))
+                {
+                    reserved = false;
+                }
+                else
+                {
+                    LogCapReached(refusal.Cap, refusal.Limit);
+                    var midnight = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+                    return Problems.GrantCapReached(refusal.Describe(day), (int)Math.Ceiling((midnight - now).TotalSeconds));
+                }
+            }
+
+            GrantOutcome outcome;
+            try
+            {
+                outcome = await grants.GrantAsync(grant, cancellationToken).ConfigureAwait(false);
+            }
+            catch when (reserved)
+            {
+                await caps.ReleaseAsync(day, customer, grant.Units, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
+            if (reserved && outcome.Status != GrantStatus.Granted)
+            {
+                // A repeat grants nothing, so it uses no cap.
+                await caps.ReleaseAsync(day, customer, grant.Units, CancellationToken.None).ConfigureAwait(false);
+            }
+
             var status = outcome.Status == GrantStatus.Granted ? HttpStatusCode.Created : HttpStatusCode.OK;
             return ApiResponse.Ok(status, GrantOutcomeJson.From(outcome), GrantsJsonContext.Default.GrantOutcomeJson);
         }).ConfigureAwait(false);
@@ -96,4 +134,7 @@ public sealed partial class GrantApi(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request refused ({Failure}, HTTP {Status}): {Reason}")]
     private partial void LogRefused(string failure, int status, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A grant was refused: it would pass the {Cap} cap of {Limit} units")]
+    private partial void LogCapReached(string cap, decimal limit);
 }

@@ -28,6 +28,10 @@ public static class Problems
         Answer("bulk-results-not-ready", "Bulk job not finished", 409,
             $"Bulk job '{jobId}' is {status}: its results file is written when every chunk has ended. Follow GET /api/bulk-grants/{jobId}.");
 
+    public static ApiResponse GrantCapReached(string detail, int retryAfterSeconds) =>
+        ApiResponse.Problem(new Problem(Problem.TypePrefix + "grant-cap-reached", "Daily grant cap reached", 429, detail),
+            new Dictionary<string, string> { ["Retry-After"] = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+
     public static ApiResponse StorageUnavailable() =>
         ApiResponse.Problem(new Problem(Problem.TypePrefix + "storage-unavailable", "Storage is unavailable", 503,
                 "Azure Storage did not answer as expected; nothing was lost. Try again later."),
@@ -44,6 +48,8 @@ public static class Problems
         MeterNotGrantableException e => Answer("meter-not-grantable", "The meter cannot take grants", 422, e.Message),
         PolarException { Kind: PolarErrorKind.RateLimited or PolarErrorKind.Unavailable } e => Unavailable(e),
         PolarException e => Answer("polar-refused", "Polar refused the request", 502, PolarRefusal(e)),
+        // The grant caps live in storage: a grant is not sent when they cannot be counted.
+        Azure.RequestFailedException => StorageUnavailable(),
         _ => null,
     };
 

@@ -56,6 +56,16 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
             created, customer is not null, grant.Units, grant.Meter, grant.GrantId.EventId);
     }
 
+    /// <summary>
+    /// Whether a grant event with this grant id exists in Polar (one <c>GET /v1/events/</c>): a grant sent again is then a
+    /// duplicate or a conflict, never a new grant. Throws <see cref="PolarException"/>.
+    /// </summary>
+    public async Task<bool> IsUsedAsync(GrantId grantId, CancellationToken cancellationToken = default)
+    {
+        var lookup = await polar.FindEventsByMetadataAsync(GrantIdKey, [grantId.Value], cancellationToken).ConfigureAwait(false);
+        return lookup.Events.GetValueOrDefault(grantId.Value) is { Count: > 0 };
+    }
+
     /// <summary>The grant event: the meter's event name, the customer, the grant's event id, and the negated units.</summary>
     public static PolarEvent BuildEvent(CreditGrant grant, GrantTarget target, Customer? customer)
     {
