@@ -49,6 +49,21 @@ public sealed record FaultOptions
     /// <summary>Fraction (0–1) of requests whose connection is aborted without an answer.</summary>
     public double DropRate { get; init; }
 
+    /// <summary>Fraction (0–1) of requests answered 429 with <c>Retry-After</c>, as Polar does when the organization's budget is spent.</summary>
+    public double RateLimitRate { get; init; }
+
+    /// <summary>
+    /// Fraction (0–1) of requests that are carried out and whose answer is then lost (the connection is aborted): the
+    /// client cannot tell whether it took effect, and must retry safely.
+    /// </summary>
+    public double LostAnswerRate { get; init; }
+
+    /// <summary>Fraction (0–1) of requests delayed by <see cref="SpikeLatency"/> on top of <see cref="Latency"/>.</summary>
+    public double SpikeRate { get; init; }
+
+    /// <summary>The delay of a latency spike.</summary>
+    public TimeSpan SpikeLatency { get; init; }
+
     /// <summary>Whether any fault is configured.</summary>
-    public bool IsActive => ErrorRate > 0 || DropRate > 0 || Latency > TimeSpan.Zero;
+    public bool IsActive => ErrorRate > 0 || DropRate > 0 || Latency > TimeSpan.Zero || RateLimitRate > 0 || LostAnswerRate > 0 || SpikeRate > 0;
 }

@@ -39,6 +39,9 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// <summary>Requests received on any route, including refused, faulted and rate-limited ones.</summary>
     public int RequestCount => _counter.Count;
 
+    /// <summary>How many events the emulator holds (ingested ones, deduplicated by <c>external_id</c> as Polar does).</summary>
+    public int EventCount => _app.Services.GetRequiredService<EmulatorStore>().EventCount;
+
     /// <summary>The guide's meter: the sum of <c>units</c> over events named <c>api_usage</c>.</summary>
     internal static MeterDraft SeedMeterDraft { get; } = new(
         "API Calls",

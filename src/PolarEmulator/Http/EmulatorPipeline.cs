@@ -63,9 +63,10 @@ internal static class EmulatorPipeline
             return;
         }
 
-        if (faults.Options.Latency > TimeSpan.Zero)
+        var delay = faults.Options.Latency + (faults.Spike() ? faults.Options.SpikeLatency : TimeSpan.Zero);
+        if (delay > TimeSpan.Zero)
         {
-            await Task.Delay(faults.Options.Latency, context.RequestServices.GetRequiredService<TimeProvider>(), context.RequestAborted).ConfigureAwait(false);
+            await Task.Delay(delay, context.RequestServices.GetRequiredService<TimeProvider>(), context.RequestAborted).ConfigureAwait(false);
         }
 
         switch (faults.Next())
@@ -78,6 +79,18 @@ internal static class EmulatorPipeline
                 return;
             case Fault.ServiceUnavailable:
                 await Respond.ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "ServiceUnavailable", "Injected fault: service unavailable.").ConfigureAwait(false);
+                return;
+            case Fault.RateLimited:
+                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                context.Response.Headers.RetryAfter = RateLimiter.WindowSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return;
+            case Fault.LostAnswer:
+                // The work is done, then the answer never arrives.
+                var answer = context.Response.Body;
+                context.Response.Body = Stream.Null;
+                await next(context).ConfigureAwait(false);
+                context.Response.Body = answer;
+                context.Abort();
                 return;
             default:
                 await next(context).ConfigureAwait(false);

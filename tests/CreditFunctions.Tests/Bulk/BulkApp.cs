@@ -44,6 +44,7 @@ internal sealed class BulkApp : IAsyncDisposable
     public const string TestStorageVariable = "CREDITS_TEST_STORAGE";
 
     private readonly bool _ownsStorage;
+    private bool _ownsEmulator = true;
 
     private BulkApp(PolarEmulatorServer emulator, ServiceProvider services, StorageNames names, bool ownsStorage, IConfiguration settings)
     {
@@ -81,13 +82,14 @@ internal sealed class BulkApp : IAsyncDisposable
     /// <param name="emulatorOptions">The Polar emulator's; by default it has the "API Calls" meter.</param>
     /// <param name="names">Storage shared with other apps (the caller cleans it up); by default names of its own, removed on dispose.</param>
     /// <param name="settings">More app settings.</param>
+    /// <param name="shared">An emulator other apps use too (one Polar for several instances); the caller disposes it.</param>
     public static async Task<BulkApp> StartAsync(EmulatorOptions? emulatorOptions = null, StorageNames? names = null,
-        Dictionary<string, string?>? settings = null)
+        Dictionary<string, string?>? settings = null, PolarEmulatorServer? shared = null, Action<IServiceCollection>? services = null)
     {
         await EnsureAzuriteAsync();
         var ownsStorage = names is null;
         names ??= StorageNames.Unique();
-        var emulator = await PolarEmulatorServer.StartAsync(emulatorOptions ?? new EmulatorOptions { SeedMeter = true });
+        var emulator = shared ?? await PolarEmulatorServer.StartAsync(emulatorOptions ?? new EmulatorOptions { SeedMeter = true });
         var configuration = new Dictionary<string, string?>
         {
             ["Polar:Server"] = emulator.BaseAddress.AbsoluteUri,
@@ -103,12 +105,11 @@ internal sealed class BulkApp : IAsyncDisposable
         }
 
         var appSettings = new ConfigurationBuilder().AddInMemoryCollection(configuration).Build();
-        var services = new ServiceCollection()
-            .AddLogging()
-            .AddCreditFunctions(appSettings)
-            .BuildServiceProvider();
-        await services.GetRequiredService<BulkStore>().EnsureCreatedAsync(CancellationToken.None);
-        return new BulkApp(emulator, services, names, ownsStorage, appSettings);
+        var collection = new ServiceCollection().AddLogging();
+        services?.Invoke(collection);
+        var provider = collection.AddCreditFunctions(appSettings).BuildServiceProvider();
+        await provider.GetRequiredService<BulkStore>().EnsureCreatedAsync(CancellationToken.None);
+        return new BulkApp(emulator, provider, names, ownsStorage, appSettings) { _ownsEmulator = shared is null };
     }
 
     /// <summary>The batch tests submit files in unless they say otherwise.</summary>
@@ -219,7 +220,10 @@ internal sealed class BulkApp : IAsyncDisposable
         }
 
         await Services.DisposeAsync();
-        await Emulator.DisposeAsync();
+        if (_ownsEmulator)
+        {
+            await Emulator.DisposeAsync();
+        }
     }
 
     /// <summary>Removes a test's containers, queues and table.</summary>
