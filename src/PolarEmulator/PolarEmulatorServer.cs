@@ -39,6 +39,9 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// <summary>Requests received on any route, including refused, faulted and rate-limited ones.</summary>
     public int RequestCount => _counter.Count;
 
+    /// <summary>Requests answered 429 because their one-minute window's budget (<see cref="EmulatorOptions.RequestsPerMinute"/>) was spent.</summary>
+    public int RateLimitedCount => _counter.RateLimited;
+
     /// <summary>How many events the emulator holds (ingested ones, deduplicated by <c>external_id</c> as Polar does).</summary>
     public int EventCount => _app.Services.GetRequiredService<EmulatorStore>().EventCount;
 

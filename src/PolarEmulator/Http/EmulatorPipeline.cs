@@ -9,10 +9,16 @@ namespace PolarEmulator.Http;
 internal sealed class RequestCounter
 {
     private int _count;
+    private int _rateLimited;
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Requests answered 429 because the budget of their window was spent (not injected faults).</summary>
+    public int RateLimited => Volatile.Read(ref _rateLimited);
+
     public void Increment() => Interlocked.Increment(ref _count);
+
+    public void CountRateLimited() => Interlocked.Increment(ref _rateLimited);
 }
 
 /// <summary>The token the emulator accepts and the scopes it carries.</summary>
@@ -106,6 +112,7 @@ internal static class EmulatorPipeline
         }
 
         // Polar answers 429 with an empty body and the window length (not the time left) in Retry-After.
+        context.RequestServices.GetRequiredService<RequestCounter>().CountRateLimited();
         context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         context.Response.Headers.RetryAfter = RateLimiter.WindowSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Task.CompletedTask;
