@@ -27,6 +27,9 @@ public interface IPolarGateway
     /// <summary>Ingests any number of events in as few requests as Polar's limits allow; one outcome per event.</summary>
     Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default);
 
+    /// <summary>One page of customers matching the query (deleted ones left out), with Polar's pagination.</summary>
+    Task<PolarPage<Customer>> ListCustomersAsync(CustomerListQuery query, CancellationToken cancellationToken = default);
+
     /// <summary>The customer's standing on a meter, or null when the customer has no events on it yet.</summary>
     Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default);
 }
