@@ -61,6 +61,7 @@ public sealed partial class CreditsCli
         {
             BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
         });
+        root.Subcommands.Add(CampaignsCommand());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
