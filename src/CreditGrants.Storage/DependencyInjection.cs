@@ -1,4 +1,6 @@
 using CreditGrants.Bulk;
+using CreditGrants.Campaigns;
+using CreditGrants.Storage.Campaigns;
 using CreditGrants.Storage.Bulk;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,6 +24,16 @@ public static class DependencyInjection
         services.TryAddSingleton(BulkQueuePolicy.Default);
         services.TryAddSingleton<BulkJobs>();
         services.TryAddSingleton<BulkWorker>();
+        return services;
+    }
+
+    /// <summary>Campaign state in its table, on the same account as the bulk jobs.</summary>
+    public static IServiceCollection AddCampaignStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<CampaignOptions>().Bind(configuration.GetSection(CampaignOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(sp =>
+            new TableCampaignStateStore(() => StorageAccount.FromConfiguration(configuration), sp.GetRequiredService<IOptions<CampaignOptions>>()));
         return services;
     }
 }

@@ -88,4 +88,13 @@ public sealed class FileCampaignStateStore(string directory) : ICampaignStateSto
 /// <summary>The serializer of campaign state files.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
 [JsonSerializable(typeof(FileCampaignStateStore.StoredState))]
+[JsonSerializable(typeof(CampaignState))]
 internal sealed partial class CampaignStateJsonContext : JsonSerializerContext;
+
+/// <summary>Campaign state as JSON (camelCase), for stores outside this assembly.</summary>
+public static class CampaignStateJson
+{
+    public static string Serialize(CampaignState state) => JsonSerializer.Serialize(state, CampaignStateJsonContext.Default.CampaignState);
+
+    public static CampaignState? Deserialize(string json) => JsonSerializer.Deserialize(json, CampaignStateJsonContext.Default.CampaignState);
+}
