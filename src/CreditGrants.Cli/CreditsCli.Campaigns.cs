@@ -121,7 +121,7 @@ public sealed partial class CreditsCli
                     }
                 });
                 var result = await services.GetRequiredService<CampaignRunner>()
-                    .RunAsync(campaign, CampaignStore(parse), instant, progress, ct).ConfigureAwait(false);
+                    .RunAsync(campaign, CampaignStore(parse), instant, new CampaignRunOptions(Progress: progress), ct).ConfigureAwait(false);
                 await WriteRunAsync(campaign, result, parse.GetValue(_json)).ConfigureAwait(false);
                 return result.Error is not null ? ExitCodes.PolarUnavailable
                     : result.Rejected + result.Failed > 0 ? ExitCodes.RowsRejected

@@ -34,6 +34,7 @@ public static class DependencyInjection
         services.AddOptions<CampaignOptions>().Bind(configuration.GetSection(CampaignOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(sp =>
             new TableCampaignStateStore(() => StorageAccount.FromConfiguration(configuration), sp.GetRequiredService<IOptions<CampaignOptions>>()));
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<CampaignScheduler>(sp, (Func<StorageAccount>)(() => StorageAccount.FromConfiguration(configuration))));
         return services;
     }
 }

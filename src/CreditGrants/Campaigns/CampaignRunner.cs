@@ -48,6 +48,38 @@ public sealed record PreviewOccurrence(DateTimeOffset Utc, DateTimeOffset Local)
 public sealed record CampaignPreview(string Campaign, IReadOnlyList<PreviewOccurrence> NextOccurrences, long AudienceSize, long Waiting,
     decimal UnitsPerOccurrence, CampaignBudgetView Budget, IReadOnlyList<DateTimeOffset> DueNow);
 
+/// <summary>
+/// Where a run sends an occurrence's grants: granted at once through the bulk chunk processing (the CLI), or written as
+/// a bulk job that the queue function grants (the app), so job status and results files come with it.
+/// </summary>
+public interface ICampaignGrantSink
+{
+    /// <summary>Grants the rows now and returns their outcomes, or takes them for a job and returns null.</summary>
+    Task<ChunkResult?> GrantAsync(Campaign campaign, string occurrence, IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken);
+
+    /// <summary>Ends the occurrence: the id of the job its rows were enqueued as, or null when they were granted at once.</summary>
+    Task<string?> CompleteOccurrenceAsync(Campaign campaign, string occurrence, CancellationToken cancellationToken);
+
+    /// <summary>What a job did, once it has ended; null while it runs.</summary>
+    Task<JobSettlement?> SettleAsync(string jobId, CancellationToken cancellationToken);
+}
+
+/// <summary>How a run is made: who grants, and who hears about progress.</summary>
+/// <param name="Sink">Where grants go; by default they are granted at once through the bulk chunk processing.</param>
+/// <param name="Progress">Told after every chunk.</param>
+public sealed record CampaignRunOptions(ICampaignGrantSink? Sink = null, IProgress<CampaignProgress>? Progress = null);
+
+/// <summary>Grants at once through <see cref="BulkChunkProcessor"/>: the CLI's way.</summary>
+public sealed class ImmediateGrantSink(BulkChunkProcessor processor) : ICampaignGrantSink
+{
+    public async Task<ChunkResult?> GrantAsync(Campaign campaign, string occurrence, IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken) =>
+        await processor.ProcessAsync(rows, dryRun: false, cancellationToken).ConfigureAwait(false);
+
+    public Task<string?> CompleteOccurrenceAsync(Campaign campaign, string occurrence, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
+    public Task<JobSettlement?> SettleAsync(string jobId, CancellationToken cancellationToken) => Task.FromResult<JobSettlement?>(null);
+}
+
 /// <summary>Where a run is: the occurrence at hand and its targets done so far.</summary>
 public sealed record CampaignProgress(string Occurrence, long TargetsDone, OccurrenceResult SoFar);
 
@@ -80,19 +112,22 @@ public sealed partial class CampaignRunner(
     /// <param name="campaign">A valid campaign.</param>
     /// <param name="store">Where the campaign's state and budget live.</param>
     /// <param name="at">The instant of the run; occurrences up to it are due.</param>
-    /// <param name="progress">Told after every chunk.</param>
+    /// <param name="options">Where grants go and who hears of progress.</param>
     /// <param name="cancellationToken">Stops the run; what was granted stays granted, and a later run finishes the occurrence.</param>
     public async Task<CampaignRunResult> RunAsync(Campaign campaign, ICampaignStateStore store, DateTimeOffset at,
-        IProgress<CampaignProgress>? progress = null, CancellationToken cancellationToken = default)
+        CampaignRunOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(campaign);
         ArgumentNullException.ThrowIfNull(store);
+        var sink = options?.Sink ?? new ImmediateGrantSink(processor);
+        var progress = options?.Progress;
         if (at > time.GetUtcNow())
         {
             throw new ArgumentOutOfRangeException(nameof(at), at, "A campaign cannot run at a future instant: Polar takes no events dated in the future.");
         }
 
         var state = await store.UpdateAsync(campaign.Id, s => s.FirstSeen is null ? s with { FirstSeen = at } : s, cancellationToken).ConfigureAwait(false);
+        state = await SettlePendingJobsAsync(campaign, store, state, sink, cancellationToken).ConfigureAwait(false);
         if (state.Exhausted)
         {
             LogExhausted(campaign.Id);
@@ -114,7 +149,7 @@ public sealed partial class CampaignRunner(
         var results = new List<OccurrenceResult>();
         foreach (var occurrence in due.Due)
         {
-            var (result, current, error) = await RunOccurrenceAsync(campaign, store, occurrence, progress, cancellationToken).ConfigureAwait(false);
+            var (result, current, error) = await RunOccurrenceAsync(campaign, store, occurrence, sink, progress, cancellationToken).ConfigureAwait(false);
             state = current;
             if (result is not null)
             {
@@ -154,8 +189,44 @@ public sealed partial class CampaignRunner(
         return new CampaignPreview(campaign.Id, next, size, waiting, size * campaign.Units, CampaignBudgetView.Of(campaign, state), due.Due);
     }
 
+    /// <summary>Settles the jobs of earlier occurrences that have ended: what they granted is spent, what they did not is released.</summary>
+    private static async Task<CampaignState> SettlePendingJobsAsync(Campaign campaign, ICampaignStateStore store, CampaignState state,
+        ICampaignGrantSink sink, CancellationToken cancellationToken)
+    {
+        foreach (var pending in state.PendingJobs)
+        {
+            if (await sink.SettleAsync(pending.JobId, cancellationToken).ConfigureAwait(false) is not { } settled)
+            {
+                continue;
+            }
+
+            var spent = settled.Granted + settled.Released;
+            state = await store.UpdateAsync(campaign.Id, s => !s.PendingJobs.Contains(pending) ? s : s with
+            {
+                PendingJobs = [.. s.PendingJobs.Where(p => p != pending)],
+                GrantsReserved = s.GrantsReserved - spent,
+                UnitsReserved = s.UnitsReserved - spent * campaign.Units,
+                Grants = s.Grants + settled.Granted,
+                UnitsGranted = s.UnitsGranted + settled.Granted * campaign.Units,
+                Occurrences = [.. s.Occurrences.Select(o => o.JobId != pending.JobId ? o : o with
+                {
+                    Granted = o.Granted + settled.Granted,
+                    Duplicates = o.Duplicates + settled.Duplicates,
+                    Rejected = o.Rejected + settled.Rejected,
+                    Failed = o.Failed + settled.Failed,
+                    UnitsGranted = o.UnitsGranted + settled.Granted * campaign.Units,
+                    Enqueued = 0,
+                    ResultsFile = settled.ResultsFile,
+                })],
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return state;
+    }
+
     private async Task<(OccurrenceResult? Result, CampaignState State, string? Error)> RunOccurrenceAsync(Campaign campaign,
-        ICampaignStateStore store, DateTimeOffset occurrence, IProgress<CampaignProgress>? progress, CancellationToken cancellationToken)
+        ICampaignStateStore store, DateTimeOffset occurrence, ICampaignGrantSink sink, IProgress<CampaignProgress>? progress,
+        CancellationToken cancellationToken)
     {
         var key = CampaignSchedule.Key(occurrence);
         var state = (await store.ReadAsync(campaign.Id, cancellationToken).ConfigureAwait(false)).State;
@@ -184,7 +255,7 @@ public sealed partial class CampaignRunner(
                     buffer.Add(target);
                     if (buffer.Count == ChunkSize)
                     {
-                        (tally, stopped) = await GrantChunkAsync(campaign, store, occurrence, buffer, tally, cancellationToken).ConfigureAwait(false);
+                        (tally, stopped) = await GrantChunkAsync(campaign, store, sink, occurrence, buffer, tally, cancellationToken).ConfigureAwait(false);
                         progress?.Report(new CampaignProgress(key, tally.Targets, tally));
                         buffer.Clear();
                         if (stopped)
@@ -202,7 +273,7 @@ public sealed partial class CampaignRunner(
 
             if (!stopped && buffer.Count > 0)
             {
-                (tally, stopped) = await GrantChunkAsync(campaign, store, occurrence, buffer, tally, cancellationToken).ConfigureAwait(false);
+                (tally, stopped) = await GrantChunkAsync(campaign, store, sink, occurrence, buffer, tally, cancellationToken).ConfigureAwait(false);
                 progress?.Report(new CampaignProgress(key, tally.Targets, tally));
             }
         }
@@ -216,9 +287,17 @@ public sealed partial class CampaignRunner(
             return (tally, state, error);
         }
 
+        var jobId = await sink.CompleteOccurrenceAsync(campaign, key, cancellationToken).ConfigureAwait(false);
+        var enqueued = tally.Enqueued;
+        if (jobId is not null)
+        {
+            tally = tally with { JobId = jobId };
+        }
+
         state = await store.UpdateAsync(campaign.Id, s => (s.LastOccurrence is null || s.LastOccurrence < occurrence ? s with
         {
             LastOccurrence = occurrence,
+            PendingJobs = jobId is null || enqueued == 0 ? s.PendingJobs : [.. s.PendingJobs, new PendingJob(key, jobId, enqueued, enqueued * campaign.Units)],
             HighWaterMark = highWater is { } mark && (s.HighWaterMark is null || mark > s.HighWaterMark) ? mark : s.HighWaterMark,
             LastError = null,
         } : s).WithOccurrence(tally), cancellationToken).ConfigureAwait(false);
@@ -228,7 +307,7 @@ public sealed partial class CampaignRunner(
 
     /// <summary>Grants one chunk of targets, reserving the budget for as many as fit each time; true when the budget stopped it.</summary>
     private async Task<(OccurrenceResult Tally, bool Exhausted)> GrantChunkAsync(Campaign campaign, ICampaignStateStore store,
-        DateTimeOffset occurrence, List<CampaignTarget> targets, OccurrenceResult tally, CancellationToken cancellationToken)
+        ICampaignGrantSink sink, DateTimeOffset occurrence, List<CampaignTarget> targets, OccurrenceResult tally, CancellationToken cancellationToken)
     {
         tally = tally with { Targets = tally.Targets + targets.Count, Waiting = tally.Waiting + targets.Count(t => t.IsWaiting) };
         var pending = targets.Where(t => !t.IsWaiting).ToList();
@@ -249,16 +328,23 @@ public sealed partial class CampaignRunner(
             var batch = pending.Take(reserved).ToList();
             pending.RemoveRange(0, reserved);
             var rows = batch.Select((t, i) => Row(campaign, occurrence, t, tally.Targets - targets.Count + i + 1)).ToList();
-            ChunkResult chunk;
+            ChunkResult? chunk;
             try
             {
-                chunk = await processor.ProcessAsync(rows, dryRun: false, cancellationToken).ConfigureAwait(false);
+                chunk = await sink.GrantAsync(campaign, CampaignSchedule.Key(occurrence), rows, cancellationToken).ConfigureAwait(false);
             }
             catch (PolarException)
             {
                 // Polar may have taken some of the chunk before failing: its reservation stays, so the budget is never overspent.
                 tally = tally with { Failed = tally.Failed + batch.Count + pending.Count };
                 throw;
+            }
+
+            if (chunk is null)
+            {
+                // Enqueued as a job: the reservation stays until the job ends and a later run settles it.
+                tally = tally with { Enqueued = tally.Enqueued + reserved };
+                continue;
             }
 
             var granted = chunk.Rows.Count(r => r.Status is RowStatus.Granted or RowStatus.GrantedOrDuplicate);

@@ -33,6 +33,9 @@ public sealed record CampaignState
 
     public string? LastError { get; init; }
 
+    /// <summary>Occurrences handed to a bulk job whose outcome is not known yet; their grants stay reserved until the job ends.</summary>
+    public IReadOnlyList<PendingJob> PendingJobs { get; init; } = [];
+
     /// <summary>The most recent occurrences, newest last (at most <see cref="MaxOccurrencesKept"/>).</summary>
     public IReadOnlyList<OccurrenceResult> Occurrences { get; init; } = [];
 
@@ -70,7 +73,26 @@ public sealed record OccurrenceResult(
     /// <summary>Where the occurrence's per-target results were written, when they were.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ResultsFile { get; init; }
+
+    /// <summary>The bulk job the occurrence's grants were enqueued as (in the app).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? JobId { get; init; }
+
+    /// <summary>Grants enqueued in <see cref="JobId"/> and not settled yet.</summary>
+    public long Enqueued { get; init; }
 }
+
+/// <summary>An occurrence's grants enqueued as a bulk job, and the budget reserved for them.</summary>
+public sealed record PendingJob(string Occurrence, string JobId, long Grants, decimal Units);
+
+/// <summary>What a finished bulk job did with an occurrence's grants.</summary>
+/// <param name="Granted">Grants made (with those Polar took in a request that also held repeats).</param>
+/// <param name="Released">Grants that used no budget: duplicates and rejections. Failed rows stay reserved, since a retry of the job may still grant them.</param>
+/// <param name="Duplicates">Grants made before.</param>
+/// <param name="Rejected">Grants refused.</param>
+/// <param name="Failed">Rows of chunks that failed.</param>
+/// <param name="ResultsFile">Where the job's results file is.</param>
+public sealed record JobSettlement(long Granted, long Released, long Duplicates, long Rejected, long Failed, string? ResultsFile);
 
 /// <summary>A campaign's state with the version it was read at, for an optimistic write.</summary>
 public sealed record VersionedCampaignState(CampaignState State, string? Version);
