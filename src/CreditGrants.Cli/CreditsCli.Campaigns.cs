@@ -17,6 +17,7 @@ public sealed partial class CreditsCli
     private Command CampaignsCommand() => new("campaigns", "Scheduled credit campaigns: validate, preview and run campaign documents")
     {
         CampaignValidateCommand(), CampaignPreviewCommand(), CampaignRunCommand(), CampaignSeedCommand(),
+        CampaignUploadCommand(), CampaignListCommand(), CampaignStatusCommand(),
     };
 
     private static Argument<string> CampaignFileArgument() => new("file")
@@ -43,9 +44,10 @@ public sealed partial class CreditsCli
         var file = CampaignFileArgument();
         var at = AtOption("The instant to preview from (default: now), with an offset such as 2026-12-07T09:00:00+01:00");
         var count = new Option<int>("--count") { HelpName = "n", Description = "How many upcoming occurrences to show (default 5)", DefaultValueFactory = _ => 5 };
+        var storage = new Option<string?>("--storage") { Description = "Read the budget from the app's state table on this storage (connection string or account name)" };
         var command = new Command("preview", "Show the next occurrences, the audience's size now, the units per occurrence and the budget; grants nothing")
         {
-            file, at, count,
+            file, at, count, storage,
         };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
@@ -65,7 +67,7 @@ public sealed partial class CreditsCli
             return await RunAsync(parse, async services =>
             {
                 var preview = await services.GetRequiredService<CampaignRunner>()
-                    .PreviewAsync(campaign, CampaignStore(parse), instant, occurrences, ct).ConfigureAwait(false);
+                    .PreviewAsync(campaign, CampaignStore(parse, parse.GetValue(storage)), instant, occurrences, ct).ConfigureAwait(false);
                 await WritePreviewAsync(campaign, preview, parse.GetValue(_json)).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }, ct).ConfigureAwait(false);
@@ -81,9 +83,13 @@ public sealed partial class CreditsCli
         {
             Description = "Against a real Polar, keep the campaign's state in the data folder although the app's record of it is not consulted",
         };
+        var storage = new Option<string?>("--storage")
+        {
+            Description = "Use the app's state table on this storage (connection string or account name): one budget, one record of occurrences",
+        };
         var command = new Command("run", "Run the occurrences due now with the app's code; state lives in the data folder, so running again grants nothing")
         {
-            file, at, localState,
+            file, at, localState, storage,
         };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
@@ -100,7 +106,8 @@ public sealed partial class CreditsCli
                 throw new CliInputException($"--at {parse.GetValue(at)}: is later than now; Polar takes no events dated in the future, so a campaign runs only up to now.");
             }
 
-            if (!UsesEmbeddedEmulator(parse))
+            var stateStore = CampaignStore(parse, parse.GetValue(storage));
+            if (!UsesEmbeddedEmulator(parse) && parse.GetValue(storage) is null)
             {
                 await _error.WriteLineAsync("credits: warning: this run keeps the campaign's state in the data folder; the app's record of the campaign "
                     + "(its budget and occurrences) is not consulted, so a campaign run both ways could spend its budget twice.").ConfigureAwait(false);
@@ -121,7 +128,7 @@ public sealed partial class CreditsCli
                     }
                 });
                 var result = await services.GetRequiredService<CampaignRunner>()
-                    .RunAsync(campaign, CampaignStore(parse), instant, new CampaignRunOptions(Progress: progress), ct).ConfigureAwait(false);
+                    .RunAsync(campaign, stateStore, instant, new CampaignRunOptions(Progress: progress), ct).ConfigureAwait(false);
                 await WriteRunAsync(campaign, result, parse.GetValue(_json)).ConfigureAwait(false);
                 return result.Error is not null ? ExitCodes.PolarUnavailable
                     : result.Rejected + result.Failed > 0 ? ExitCodes.RowsRejected
@@ -183,7 +190,9 @@ public sealed partial class CreditsCli
 
     private string DataDir(ParseResult parse) => Path.GetFullPath(parse.GetValue(_dataDir) ?? PolarConnection.DefaultDataDir);
 
-    private FileCampaignStateStore CampaignStore(ParseResult parse) => new(Path.Combine(DataDir(parse), CampaignStateFolder));
+    /// <summary>The app's state table when <c>--storage</c> is given, else the data folder's state files.</summary>
+    private ICampaignStateStore CampaignStore(ParseResult parse, string? storage) =>
+        storage is null ? new FileCampaignStateStore(Path.Combine(DataDir(parse), CampaignStateFolder)) : OpenCampaignStorage(storage).Table;
 
     /// <summary>Reads and validates a campaign document; prints every error and returns null when it is not valid.</summary>
     private async Task<Campaign?> ReadCampaignAsync(string path, CancellationToken cancellationToken)

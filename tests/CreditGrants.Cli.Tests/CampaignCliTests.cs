@@ -115,3 +115,60 @@ public sealed class CampaignCliTests : IDisposable
         Assert.Contains("--local-state", run.Error, StringComparison.Ordinal);
     }
 }
+
+/// <summary><c>credits campaigns upload|list|status</c> and <c>run --storage</c> against Azurite.</summary>
+public sealed class CampaignStorageCliTests : IDisposable
+{
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("credits-campaigns-").FullName;
+    private readonly string _id = Guid.NewGuid().ToString("N")[..12];
+
+    public void Dispose()
+    {
+        Directory.Delete(_dataDir, recursive: true);
+        var account = CreditGrants.Storage.StorageAccount.FromConnectionString("UseDevelopmentStorage=true");
+        account.Blobs.GetBlobContainerClient($"campaigns-{_id}").DeleteIfExists();
+        account.Tables.DeleteTable($"campaignstate{_id}");
+    }
+
+    private Dictionary<string, string?> Environment => new()
+    {
+        ["Campaigns__Container"] = $"campaigns-{_id}",
+        ["Campaigns__StateTable"] = $"campaignstate{_id}",
+    };
+
+    private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(Environment, [.. args, "--data-dir", _dataDir, "--storage", "UseDevelopmentStorage=true"]);
+
+    private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "campaigns", name + ".json");
+
+    [Fact]
+    public async Task Uploaded_campaign_is_listed_and_its_state_shown_after_a_run_on_the_app_table()
+    {
+        await CliRun.RunAsync(Environment, "campaigns", "seed-samples", "--data-dir", _dataDir);
+
+        var upload = await Credits("campaigns", "upload", Sample("launch-partners"));
+        var run = await Credits("campaigns", "run", Sample("launch-partners"), "--json");
+        var list = await Credits("campaigns", "list", "--json");
+        var status = await Credits("campaigns", "status", "launch-partners", "--json");
+
+        Assert.Equal(ExitCodes.Ok, upload.ExitCode);
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Equal(3, JsonDocument.Parse(run.Out).RootElement.GetProperty("granted").GetInt32());
+        var entry = Assert.Single(JsonDocument.Parse(list.Out).RootElement.EnumerateArray());
+        Assert.Equal(("launch-partners", 3), (entry.GetProperty("campaign").GetString(), entry.GetProperty("grants").GetInt32()));
+        Assert.Equal(ExitCodes.Ok, status.ExitCode);
+        Assert.Equal(3000m, JsonDocument.Parse(status.Out).RootElement.GetProperty("unitsGranted").GetDecimal());
+    }
+
+    [Fact]
+    public async Task Invalid_document_is_not_uploaded()
+    {
+        var path = Path.Combine(_dataDir, "bad.json");
+        await File.WriteAllTextAsync(path, """{"id":"bad","units":1}""");
+
+        var upload = await Credits("campaigns", "upload", path);
+        var list = await Credits("campaigns", "list", "--json");
+
+        Assert.Equal(ExitCodes.InvalidInput, upload.ExitCode);
+        Assert.Empty(JsonDocument.Parse(list.Out).RootElement.EnumerateArray());
+    }
+}

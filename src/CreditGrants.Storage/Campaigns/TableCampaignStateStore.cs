@@ -29,7 +29,17 @@ public sealed class TableCampaignStateStore : ICampaignStateStore
 
     public async Task<VersionedCampaignState> ReadAsync(string campaignId, CancellationToken cancellationToken = default)
     {
-        var found = await Table.GetEntityIfExistsAsync<TableEntity>(campaignId, StateRow, cancellationToken: cancellationToken).ConfigureAwait(false);
+        NullableResponse<TableEntity> found;
+        try
+        {
+            found = await Table.GetEntityIfExistsAsync<TableEntity>(campaignId, StateRow, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // No table yet: no campaign has run on this account.
+            return new VersionedCampaignState(CampaignState.New(campaignId), null);
+        }
+
         if (!found.HasValue || found.Value is null)
         {
             return new VersionedCampaignState(CampaignState.New(campaignId), null);
@@ -58,7 +68,15 @@ public sealed class TableCampaignStateStore : ICampaignStateStore
         {
             if (expectedVersion is null)
             {
-                await Table.AddEntityAsync(entity, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await Table.AddEntityAsync(entity, cancellationToken).ConfigureAwait(false);
+                }
+                catch (RequestFailedException ex) when (ex.Status == 404)
+                {
+                    await EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
+                    await Table.AddEntityAsync(entity, cancellationToken).ConfigureAwait(false);
+                }
             }
             else
             {
