@@ -281,7 +281,8 @@ public sealed partial class CampaignRunner(
         {
             // The occurrence stays due: the next run resolves the audience again and Polar's deduplication absorbs what was sent.
             error = $"occurrence {key}: Polar stayed unavailable ({ex.Message}); run again to finish it, nothing is granted twice";
-            tally = tally with { Failed = tally.Failed + buffer.Count };
+            // The chunk at hand is counted failed whole (some of it may have been granted; state has the exact budget).
+            tally = tally with { Targets = tally.Targets + buffer.Count, Failed = tally.Failed + buffer.Count };
             LogOccurrenceFailed(ex, campaign.Id, key);
             state = await store.UpdateAsync(campaign.Id, s => s with { LastError = error }, cancellationToken).ConfigureAwait(false);
             return (tally, state, error);
@@ -328,17 +329,8 @@ public sealed partial class CampaignRunner(
             var batch = pending.Take(reserved).ToList();
             pending.RemoveRange(0, reserved);
             var rows = batch.Select((t, i) => Row(campaign, occurrence, t, tally.Targets - targets.Count + i + 1)).ToList();
-            ChunkResult? chunk;
-            try
-            {
-                chunk = await sink.GrantAsync(campaign, CampaignSchedule.Key(occurrence), rows, cancellationToken).ConfigureAwait(false);
-            }
-            catch (PolarException)
-            {
-                // Polar may have taken some of the chunk before failing: its reservation stays, so the budget is never overspent.
-                tally = tally with { Failed = tally.Failed + batch.Count + pending.Count };
-                throw;
-            }
+            // Should Polar fail here, it may have taken some of the chunk: the reservation stays, so the budget is never overspent.
+            var chunk = await sink.GrantAsync(campaign, CampaignSchedule.Key(occurrence), rows, cancellationToken).ConfigureAwait(false);
 
             if (chunk is null)
             {

@@ -312,3 +312,41 @@ public sealed class CampaignRunnerTests : IDisposable
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Runner().RunAsync(Weekly(), _store, _time.GetUtcNow().AddSeconds(1)));
     }
 }
+
+public sealed class CampaignOutageTests : IDisposable
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 7, 8, 3, 0, TimeSpan.Zero));
+    private readonly FakePolarGateway _polar = new() { IngestCallsBeforeOutage = 0 };
+    private readonly string _stateDirectory = Path.Combine(Path.GetTempPath(), "campaign-state-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_stateDirectory))
+        {
+            Directory.Delete(_stateDirectory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Polar_outage_leaves_the_occurrence_due_and_the_reservation_held()
+    {
+        _polar.AddCustomer("ada@lovelace.dev", "user-1");
+        var document = Weekly();
+        document["audience"] = new JsonObject { ["allCustomers"] = new JsonObject() };
+        document["startsAt"] = "2026-12-01T00:00:00Z";
+        document["budget"] = new JsonObject { ["maxGrants"] = 10 };
+        var campaign = Valid(document);
+        var store = new FileCampaignStateStore(_stateDirectory);
+        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance),
+            new CampaignAudienceReader(_polar), _time, NullLogger<CampaignRunner>.Instance);
+
+        var result = await runner.RunAsync(campaign, store, _time.GetUtcNow());
+
+        Assert.NotNull(result.Error);
+        Assert.Equal((1L, 1L), (Assert.Single(result.Occurrences).Targets, result.Occurrences[0].Failed));
+        var state = (await store.ReadAsync(campaign.Id)).State;
+        Assert.Null(state.LastOccurrence);
+        Assert.Equal((1L, 0L), (state.GrantsReserved, state.Grants));
+        Assert.NotNull(state.LastError);
+    }
+}
