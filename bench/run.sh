@@ -8,6 +8,7 @@
 #   fast      parse, then bulk end to end (100k and 1M rows, ids and emails) and the naive way  ~6 min
 #   limited   emulator at 500 requests/minute, gateway budget 500: 10,000 rows to existing
 #             customers, 1,000 rows to new customers                                           ~5 min
+#   campaign  an allCustomers campaign over 10,000 and 100,000 seeded customers (docs/campaigns.md) ~3 min
 #   all       fast, then limited (the default)
 #   --slow    limited also grants 10,000 rows WITH emails of existing customers (10,011 requests, ~20 min)
 #   --no-build  use the last Release build (e.g. for a second run.sh started while one is running)
@@ -19,10 +20,10 @@ cd "$(dirname "$0")/.."
 suite=all slow=0 build=1
 for arg in "$@"; do
   case "$arg" in
-    all|parse|fast|limited) suite=$arg ;;
+    all|parse|fast|limited|campaign) suite=$arg ;;
     --slow) slow=1 ;;
     --no-build) build=0 ;;
-    *) echo "usage: bench/run.sh [all|parse|fast|limited] [--slow] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [all|parse|fast|limited|campaign] [--slow] [--no-build]" >&2; exit 2 ;;
   esac
 done
 
@@ -123,11 +124,22 @@ run_limited() {
   fi
 }
 
+run_campaign() {
+  echo "== campaign: allCustomers over every seeded customer, granted once (gateway budget off)"
+  start_emulator campaign-10k 10000
+  measure campaign campaign-10k --max-requests-per-1000 12 --max-peak-mb 200
+  stop_emulator
+  start_emulator campaign-100k 100000
+  measure campaign campaign-100k --max-requests-per-1000 12 --max-peak-mb 200
+  stop_emulator
+}
+
 echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, $(dotnet --version) SDK, load $(cut -d' ' -f1-3 /proc/loadavg)"
 case "$suite" in
   parse) run_parse ;;
   fast) run_fast ;;
   limited) run_limited ;;
+  campaign) run_campaign ;;
   all) run_fast; run_limited ;;
 esac
 

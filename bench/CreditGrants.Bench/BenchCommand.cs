@@ -12,6 +12,7 @@ internal static class BenchCommand
           parse    <file> [--name <label>] [--chunk-rows 1000]
           bulk     <file> [--name <label>] [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
           naive    <file> [--name <label>] [--rows <n>] [--baseline <bulk label>] [--requests-per-minute <n>] [--server-pid <pid>]
+          campaign <label> [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
           report   <results.jsonl>
 
         bulk and naive talk to $POLAR_SERVER with the token in $POLAR_ACCESS_TOKEN (never an argument). Without
@@ -51,6 +52,11 @@ internal static class BenchCommand
             case "naive":
                 Print(await EndToEndBenchmark.NaiveAsync(name, file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),
                     Number("--rows") ?? long.MaxValue, options.GetValueOrDefault("--baseline")).ConfigureAwait(false));
+                return 0;
+            case "campaign":
+                // The second argument is the label: an allCustomers campaign over every customer the emulator has.
+                Print(await CampaignBenchmark.RunAsync(file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),
+                    new EndToEndTargets(Real("--max-requests-per-1000"), Real("--max-peak-mb"))).ConfigureAwait(false));
                 return 0;
             case "report":
                 Console.WriteLine(BenchReport.Table(File.ReadLines(file).Where(l => l.StartsWith('{')).Select(BenchResult.FromJson).ToList()));

@@ -148,7 +148,7 @@ public static class EndToEndBenchmark
         }
     }
 
-    private static BenchResult WithTargets(BenchResult result, EndToEndTargets targets)
+    internal static BenchResult WithTargets(BenchResult result, EndToEndTargets targets)
     {
         var parts = new List<string>();
         var met = true;

@@ -14,6 +14,7 @@ public static class DependencyInjection
         services.AddCreditGrants(configuration);
         services.AddSingleton(HostQueueSettings.Read(configuration, Path.Combine(AppContext.BaseDirectory, "host.json")));
         services.AddBulkStorage(configuration);
+        services.AddCampaignStorage(configuration);
         services.AddSingleton<GrantApi>();
         services.AddSingleton<BulkGrantApi>();
         return services;

@@ -65,6 +65,7 @@ public sealed partial class CreditsCli
         {
             BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
         });
+        root.Subcommands.Add(CampaignsCommand());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

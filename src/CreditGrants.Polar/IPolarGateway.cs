@@ -36,6 +36,9 @@ public interface IPolarGateway
     /// </summary>
     Task<EventLookup> FindEventsByMetadataAsync(string key, IReadOnlyCollection<string> values, CancellationToken cancellationToken = default);
 
+    /// <summary>One page of customers matching the query (deleted ones left out), with Polar's pagination.</summary>
+    Task<PolarPage<Customer>> ListCustomersAsync(CustomerListQuery query, CancellationToken cancellationToken = default);
+
     /// <summary>The customer's standing on a meter, or null when the customer has no events on it yet.</summary>
     Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default);
 }

@@ -49,6 +49,12 @@ public sealed partial class PolarGateway(
         return page.Items.FirstOrDefault(c => c.DeletedAt is null);
     }
 
+    public async Task<PolarPage<Customer>> ListCustomersAsync(CustomerListQuery query, CancellationToken cancellationToken = default)
+    {
+        var page = await client.ListCustomersAsync(query, cancellationToken).ConfigureAwait(false);
+        return page.Items.Any(c => c.DeletedAt is not null) ? page with { Items = [.. page.Items.Where(c => c.DeletedAt is null)] } : page;
+    }
+
     public Task<Customer> GetCustomerAsync(Guid customerId, CancellationToken cancellationToken = default) =>
         client.GetCustomerAsync(customerId, cancellationToken);
 

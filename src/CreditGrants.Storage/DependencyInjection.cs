@@ -2,6 +2,8 @@ using CreditGrants.Bulk;
 using CreditGrants.Grants;
 using CreditGrants.Polar.Budget;
 using CreditGrants.Storage.Budget;
+using CreditGrants.Campaigns;
+using CreditGrants.Storage.Campaigns;
 using CreditGrants.Storage.Bulk;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,6 +43,17 @@ public static class DependencyInjection
                 () => StorageAccount.FromConfiguration(configuration).Tables.GetTableClient(caps.Table), sp.GetRequiredService<IOptions<GrantCapOptions>>()));
         }
 
+        return services;
+    }
+
+    /// <summary>Campaign state in its table, on the same account as the bulk jobs.</summary>
+    public static IServiceCollection AddCampaignStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<CampaignOptions>().Bind(configuration.GetSection(CampaignOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(sp =>
+            new TableCampaignStateStore(() => StorageAccount.FromConfiguration(configuration), sp.GetRequiredService<IOptions<CampaignOptions>>()));
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<CampaignScheduler>(sp, (Func<StorageAccount>)(() => StorageAccount.FromConfiguration(configuration))));
         return services;
     }
 }

@@ -1,4 +1,5 @@
 using CreditGrants.Bulk;
+using CreditGrants.Campaigns;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
 using Microsoft.Extensions.Configuration;
@@ -32,6 +33,9 @@ public static class DependencyInjection
         services.AddOptions<BulkOptions>();
         services.TryAddSingleton<BulkChunkProcessor>();
         services.TryAddSingleton<BulkRunner>();
+        services.TryAddSingleton(sp => new CampaignValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
+        services.TryAddSingleton<CampaignAudienceReader>();
+        services.TryAddSingleton<CampaignRunner>();
         return services;
     }
 }

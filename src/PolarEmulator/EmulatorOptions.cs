@@ -15,6 +15,9 @@ public sealed record EmulatorOptions
     /// <summary>Customers <c>user-1</c> … <c>user-N</c> (emails <c>user-N@bench.dev</c>) to add at start, for load tests; 0 adds none.</summary>
     public int SeedCustomers { get; init; }
 
+    /// <summary>Described customers to add at start unless their external id or email is taken (with metadata, and an active subscription or none).</summary>
+    public IReadOnlyList<EmulatorCustomerSeed> CustomerSeeds { get; init; } = [];
+
     /// <summary>A JSON file the state is loaded from at start and saved to (atomically) as it changes and on dispose.</summary>
     public string? DataFile { get; init; }
 
@@ -67,3 +70,9 @@ public sealed record FaultOptions
     /// <summary>Whether any fault is configured.</summary>
     public bool IsActive => ErrorRate > 0 || DropRate > 0 || Latency > TimeSpan.Zero || RateLimitRate > 0 || LostAnswerRate > 0 || SpikeRate > 0;
 }
+
+/// <summary>
+/// A customer to seed: Polar's fields plus whether it has an active subscription, which the emulator cannot otherwise
+/// create (it has no subscriptions) and answers <c>GET /v1/customers/?active=</c> from.
+/// </summary>
+public sealed record EmulatorCustomerSeed(string ExternalId, string Email, string? Name, IReadOnlyDictionary<string, string> Metadata, bool HasActiveSubscription);

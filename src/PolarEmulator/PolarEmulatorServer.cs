@@ -92,6 +92,7 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         }
 
         store.SeedCustomers(options.SeedCustomers);
+        store.SeedCustomers(options.CustomerSeeds);
 
         builder.Services.AddPolarEmulator(options, token, store);
         var app = builder.Build();

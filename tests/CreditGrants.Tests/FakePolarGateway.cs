@@ -48,6 +48,20 @@ internal sealed class FakePolarGateway : IPolarGateway
     public Task<Customer?> FindCustomerByEmailAsync(string email, CancellationToken cancellationToken = default) =>
         Task.FromResult(Customers.FirstOrDefault(c => string.Equals(c.Email, email, StringComparison.OrdinalIgnoreCase)));
 
+    public int ListCalls { get; private set; }
+
+    /// <summary>Like Polar: metadata and page filters, newest first unless sorted by <c>created_at</c>; <c>active</c> is not modelled here.</summary>
+    public Task<PolarPage<Customer>> ListCustomersAsync(CustomerListQuery query, CancellationToken cancellationToken = default)
+    {
+        ListCalls++;
+        IEnumerable<Customer> matches = Customers.Where(c => (query.Metadata ?? new Dictionary<string, string>()).All(m =>
+            c.Metadata is { } metadata && metadata.TryGetValue(m.Key, out var value) && (value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()) == m.Value));
+        matches = query.Sorting == "created_at" ? matches.OrderBy(c => c.CreatedAt) : matches.OrderByDescending(c => c.CreatedAt);
+        var all = matches.ToList();
+        var items = all.Skip((query.Page - 1) * query.Limit).Take(query.Limit).ToList();
+        return Task.FromResult(new PolarPage<Customer>(items, new PolarPagination(all.Count, Math.Max(1, (all.Count + query.Limit - 1) / query.Limit))));
+    }
+
     public Task<Customer> GetCustomerAsync(Guid customerId, CancellationToken cancellationToken = default) =>
         Customers.FirstOrDefault(c => c.Id == customerId) is { } found
             ? Task.FromResult(found)
@@ -90,6 +104,15 @@ internal sealed class FakePolarGateway : IPolarGateway
         CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
     public Task<IngestReport> IngestAsync(IReadOnlyList<PolarEvent> events, CancellationToken cancellationToken = default)
+    {
+        // Two runs may ingest at once (overlapping campaign runs): one at a time, as Polar's unique index would.
+        lock (EventIds)
+        {
+            return Ingest(events);
+        }
+    }
+
+    private Task<IngestReport> Ingest(IReadOnlyList<PolarEvent> events)
     {
         if (_ingestCalls++ >= IngestCallsBeforeOutage)
         {

@@ -35,6 +35,12 @@ public sealed class PolarClient(HttpClient http, TimeProvider time)
         ArgumentNullException.ThrowIfNull(query);
         var url = new QueryBuilder("v1/customers/")
             .Add("email", query.Email).Add("query", query.Query).Add("page", query.Page).Add("limit", query.Limit);
+        foreach (var (key, value) in query.Metadata ?? new Dictionary<string, string>())
+        {
+            url.Add($"metadata[{key}]", value);
+        }
+
+        url.Add("active", query.Active is { } active ? (active ? "true" : "false") : null).Add("sorting", query.Sorting);
         return SendAsync(HttpMethod.Get, url.ToString(), null, PolarJsonContext.Default.PolarPageCustomer, cancellationToken);
     }
 

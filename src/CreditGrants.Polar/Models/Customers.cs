@@ -20,8 +20,10 @@ public sealed record CustomerCreate(
     string? ExternalId = null,
     IReadOnlyDictionary<string, JsonElement>? Metadata = null);
 
-/// <summary>Filters for listing customers.</summary>
-public sealed record CustomerListQuery(string? Email = null, string? Query = null, int Page = 1, int Limit = 100);
+/// <summary>Filters for listing customers: <paramref name="Metadata"/> as <c>metadata[key]=value</c>, <paramref name="Active"/> (has a
+/// trialing, active or past-due subscription), <paramref name="Sorting"/> such as <c>-created_at</c> (Polar's default).</summary>
+public sealed record CustomerListQuery(string? Email = null, string? Query = null, int Page = 1, int Limit = 100,
+    IReadOnlyDictionary<string, string>? Metadata = null, bool? Active = null, string? Sorting = null);
 
 /// <summary>A page of a Polar list endpoint.</summary>
 public sealed record PolarPage<T>(IReadOnlyList<T> Items, PolarPagination Pagination);

@@ -64,9 +64,8 @@ internal sealed class CustomerEndpoints(EmulatorStore store)
         var query = new QueryReader(context.Request);
         var page = query.Page();
         var filter = new CustomerQuery(query.String("email"), query.String("query"), query.Metadata(),
-            query.Sorting(SortProperties, "-created_at"), page);
+            query.Sorting(SortProperties, "-created_at"), page, query.Bool("active"));
         query.Uuids("organization_id");
-        query.Bool("active");
         if (query.Issues.Count > 0)
         {
             await Requests.InvalidAsync(context, query.Issues).ConfigureAwait(false);

@@ -89,7 +89,8 @@ internal sealed record CustomerQuery(
     string? Query,
     IReadOnlyDictionary<string, IReadOnlyList<string>> Metadata,
     IReadOnlyList<SortKey> Sorting,
-    PageRequest Page);
+    PageRequest Page,
+    bool? Active = null);
 
 /// <summary>Filters of <c>GET /v1/meters/</c>.</summary>
 internal sealed record MeterQuery(
@@ -133,4 +134,5 @@ internal sealed record StateSnapshot(
     Guid OrganizationId,
     IReadOnlyList<CustomerResource> Customers,
     IReadOnlyList<MeterResource> Meters,
-    IReadOnlyList<EventRecord> Events);
+    IReadOnlyList<EventRecord> Events,
+    IReadOnlyList<Guid>? ActiveSubscriptionCustomers = null);

@@ -144,6 +144,45 @@ internal sealed class EmulatorStore
         return added;
     }
 
+    /// <summary>Adds the described customers unless their external id or email is taken; returns how many were added.</summary>
+    public int SeedCustomers(IEnumerable<EmulatorCustomerSeed> seeds)
+    {
+        ArgumentNullException.ThrowIfNull(seeds);
+        var added = 0;
+        lock (_lock)
+        {
+            foreach (var seed in seeds)
+            {
+                if (_customersByExternalId.ContainsKey(seed.ExternalId) || _customersByEmail.ContainsKey(seed.Email))
+                {
+                    continue;
+                }
+
+                var customer = new CustomerRecord
+                {
+                    Id = Guid.NewGuid(),
+                    CreatedAt = _time.GetUtcNow(),
+                    Metadata = seed.Metadata.ToDictionary(m => m.Key, m => JsonSerializer.SerializeToElement(m.Value, EmulatorJsonContext.Default.String)),
+                    Email = seed.Email,
+                    Name = seed.Name,
+                    ExternalId = seed.ExternalId,
+                    Type = "individual",
+                    HasActiveSubscription = seed.HasActiveSubscription,
+                };
+                AddCustomer(customer);
+                LinkEventsByExternalId(customer);
+                added++;
+            }
+        }
+
+        if (added > 0)
+        {
+            _changed();
+        }
+
+        return added;
+    }
+
     /// <summary>The external id of the n-th seeded customer.</summary>
     public static string SeededExternalId(int n) => string.Create(CultureInfo.InvariantCulture, $"user-{n}");
 
@@ -197,6 +236,11 @@ internal sealed class EmulatorStore
             }
 
             candidates = candidates.Where(c => MetadataMatches(c.Metadata, query.Metadata));
+            if (query.Active is { } active)
+            {
+                candidates = candidates.Where(c => c.HasActiveSubscription == active);
+            }
+
             var sorted = Sort([.. candidates.Select(c => (c, c.Sequence))], query.Sorting, CustomerSortValue);
             var (page, total) = query.Page.Slice(sorted);
             return ([.. page.Select(p => p.Item.ToResource(OrganizationId))], total);
@@ -573,7 +617,8 @@ internal sealed class EmulatorStore
                 OrganizationId,
                 [.. _customers.Select(c => c.ToResource(OrganizationId))],
                 [.. _meters.Select(m => m.ToResource(OrganizationId))],
-                [.. _events]);
+                [.. _events],
+                [.. _customers.Where(c => c.HasActiveSubscription).Select(c => c.Id)]);
         }
     }
 
@@ -584,9 +629,12 @@ internal sealed class EmulatorStore
         var store = new EmulatorStore(snapshot.OrganizationId, time, changed);
         lock (store._lock)
         {
+            var active = snapshot.ActiveSubscriptionCustomers?.ToHashSet() ?? [];
             foreach (var customer in snapshot.Customers)
             {
-                store.AddCustomer(CustomerRecord.FromResource(customer));
+                var record = CustomerRecord.FromResource(customer);
+                record.HasActiveSubscription = active.Contains(customer.Id);
+                store.AddCustomer(record);
             }
 
             foreach (var meter in snapshot.Meters.Select(MeterRecord.FromResource))

@@ -36,6 +36,9 @@ internal sealed class CustomerRecord
 
     public bool IsDeleted => DeletedAt is not null;
 
+    /// <summary>Whether the customer has a trialing, active or past-due subscription; the emulator has no subscriptions, so seeds set it.</summary>
+    public bool HasActiveSubscription { get; set; }
+
     /// <summary>Creation order, the tie-breaker of every sort.</summary>
     public long Sequence { get; set; }
 

@@ -60,7 +60,10 @@ internal static class StateFile
             var customers = root.GetProperty("customers").EnumerateArray().Select(c => c.Deserialize(context.CustomerResource)!).ToList();
             var meters = root.GetProperty("meters").EnumerateArray().Select(m => m.Deserialize(context.MeterResource)!).ToList();
             var events = root.GetProperty("events").EnumerateArray().Select(ReadEvent).ToList();
-            return new StateSnapshot(root.GetProperty("organization_id").GetGuid(), customers, meters, events);
+            var active = root.TryGetProperty("active_subscription_customer_ids", out var ids)
+                ? ids.EnumerateArray().Select(id => id.GetGuid()).ToList()
+                : [];
+            return new StateSnapshot(root.GetProperty("organization_id").GetGuid(), customers, meters, events, active);
         }
     }
 
@@ -98,6 +101,14 @@ internal static class StateFile
             writer.WritePropertyName("metadata");
             writer.WriteRawValue(record.Metadata, skipInputValidation: true);
             writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        // Emulator-only: who has an active subscription (seeded), since Polar's customer shape does not say.
+        writer.WriteStartArray("active_subscription_customer_ids");
+        foreach (var id in snapshot.ActiveSubscriptionCustomers ?? [])
+        {
+            writer.WriteStringValue(id);
         }
 
         writer.WriteEndArray();
