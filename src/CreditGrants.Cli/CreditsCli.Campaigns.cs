@@ -49,6 +49,7 @@ public sealed partial class CreditsCli
         {
             file, at, count, storage,
         };
+        AddPolarOptions(command);
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
             var campaign = await ReadCampaignAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
@@ -91,6 +92,7 @@ public sealed partial class CreditsCli
         {
             file, at, localState, storage,
         };
+        AddPolarOptions(command);
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
             var campaign = await ReadCampaignAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
@@ -130,7 +132,7 @@ public sealed partial class CreditsCli
                 var result = await services.GetRequiredService<CampaignRunner>()
                     .RunAsync(campaign, stateStore, instant, new CampaignRunOptions(Progress: progress), ct).ConfigureAwait(false);
                 await WriteRunAsync(campaign, result, parse.GetValue(_json)).ConfigureAwait(false);
-                return result.Error is not null ? ExitCodes.PolarUnavailable
+                return result.Error is not null ? ExitCodes.Unavailable
                     : result.Rejected + result.Failed > 0 ? ExitCodes.RowsRejected
                     : ExitCodes.Ok;
             }, ct).ConfigureAwait(false);
@@ -142,6 +144,7 @@ public sealed partial class CreditsCli
     {
         var command = new Command("seed-samples",
             $"Add sample customers sample-1 … sample-{SampleCustomers.Count} (plan metadata; some with an active subscription) to the embedded emulator");
+        AddPolarOptions(command);
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
             if (!UsesEmbeddedEmulator(parse))
@@ -188,7 +191,7 @@ public sealed partial class CreditsCli
         && parse.GetValue(_tokenFile) is null
         && string.IsNullOrWhiteSpace(_environment(PolarConnection.TokenVariable));
 
-    private string DataDir(ParseResult parse) => Path.GetFullPath(parse.GetValue(_dataDir) ?? PolarConnection.DefaultDataDir);
+    private string DataDir(ParseResult parse) => DataFolder.Resolve(parse.GetValue(_dataDir), _environment);
 
     /// <summary>The app's state table when <c>--storage</c> is given, else the data folder's state files.</summary>
     private ICampaignStateStore CampaignStore(ParseResult parse, string? storage) =>

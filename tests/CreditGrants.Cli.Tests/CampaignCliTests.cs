@@ -11,7 +11,12 @@ public sealed class CampaignCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dataDir, recursive: true);
 
-    private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(NoPolar, [.. args, "--data-dir", _dataDir]);
+    /// <summary>Runs credits; commands that talk to Polar get this test's data folder (the others take no Polar options).</summary>
+    private Task<CliRun> Credits(params string[] args) =>
+        CliRun.RunAsync(NoPolar, TakesPolarOptions(args) ? [.. args, "--data-dir", _dataDir] : args);
+
+    internal static bool TakesPolarOptions(string[] args) =>
+        args is ["campaigns", "preview" or "run" or "seed-samples", ..] || args is not ["campaigns", ..];
 
     private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "campaigns", name + ".json");
 
@@ -136,7 +141,9 @@ public sealed class CampaignStorageCliTests : IDisposable
         ["Campaigns__StateTable"] = $"campaignstate{_id}",
     };
 
-    private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(Environment, [.. args, "--data-dir", _dataDir, "--storage", "UseDevelopmentStorage=true"]);
+    private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(Environment,
+        CampaignCliTests.TakesPolarOptions(args) ? [.. args, "--data-dir", _dataDir, "--storage", "UseDevelopmentStorage=true"]
+            : [.. args, "--storage", "UseDevelopmentStorage=true"]);
 
     private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "campaigns", name + ".json");
 
