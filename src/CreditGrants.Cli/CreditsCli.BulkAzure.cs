@@ -211,10 +211,11 @@ public sealed partial class CreditsCli
     };
 
     /// <summary>
-    /// Bulk jobs on the given storage, named by the app's settings (<c>Bulk__QueueName</c>, …) as in the Functions app; a storage
-    /// that does not answer fails here, at once.
+    /// The Functions app's storage account from <c>--storage</c> (or env <see cref="StorageVariable"/>): a connection string, or
+    /// an account name to sign in with the caller's Azure identity. A missing or malformed value is invalid input (exit 2),
+    /// and the message never repeats the value (a connection string holds the account key).
     /// </summary>
-    private async Task<BulkJobs> OpenBulkJobsAsync(string? storage, CancellationToken cancellationToken)
+    private StorageAccount OpenStorageAccount(string? storage)
     {
         var value = string.IsNullOrWhiteSpace(storage) ? _environment(StorageVariable) : storage;
         if (string.IsNullOrWhiteSpace(value))
@@ -224,17 +225,23 @@ public sealed partial class CreditsCli
                 "with your Azure identity; UseDevelopmentStorage=true for Azurite.");
         }
 
-        StorageAccount account;
         try
         {
-            account = value.Contains('=', StringComparison.Ordinal) ? StorageAccount.FromConnectionString(value) : StorageAccount.FromAccountName(value);
+            return value.Contains('=', StringComparison.Ordinal) ? StorageAccount.FromConnectionString(value) : StorageAccount.FromAccountName(value);
         }
         catch (StorageConfigurationException ex)
         {
-            // The message names the expected shape, never the value: a connection string holds the account key.
             throw new CliInputException($"--storage: {ex.Message}", ex);
         }
+    }
 
+    /// <summary>
+    /// Bulk jobs on the given storage, named by the app's settings (<c>Bulk__QueueName</c>, …) as in the Functions app; a storage
+    /// that does not answer fails here, at once.
+    /// </summary>
+    private async Task<BulkJobs> OpenBulkJobsAsync(string? storage, CancellationToken cancellationToken)
+    {
+        var account = OpenStorageAccount(storage);
         await StorageProbe.EnsureReachableAsync(account, cancellationToken).ConfigureAwait(false);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(_configuration).Build();
         var bulk = configuration.GetSection(BulkOptions.SectionName).Get<BulkOptions>() ?? new BulkOptions();

@@ -178,24 +178,7 @@ public sealed partial class CreditsCli
     /// <summary>The app's campaigns container and state table on the given storage, named by the app's settings (<c>Campaigns__…</c>).</summary>
     private (BlobContainerClient Container, TableCampaignStateStore Table) OpenCampaignStorage(string? storage)
     {
-        var value = string.IsNullOrWhiteSpace(storage) ? _environment(StorageVariable) : storage;
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            throw new CliInputException(
-                $"--storage is required (or env {StorageVariable}): the Functions app's storage connection string, or its account name to sign in " +
-                "with your Azure identity; UseDevelopmentStorage=true for Azurite.");
-        }
-
-        StorageAccount account;
-        try
-        {
-            account = value.Contains('=', StringComparison.Ordinal) ? StorageAccount.FromConnectionString(value) : StorageAccount.FromAccountName(value);
-        }
-        catch (StorageConfigurationException ex)
-        {
-            // The message names the expected shape, never the value: a connection string holds the account key.
-            throw new CliInputException($"--storage: {ex.Message}", ex);
-        }
+        var account = OpenStorageAccount(storage);
 
         var options = new ConfigurationBuilder().AddInMemoryCollection(_configuration).Build()
             .GetSection(CampaignOptions.SectionName).Get<CampaignOptions>() ?? new CampaignOptions();
