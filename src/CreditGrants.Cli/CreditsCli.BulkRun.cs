@@ -23,10 +23,15 @@ public sealed partial class CreditsCli
             Description = "The batch the rows' grant ids belong to (default: the file's name without extension); the same rows in another batch grant again",
         };
         var dryRun = new Option<bool>("--dry-run") { Description = "Check every row as a real run would and write the results file; grant nothing" };
+        var storage = new Option<string?>("--storage")
+        {
+            HelpName = "connection string | account name",
+            Description = "Take part in the Functions app's Polar request budget (its PolarBudget table on this storage), so this run does not eat the app's share",
+        };
         var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV. " +
             "Exit code: 0 all granted or duplicate, 5 some rows rejected or failed, 2 file unusable, 3 refused by Polar, 4 Polar unavailable, 130 Ctrl+C")
         {
-            file, meter, reason, results, batch, dryRun,
+            file, meter, reason, results, batch, dryRun, storage,
         };
         AddPolarOptions(command);
         command.SetAction((parse, ct) => RunGuardedAsync(parse, () =>
@@ -40,6 +45,7 @@ public sealed partial class CreditsCli
             }
 
             var defaults = new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason));
+            var budget = parse.GetValue(storage) is { } storageValue ? SharedBudget(OpenStorageAccount(storageValue)) : null;
             var run = new BulkRun(defaults, batchName.Trim(), parse.GetValue(dryRun));
             return RunAsync(parse, async services =>
             {
@@ -51,9 +57,20 @@ public sealed partial class CreditsCli
                 }
 
                 return await RunBulkFileAsync(services.GetRequiredService<BulkRunner>(), files, run, parse, ct).ConfigureAwait(false);
-            }, ct);
+            }, ct, budget);
         }, ct));
         return command;
+    }
+
+    /// <summary>
+    /// Counts this run's Polar requests in the app's shared budget table (<c>PolarBudget:Table</c>, default <c>polarbudget</c>)
+    /// on the given storage, as background work: the app's instances and this run together stay under Polar's limit.
+    /// </summary>
+    private Action<IServiceCollection> SharedBudget(CreditGrants.Storage.StorageAccount account)
+    {
+        var table = _configuration.GetValueOrDefault("PolarBudget:Table") ?? new CreditGrants.Storage.Budget.PolarBudgetOptions().Table;
+        return services => services.AddSingleton<CreditGrants.Polar.Budget.IRequestBudgetStore>(
+            new CreditGrants.Storage.Budget.TableRequestBudgetStore(() => account.Tables.GetTableClient(table)));
     }
 
     private async Task<int> RunBulkFileAsync(BulkRunner runner, BulkRunFiles files, BulkRun run, ParseResult parse, CancellationToken cancellationToken)

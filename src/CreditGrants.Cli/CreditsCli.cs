@@ -202,11 +202,12 @@ public sealed partial class CreditsCli
     }
 
     /// <summary>Runs a command that talks to Polar: opens the connection, runs, and maps failures to exit codes.</summary>
-    private async Task<int> RunAsync(ParseResult parse, Func<IServiceProvider, Task<int>> action, CancellationToken cancellationToken) =>
+    private async Task<int> RunAsync(ParseResult parse, Func<IServiceProvider, Task<int>> action, CancellationToken cancellationToken,
+        Action<IServiceCollection>? services = null) =>
         await RunGuardedAsync(parse, async () =>
         {
             var settings = new CliSettings(parse.GetValue(_server), parse.GetValue(_tokenFile), parse.GetValue(_dataDir), parse.GetValue(_verbose),
-                _environment, _configuration);
+                _environment, _configuration) { Services = services };
             await using var connection = await PolarConnection.OpenAsync(settings, _error, cancellationToken).ConfigureAwait(false);
             return await action(connection.Services).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);

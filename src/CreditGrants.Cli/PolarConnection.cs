@@ -129,6 +129,7 @@ public sealed class PolarConnection : IAsyncDisposable
             options.AccessToken = token;
         });
         services.AddGrantServices();
+        settings.Services?.Invoke(services);
         return new PolarConnection(services.BuildServiceProvider(), emulator, dataFolderLock);
     }
 
@@ -177,4 +178,8 @@ public sealed record CliSettings(
     string? DataDir,
     bool Verbose,
     Func<string, string?> Environment,
-    IReadOnlyDictionary<string, string?> Configuration);
+    IReadOnlyDictionary<string, string?> Configuration)
+{
+    /// <summary>More services for this run (the app's shared request budget when <c>--storage</c> is given).</summary>
+    public Action<IServiceCollection>? Services { get; init; }
+}

@@ -258,3 +258,30 @@ public sealed class BulkFileDefectTests : IDisposable
         Assert.Null(await BalanceAsync("d-1"));
     }
 }
+
+/// <summary><c>credits bulk run --storage</c> takes part in the Functions app's shared Polar request budget.</summary>
+public sealed class BulkRunSharedBudgetTests : IDisposable
+{
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("credits-budget-data-").FullName;
+    private readonly string _table = "budget" + Guid.NewGuid().ToString("N")[..12];
+
+    public void Dispose()
+    {
+        Directory.Delete(_dataDir, recursive: true);
+        new Azure.Data.Tables.TableClient("UseDevelopmentStorage=true", _table).Delete();
+    }
+
+    [Fact]
+    public async Task A_bulk_run_with_storage_counts_its_polar_requests_in_the_apps_budget_table()
+    {
+        var input = Path.Combine(_dataDir, "budget.csv");
+        await File.WriteAllTextAsync(input, "external_customer_id,email,units\nb-1,b1@lovelace.dev,5\n");
+        var configuration = new Dictionary<string, string?> { ["PolarBudget__Table"] = _table };
+
+        var run = await CliRun.RunAsync(configuration, "bulk", "run", input, "--storage", "UseDevelopmentStorage=true", "--data-dir", _dataDir);
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        var rows = new Azure.Data.Tables.TableClient("UseDevelopmentStorage=true", _table).Query<Azure.Data.Tables.TableEntity>().ToList();
+        Assert.True(Assert.Single(rows).GetInt32("Taken") > 0, "the run took its permits from the app's table");
+    }
+}
