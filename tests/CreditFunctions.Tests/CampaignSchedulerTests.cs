@@ -101,4 +101,44 @@ public sealed class CampaignSchedulerTests
             await CleanUpAsync(app);
         }
     }
+
+    [Fact]
+    public async Task A_later_occurrence_of_a_once_per_customer_campaign_reserves_no_budget_for_customers_granted_before()
+    {
+        // Daily, once per customer, room for 6 grants: the first day grants the 5 customers; the second finds them all granted
+        // and must not reserve 5 more (which would not fit and would mark the campaign exhausted).
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.Date.AddDays(-3).AddHours(1));
+        var id = Guid.NewGuid().ToString("N")[..12];
+        await using var app = await BulkApp.StartAsync(new EmulatorOptions { SeedMeter = true, CustomerSeeds = Seeds }, settings: new()
+        {
+            ["Campaigns:Container"] = $"campaigns-{id}",
+            ["Campaigns:StateTable"] = $"campaignstate{id}",
+        }, services: s => s.AddSingleton<TimeProvider>(clock));
+        try
+        {
+            var start = clock.GetUtcNow().AddHours(-2).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+            await UploadAsync(app, "daily.json", $$$"""
+                {"id":"daily","units":10,"schedule":{"cron":"0 0 * * *"},"startsAt":"{{{start}}}","audience":{"allCustomers":{}},
+                 "grantPolicy":"oncePerCustomer","budget":{"maxGrants":6}}
+                """);
+            var scheduler = app.Services.GetRequiredService<CampaignScheduler>();
+            clock.Advance(TimeSpan.FromDays(1));
+            await scheduler.RunAsync(CancellationToken.None);
+            await app.DrainAsync();
+            clock.Advance(TimeSpan.FromDays(1));
+
+            await scheduler.RunAsync(CancellationToken.None);
+            await app.DrainAsync();
+            await scheduler.RunAsync(CancellationToken.None);
+
+            var state = (await app.Services.GetRequiredService<TableCampaignStateStore>().ReadAsync("daily")).State;
+            Assert.False(state.Exhausted);
+            Assert.Equal((5L, 0L), (state.Grants, state.GrantsReserved));
+            Assert.Equal(5, state.Occurrences.OrderBy(o => o.Occurrence).Last().Duplicates);
+        }
+        finally
+        {
+            await CleanUpAsync(app);
+        }
+    }
 }

@@ -91,6 +91,7 @@ public sealed record CampaignProgress(string Occurrence, long TargetsDone, Occur
 /// </summary>
 public sealed partial class CampaignRunner(
     BulkChunkProcessor processor,
+    IPolarGateway polar,
     CampaignAudienceReader audience,
     TimeProvider time,
     ILogger<CampaignRunner> logger)
@@ -315,6 +316,17 @@ public sealed partial class CampaignRunner(
         foreach (var waiting in targets.Where(t => t.IsWaiting))
         {
             LogWaiting(campaign.Id, waiting.ExternalId!);
+        }
+
+        if (sink is not ImmediateGrantSink && campaign.Policy == GrantPolicy.OncePerCustomer && campaign.Budget.IsLimited && pending.Count > 0)
+        {
+            // A job's grants are only known when it ends, so budget reserved for customers granted at an earlier occurrence
+            // would come back too late and stop the campaign early: those are found first (one read per 100) and left out.
+            var ids = pending.ToDictionary(t => GrantIdFor(campaign, occurrence, t).Value, StringComparer.Ordinal);
+            var found = await polar.FindEventsByMetadataAsync(GrantService.GrantIdKey, ids.Keys, cancellationToken).ConfigureAwait(false);
+            var granted = found.Events.Where(e => e.Value.Count > 0).Select(e => ids[e.Key]).ToHashSet();
+            pending.RemoveAll(granted.Contains);
+            tally = tally with { Duplicates = tally.Duplicates + granted.Count };
         }
 
         while (pending.Count > 0)

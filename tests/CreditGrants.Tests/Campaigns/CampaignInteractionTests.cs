@@ -97,7 +97,7 @@ public sealed class CampaignSinkInteractionTests : IDisposable
         sink.Setup(s => s.CompleteOccurrenceAsync(campaign, It.IsAny<string>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((Campaign _, string occurrence, CancellationToken _) => "job-" + occurrence);
         var store = new FileCampaignStateStore(_stateDirectory);
-        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance),
+        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
             new CampaignAudienceReader(_polar), _time, NullLogger<CampaignRunner>.Instance);
 
         // 7, 14, 21 and 28 December are due; catchUp 2 runs the last two.

@@ -337,7 +337,7 @@ public sealed class CampaignOutageTests : IDisposable
         document["budget"] = new JsonObject { ["maxGrants"] = 10 };
         var campaign = Valid(document);
         var store = new FileCampaignStateStore(_stateDirectory);
-        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance),
+        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
             new CampaignAudienceReader(_polar), _time, NullLogger<CampaignRunner>.Instance);
 
         var result = await runner.RunAsync(campaign, store, _time.GetUtcNow());
