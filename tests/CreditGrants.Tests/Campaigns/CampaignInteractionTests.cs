@@ -26,7 +26,7 @@ public sealed class CampaignInteractionTests : IDisposable
         }
     }
 
-    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar.Object, _time, NullLogger<BulkChunkProcessor>.Instance),
+    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar.Object, _time, NullLogger<BulkChunkProcessor>.Instance), _polar.Object,
         new CampaignAudienceReader(_polar.Object), _time, NullLogger<CampaignRunner>.Instance);
 
     private static Campaign Campaign()

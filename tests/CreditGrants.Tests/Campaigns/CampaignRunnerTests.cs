@@ -28,7 +28,7 @@ public sealed class CampaignRunnerTests : IDisposable
         }
     }
 
-    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance),
+    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
         new CampaignAudienceReader(_polar), _time, NullLogger<CampaignRunner>.Instance);
 
     private Customer AddCustomer(string? externalId, string plan = "free", DateTimeOffset? createdAt = null)
