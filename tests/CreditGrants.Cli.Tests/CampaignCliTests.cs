@@ -179,3 +179,33 @@ public sealed class CampaignStorageCliTests : IDisposable
         Assert.Empty(JsonDocument.Parse(list.Out).RootElement.EnumerateArray());
     }
 }
+
+/// <summary>
+/// Every malformed campaign document of the corpus (tests/Corpus/campaigns, with the JSON path each must be refused at)
+/// through <c>credits campaigns validate</c>: exit 2, and the error names that path.
+/// </summary>
+public sealed class CampaignCorpusTests
+{
+    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "Corpus", "campaigns");
+
+    public static TheoryData<string, string> Cases()
+    {
+        var cases = new TheoryData<string, string>();
+        foreach (var item in System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "cases.json"))).RootElement.EnumerateArray())
+        {
+            cases.Add(item.GetProperty("file").GetString()!, item.GetProperty("path").GetString()!);
+        }
+
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Each_malformed_document_is_refused_naming_its_json_path(string file, string path)
+    {
+        var run = await CliRun.RunAsync(new Dictionary<string, string?>(), "campaigns", "validate", Path.Combine(Folder, file));
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        Assert.Contains(path, run.Error, StringComparison.Ordinal);
+    }
+}

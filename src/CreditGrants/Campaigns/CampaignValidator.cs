@@ -56,8 +56,17 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
         }
         catch (JsonException ex)
         {
+            // A repeated property is refused by the parser with its name but no position: name its path instead.
+            var repeated = System.Text.RegularExpressions.Regex.Match(ex.Message, "Duplicate property '([^']+)'");
+            if (repeated.Success)
+            {
+                return Invalid(new CampaignError(ex.Path is { Length: > 1 } parent ? $"{parent}.{repeated.Groups[1].Value}" : $"$.{repeated.Groups[1].Value}", null,
+                    "appears twice in the same object; give each property once (which one was meant cannot be guessed)"));
+            }
+
+            var where = ex.LineNumber is { } line ? $" (line {line + 1}, byte {ex.BytePositionInLine + 1})" : "";
             return Invalid(new CampaignError("$", null,
-                $"is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1}): {FirstSentence(ex.Message)}; a campaign is one JSON object, in UTF-8"));
+                $"is not valid JSON{where}: {FirstSentence(ex.Message)}; a campaign is one JSON object, in UTF-8"));
         }
 
         using (document)
