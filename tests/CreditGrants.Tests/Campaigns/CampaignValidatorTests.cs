@@ -251,7 +251,9 @@ public class CampaignValidatorTests
     {
         var errors = Errors("""{"id":"a","id":"b","units":1,"schedule":{"once":"2026-12-24T09:00:00Z"},"audience":{"externalIds":["x"]},"grantPolicy":"oncePerCustomer"}""");
 
-        Assert.Equal("$", Assert.Single(errors).Path);
+        var error = Assert.Single(errors);
+        Assert.Equal("$.id", error.Path);
+        Assert.Contains("appears twice", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
