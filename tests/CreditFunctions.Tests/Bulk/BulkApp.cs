@@ -82,14 +82,14 @@ internal sealed class BulkApp : IAsyncDisposable
     /// <param name="emulatorOptions">The Polar emulator's; by default it has the "API Calls" meter.</param>
     /// <param name="names">Storage shared with other apps (the caller cleans it up); by default names of its own, removed on dispose.</param>
     /// <param name="settings">More app settings.</param>
-    /// <param name="shared">An emulator other apps use too (one Polar for several instances); the caller disposes it.</param>
+    /// <param name="sharedEmulator">An emulator other apps use too (one Polar for several instances); the caller disposes it.</param>
     public static async Task<BulkApp> StartAsync(EmulatorOptions? emulatorOptions = null, StorageNames? names = null,
-        Dictionary<string, string?>? settings = null, PolarEmulatorServer? shared = null, Action<IServiceCollection>? services = null)
+        Dictionary<string, string?>? settings = null, PolarEmulatorServer? sharedEmulator = null, Action<IServiceCollection>? services = null)
     {
         await EnsureAzuriteAsync();
         var ownsStorage = names is null;
         names ??= StorageNames.Unique();
-        var emulator = shared ?? await PolarEmulatorServer.StartAsync(emulatorOptions ?? new EmulatorOptions { SeedMeter = true });
+        var emulator = sharedEmulator ?? await PolarEmulatorServer.StartAsync(emulatorOptions ?? new EmulatorOptions { SeedMeter = true });
         var configuration = new Dictionary<string, string?>
         {
             ["Polar:Server"] = emulator.BaseAddress.AbsoluteUri,
@@ -109,7 +109,7 @@ internal sealed class BulkApp : IAsyncDisposable
         services?.Invoke(collection);
         var provider = collection.AddCreditFunctions(appSettings).BuildServiceProvider();
         await provider.GetRequiredService<BulkStore>().EnsureCreatedAsync(CancellationToken.None);
-        return new BulkApp(emulator, provider, names, ownsStorage, appSettings) { _ownsEmulator = shared is null };
+        return new BulkApp(emulator, provider, names, ownsStorage, appSettings) { _ownsEmulator = sharedEmulator is null };
     }
 
     /// <summary>The batch tests submit files in unless they say otherwise.</summary>

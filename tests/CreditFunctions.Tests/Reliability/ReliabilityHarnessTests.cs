@@ -91,7 +91,7 @@ public sealed class ReliabilityHarnessTests
         var apps = new List<BulkApp>();
         for (var i = 0; i < 4; i++)
         {
-            apps.Add(await BulkApp.StartAsync(names: names, settings: settings, shared: polar, services: Capture));
+            apps.Add(await BulkApp.StartAsync(names: names, settings: settings, sharedEmulator: polar, services: Capture));
         }
 
         var api = apps[0];

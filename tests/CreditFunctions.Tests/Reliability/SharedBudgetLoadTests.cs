@@ -47,7 +47,7 @@ public sealed class SharedBudgetLoadTests
         {
             for (var i = 0; i < 4; i++)
             {
-                apps.Add(await BulkApp.StartAsync(names: names, settings: settings, shared: polar));
+                apps.Add(await BulkApp.StartAsync(names: names, settings: settings, sharedEmulator: polar));
             }
 
             foreach (var worker in apps.Skip(1))

@@ -46,12 +46,12 @@ public sealed class EventLookupTests
         var start = DateTimeOffset.UtcNow.AddHours(-1);
         // 150 events hold the same value (no external id, so Polar keeps them all): more than one page of 100.
         await polar.Gateway.IngestAsync([.. Enumerable.Range(0, 150).Select(i =>
-            Grant("shared", units: -i) with { ExternalId = null, Timestamp = start.AddSeconds(i) })]);
+            Grant("common-id", units: -i) with { ExternalId = null, Timestamp = start.AddSeconds(i) })]);
 
-        var lookup = await polar.Gateway.FindEventsByMetadataAsync("grant_id", ["shared"]);
+        var lookup = await polar.Gateway.FindEventsByMetadataAsync("grant_id", ["common-id"]);
 
         Assert.Equal(2, lookup.Requests);
-        var events = lookup.Events["shared"];
+        var events = lookup.Events["common-id"];
         Assert.Equal(150, events.Count);
         Assert.Equal(events.OrderBy(e => e.Timestamp).Select(e => e.Id), events.Select(e => e.Id));
     }
