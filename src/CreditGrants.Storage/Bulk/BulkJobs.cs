@@ -51,7 +51,11 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             var start = content.CanSeek ? content.Position : 0;
             if (content.CanSeek)
             {
-                await CopyHashingAsync(content, null, cancellationToken).ConfigureAwait(false);
+                // The plan below reads (and hashes) the file; only its size needs checking first.
+                if (content.Length - start > store.Options.MaxFileBytes)
+                {
+                    throw new BulkFileTooLargeException(store.Options.MaxFileBytes);
+                }
             }
             else
             {

@@ -237,7 +237,6 @@ public static class BulkGrantFile
                         $"{format.SeparatorName} must be quoted (\"Spring{format.Separator} promo\"), and a row may not add or leave out fields"));
                 }
 
-                var key = RowKey.Of(reader, columns, format, reading.Defaults);
                 var explicitId = Cell(reader, columns.GrantId);
                 var externalId = Cell(reader, columns.ExternalCustomerId);
                 var customerId = Cell(reader, columns.CustomerId);
@@ -257,7 +256,8 @@ public static class BulkGrantFile
                     AddIfAny(errors, unitsError);
                 }
 
-                var grantId = explicitId ?? reading.GrantIds.Derive(key, line, chunk.Occurrence(line)).Value;
+                // The row's key is only read (a second pass over its cells) when the id is derived from it.
+                var grantId = explicitId ?? reading.GrantIds.Derive(RowKey.Of(reader, columns, format, reading.Defaults), line, chunk.Occurrence(line)).Value;
                 var request = new GrantRequest(grantId, externalId, customerId, Cell(reader, columns.Email), Cell(reader, columns.Name),
                     units, Cell(reader, columns.Meter) ?? reading.Defaults.Meter, Cell(reader, columns.Reason) ?? reading.Defaults.Reason, source,
                     GrantIdDerived: explicitId is null);
