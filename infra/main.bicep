@@ -101,6 +101,19 @@ param grantCapsMaxUnitsPerDay int = 10000000
 @maxLength(63)
 param grantCapsTableName string = 'grantcaps'
 
+@description('How long the customer directory trusts what Polar said of a customer (TimeSpan, d.hh:mm:ss; 00:00:00 turns it off). See docs/customer-directory.md.')
+param customerDirectoryTrustFor string = '01:00:00'
+
+@description('Pages of Polar\'s customer list read at once when the directory sweeps it.')
+@minValue(1)
+@maxValue(16)
+param customerDirectorySweepConcurrency int = 4
+
+@description('Table of the customer directory (external id -> Polar customer), shared by every instance.')
+@minLength(3)
+@maxLength(63)
+param customerDirectoryTableName string = 'customerdirectory'
+
 @description('Largest HTTP request body GrantCredits accepts, in bytes.')
 @minValue(256)
 @maxValue(10485760)
@@ -324,6 +337,12 @@ var appSettings = {
   GrantCaps__MaxUnitsPerDay: string(grantCapsMaxUnitsPerDay)
   GrantCaps__Table: grantCapsTableName
   Grants__MaxRequestBodyBytes: string(grantsMaxRequestBodyBytes)
+
+  CustomerDirectory__Table: customerDirectoryTableName
+  CustomerDirectory__TrustFor: customerDirectoryTrustFor
+  CustomerDirectory__SweepConcurrency: string(customerDirectorySweepConcurrency)
+  CustomerDirectory__SweepClaim: '00:05:00'
+  CustomerDirectory__SweepWait: '00:10:00'
 
   Bulk__QueueName: grantQueueName
   Bulk__UploadsContainer: bulkUploadsContainerName

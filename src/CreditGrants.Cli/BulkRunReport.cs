@@ -74,6 +74,12 @@ internal static class BulkRunReport
             Row("Granted or duplicate", Count(summary.GrantedOrDuplicate));
         }
 
+        if (summary.AwaitingCustomer > 0)
+        {
+            Row("No customer yet", $"{Count(summary.AwaitingCustomer)} (granted to external ids no Polar customer has: they count only if the customer " +
+                "is created within 180 minutes; see the notes, or use --require-existing-customers)");
+        }
+
         Row("Rejected", Count(summary.Rejected));
         Row("Failed", Count(summary.Failed));
         Row("Units granted", summary.UnitsGranted.ToString("#,0.######", CultureInfo.InvariantCulture));
@@ -110,14 +116,14 @@ internal static class BulkRunReport
 
 /// <summary>The <c>--json</c> answer of <c>credits bulk run</c>.</summary>
 internal sealed record BulkRunJson(string Batch, bool DryRun, long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long WouldGrant,
-    long Rejected, long Failed, decimal UnitsGranted, long IngestRequests, string Results)
+    long AwaitingCustomer, long Rejected, long Failed, decimal UnitsGranted, long IngestRequests, string Results)
 {
     public static BulkRunJson From(BulkSummary summary, BulkRun run, string results)
     {
         ArgumentNullException.ThrowIfNull(summary);
         ArgumentNullException.ThrowIfNull(run);
         return new(run.Batch, run.DryRun, summary.Rows, summary.Granted, summary.Duplicates, summary.GrantedOrDuplicate, summary.WouldGrant,
-            summary.Rejected, summary.Failed, summary.UnitsGranted, summary.IngestRequests, results);
+            summary.AwaitingCustomer, summary.Rejected, summary.Failed, summary.UnitsGranted, summary.IngestRequests, results);
     }
 }
 

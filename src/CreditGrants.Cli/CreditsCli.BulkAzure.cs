@@ -34,9 +34,13 @@ public sealed partial class CreditsCli
         var reason = new Option<string?>("--reason") { Description = "The reason of rows that give none" };
         var batch = new Option<string?>("--batch") { HelpName = "name", Description = "The batch the rows' grant ids belong to (default: the file's name without extension)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Check every row as a real job would and write the results file; grant nothing" };
+        var requireExisting = new Option<bool>("--require-existing-customers")
+        {
+            Description = "Reject rows to external ids that no Polar customer has (and no email to create one) instead of granting them with a note (Polar counts those only if the customer is created within 180 minutes)",
+        };
         var command = new Command("submit", "Upload a CSV file to the Functions app's storage; the app grants its rows in the background")
         {
-            file, storage, meter, reason, batch, dryRun,
+            file, storage, meter, reason, batch, dryRun, requireExisting,
         };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
@@ -53,7 +57,8 @@ public sealed partial class CreditsCli
             {
                 try
                 {
-                    var submit = new BulkSubmitOptions(parse.GetValue(batch) ?? Path.GetFileNameWithoutExtension(path), parse.GetValue(dryRun));
+                    var submit = new BulkSubmitOptions(parse.GetValue(batch) ?? Path.GetFileNameWithoutExtension(path), parse.GetValue(dryRun),
+                        parse.GetValue(requireExisting));
                     submission = await jobs.SubmitAsync(input, new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason)), submit, ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is BulkFileException or BulkFileTooLargeException)

@@ -23,6 +23,10 @@ public sealed partial class CreditsCli
             Description = "The batch the rows' grant ids belong to (default: the file's name without extension); the same rows in another batch grant again",
         };
         var dryRun = new Option<bool>("--dry-run") { Description = "Check every row as a real run would and write the results file; grant nothing" };
+        var requireExisting = new Option<bool>("--require-existing-customers")
+        {
+            Description = "Reject rows to external ids that no Polar customer has (and no email to create one) instead of granting them with a note (Polar counts those only if the customer is created within 180 minutes)",
+        };
         var storage = new Option<string?>("--storage")
         {
             HelpName = "connection string | account name",
@@ -31,7 +35,7 @@ public sealed partial class CreditsCli
         var command = new Command("run", "Grant the rows of a CSV file from this machine and write a results CSV. " +
             "Exit code: 0 all granted or duplicate, 5 some rows rejected or failed, 2 file unusable, 3 refused by Polar, 4 Polar unavailable, 130 Ctrl+C")
         {
-            file, meter, reason, results, batch, dryRun, storage,
+            file, meter, reason, results, batch, dryRun, requireExisting, storage,
         };
         AddPolarOptions(command);
         command.SetAction((parse, ct) => RunGuardedAsync(parse, () =>
@@ -46,7 +50,7 @@ public sealed partial class CreditsCli
 
             var defaults = new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason));
             var budget = parse.GetValue(storage) is { } storageValue ? SharedBudget(OpenStorageAccount(storageValue)) : null;
-            var run = new BulkRun(defaults, batchName.Trim(), parse.GetValue(dryRun));
+            var run = new BulkRun(defaults, batchName.Trim(), parse.GetValue(dryRun), parse.GetValue(requireExisting));
             return RunAsync(parse, async services =>
             {
                 // A meter given for the whole file is checked once, before the first row: a typo stops the run rather than

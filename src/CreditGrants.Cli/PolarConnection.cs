@@ -44,6 +44,7 @@ public sealed class PolarConnection : IAsyncDisposable
         var token = ReadToken(settings);
         PolarEmulatorServer? emulator = null;
         IDisposable? dataFolderLock = null;
+        string? directoryPath = null;
         if (server is null && token is null)
         {
             var dataDir = DataFolder.Resolve(settings.DataDir, settings.Environment);
@@ -88,6 +89,12 @@ public sealed class PolarConnection : IAsyncDisposable
 
             server = emulator.BaseAddress.AbsoluteUri;
             token = emulator.Token;
+            directoryPath = SqliteCustomerDirectoryStore.PathFor(dataDir, server, token, embedded: true);
+            if (isNew)
+            {
+                // The emulator starts with no customers: what an earlier directory knew of its customers is gone with them.
+                DeleteDirectoryFile(directoryPath);
+            }
         }
         else if (server is null)
         {
@@ -107,6 +114,7 @@ public sealed class PolarConnection : IAsyncDisposable
             throw new CliInputException($"--polar-server: {ex.Message.Split(" (Parameter", StringSplitOptions.None)[0]}");
         }
 
+        directoryPath ??= DirectoryPathFor(settings, server, token);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Configuration).Build();
         var services = new ServiceCollection();
         services.AddLogging(logging =>
@@ -128,9 +136,39 @@ public sealed class PolarConnection : IAsyncDisposable
             options.Server = server;
             options.AccessToken = token;
         });
+        services.AddOptions<Customers.CustomerDirectoryOptions>().Bind(configuration.GetSection(Customers.CustomerDirectoryOptions.SectionName));
+        if (directoryPath is not null)
+        {
+            services.AddSingleton<Customers.ICustomerDirectoryStore>(new SqliteCustomerDirectoryStore(directoryPath));
+        }
+
         services.AddGrantServices();
         settings.Services?.Invoke(services);
         return new PolarConnection(services.BuildServiceProvider(), emulator, dataFolderLock);
+    }
+
+    /// <summary>The directory file for a Polar server in the data folder; null (a directory in memory) when there is no data folder.</summary>
+    private static string? DirectoryPathFor(CliSettings settings, string server, string token)
+    {
+        try
+        {
+            return SqliteCustomerDirectoryStore.PathFor(DataFolder.Resolve(settings.DataDir, settings.Environment), server, token, embedded: false);
+        }
+        catch (CliInputException)
+        {
+            return null;
+        }
+    }
+
+    private static void DeleteDirectoryFile(string path)
+    {
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            if (File.Exists(file))
+            {
+                File.Delete(file);
+            }
+        }
     }
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim().TrimEnd('.');

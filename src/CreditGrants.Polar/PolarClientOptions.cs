@@ -50,6 +50,20 @@ public sealed class PolarClientOptions : IValidatableObject
     /// <summary>The API's base address for <see cref="Server"/> (a method, so option validation never calls it).</summary>
     public Uri GetBaseAddress() => ResolveServer(Server);
 
+    /// <summary>
+    /// 16 hex digits that name the organization this configuration reaches (SHA-256 of the server's address and the token),
+    /// for state kept per organization, such as the customer directory. The token cannot be read back from it; a new token
+    /// gives a new scope.
+    /// </summary>
+    public string OrganizationScope() => Scope(GetBaseAddress(), AccessToken);
+
+    /// <summary>The <see cref="OrganizationScope"/> of a server address and token.</summary>
+    public static string Scope(Uri server, string token)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(server.AbsoluteUri + "\n" + token)))[..16];
+    }
+
     /// <summary>The request budget in force: <see cref="RequestsPerMinute"/>, or Polar's limit for the server (sandbox by name or URL).</summary>
     public int EffectiveRequestsPerMinute => RequestsPerMinute ?? (IsSandbox ? 100 : 500);
 

@@ -3,7 +3,9 @@ using CreditGrants.Grants;
 using CreditGrants.Polar.Budget;
 using CreditGrants.Storage.Budget;
 using CreditGrants.Campaigns;
+using CreditGrants.Customers;
 using CreditGrants.Storage.Campaigns;
+using CreditGrants.Storage.Customers;
 using CreditGrants.Storage.Bulk;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +36,12 @@ public static class DependencyInjection
             services.TryAddSingleton<IRequestBudgetStore>(_ =>
                 new TableRequestBudgetStore(() => StorageAccount.FromConfiguration(configuration).Tables.GetTableClient(budget.Table)));
         }
+
+        // What the app knows of the organization's customers, shared by its instances (see CustomerDirectory).
+        // It replaces the in-memory store that AddCreditGrants registers.
+        services.Replace(ServiceDescriptor.Singleton<ICustomerDirectoryStore>(sp => new TableCustomerDirectoryStore(() => StorageAccount
+            .FromConfiguration(configuration).Tables.GetTableClient(sp.GetRequiredService<IOptions<CustomerDirectoryOptions>>().Value.Table),
+            sp.GetRequiredService<IOptions<CreditGrants.Polar.PolarClientOptions>>().Value.OrganizationScope())));
 
         services.AddOptions<GrantCapOptions>().Bind(configuration.GetSection(GrantCapOptions.SectionName)).ValidateDataAnnotations();
         if (configuration.GetSection(GrantCapOptions.SectionName).Get<GrantCapOptions>() is { Enabled: true } caps)

@@ -1,5 +1,6 @@
 using CreditGrants.Bulk;
 using CreditGrants.Campaigns;
+using CreditGrants.Customers;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
 using Microsoft.Extensions.Configuration;
@@ -17,6 +18,8 @@ public static class DependencyInjection
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<GrantOptions>().Bind(configuration.GetSection(GrantOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<BulkOptions>().Bind(configuration.GetSection(BulkOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<CustomerDirectoryOptions>().Bind(configuration.GetSection(CustomerDirectoryOptions.SectionName))
+            .ValidateDataAnnotations().ValidateOnStart();
         services.AddPolarGateway(configuration);
         return services.AddGrantServices();
     }
@@ -27,6 +30,10 @@ public static class DependencyInjection
         services.AddOptions<GrantOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
+        services.AddOptions<CustomerDirectoryOptions>();
+        // Hosts with somewhere to keep it register their own store first (a table for the app, a file for the CLI).
+        services.TryAddSingleton<ICustomerDirectoryStore, InMemoryCustomerDirectoryStore>();
+        services.TryAddSingleton<CustomerDirectory>();
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();

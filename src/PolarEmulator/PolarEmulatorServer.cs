@@ -39,6 +39,12 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// <summary>Requests received on any route, including refused, faulted and rate-limited ones.</summary>
     public int RequestCount => _counter.Count;
 
+    /// <summary>
+    /// Requests received on one route: the method and the path's first three segments, as in <c>GET /v1/customers/external</c>,
+    /// <c>POST /v1/events/ingest</c>, <c>GET /v1/events</c> or <c>GET /v1/customers</c> (no trailing slash).
+    /// </summary>
+    public int RequestCountOf(string route) => _counter.CountOf(route);
+
     /// <summary>Requests answered 429 because their one-minute window's budget (<see cref="EmulatorOptions.RequestsPerMinute"/>) was spent.</summary>
     public int RateLimitedCount => _counter.RateLimited;
 

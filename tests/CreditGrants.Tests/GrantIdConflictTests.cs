@@ -14,7 +14,7 @@ public sealed class GrantIdConflictTests
     public GrantIdConflictTests()
     {
         _polar.Meters.Add(FakePolarGateway.Meter("Storage", MeterFilter.NameEquals("storage_usage"), MeterAggregation.Sum("gb")));
-        _service = new GrantService(_polar, TimeProvider.System, NullLogger<GrantService>.Instance);
+        _service = new GrantService(_polar, TestDirectory.Create(_polar), TimeProvider.System, NullLogger<GrantService>.Instance);
     }
 
     private static CreditGrant Grant(string grantId = "g-1", string externalId = "user-44", decimal units = 5, string meter = "API Calls") =>
@@ -158,7 +158,7 @@ public sealed class GrantIdConflictTests
         return new BulkRow(line, validation.Grant, validation.Errors, units, externalId, null);
     }
 
-    private BulkChunkProcessor Processor() => new(_polar, TimeProvider.System, NullLogger<BulkChunkProcessor>.Instance);
+    private BulkChunkProcessor Processor() => new(_polar, TestDirectory.Create(_polar), TimeProvider.System, NullLogger<BulkChunkProcessor>.Instance);
 
     [Fact]
     public async Task A_bulk_row_reusing_a_grant_id_for_another_grant_is_rejected_naming_the_first_use()

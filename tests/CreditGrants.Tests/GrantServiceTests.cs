@@ -11,7 +11,7 @@ public sealed class GrantServiceTests
     private readonly FakePolarGateway _polar = new();
     private readonly GrantService _service;
 
-    public GrantServiceTests() => _service = new GrantService(_polar, TimeProvider.System, NullLogger<GrantService>.Instance);
+    public GrantServiceTests() => _service = new GrantService(_polar, TestDirectory.Create(_polar), TimeProvider.System, NullLogger<GrantService>.Instance);
 
     private static CreditGrant Grant(string grantId = "g-1", string externalId = "user-1", string? email = null, decimal units = 25,
         string meter = "API Calls", string? reason = null) =>

@@ -6,7 +6,7 @@ using Microsoft.Azure.Functions.Worker.Http;
 
 namespace CreditFunctions.Functions;
 
-/// <summary><c>POST /api/bulk-grants?batch=&amp;meter=&amp;reason=&amp;dryRun=</c>: a CSV file of grants becomes a bulk job.</summary>
+/// <summary><c>POST /api/bulk-grants?batch=&amp;meter=&amp;reason=&amp;dryRun=&amp;requireExistingCustomers=</c>: a CSV file of grants becomes a bulk job.</summary>
 public sealed class SubmitBulkGrants(BulkGrantApi api)
 {
     [Function(nameof(SubmitBulkGrants))]
@@ -20,7 +20,7 @@ public sealed class SubmitBulkGrants(BulkGrantApi api)
             && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var declared)
                 ? declared
                 : null;
-        var answer = await api.SubmitAsync(request.Body, length, query["meter"], query["reason"], query["batch"], query["dryRun"], request.Url,
+        var answer = await api.SubmitAsync(request.Body, length, query["meter"], query["reason"], query["batch"], query["dryRun"], query["requireExistingCustomers"], request.Url,
             cancellationToken).ConfigureAwait(false);
         return await answer.WriteToAsync(request, cancellationToken).ConfigureAwait(false);
     }

@@ -13,6 +13,21 @@ namespace CreditFunctions.Http;
 /// </summary>
 public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> logger)
 {
+    /// <summary>A true/false query flag (absent is false); anything else is recorded as an error naming the parameter.</summary>
+    private static bool QueryFlag(string name, string? value, List<FieldError> errors)
+    {
+        switch (value)
+        {
+            case null or "false":
+                return false;
+            case "true":
+                return true;
+            default:
+                errors.Add(new FieldError(name, value, "must be true or false"));
+                return false;
+        }
+    }
+
     /// <summary>202 with the new job (200 when the same file with the same defaults was submitted before), or a problem.</summary>
     /// <param name="body">The CSV file, streamed.</param>
     /// <param name="contentLength">The declared length, when the client sent one: a file over the limit is refused unread.</param>
@@ -20,10 +35,12 @@ public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> lo
     /// <param name="reason">The reason of rows that give none.</param>
     /// <param name="batch">The batch the rows' derived grant ids belong to (required: the same rows in another batch grant again).</param>
     /// <param name="dryRun"><c>true</c> to check every row and grant nothing; <c>false</c> or absent to grant.</param>
+    /// <param name="requireExistingCustomers"><c>true</c> to reject rows to external ids that no Polar customer holds (and that bring no
+    /// email); <c>false</c> or absent to grant them with a note (Polar's 180-minute rule).</param>
     /// <param name="requestUrl">The request's URL, from which the status URL is made.</param>
     /// <param name="cancellationToken">Cancels the upload.</param>
     public async Task<ApiResponse> SubmitAsync(Stream body, long? contentLength, string? meter, string? reason, string? batch, string? dryRun,
-        Uri requestUrl, CancellationToken cancellationToken)
+        string? requireExistingCustomers, Uri requestUrl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
         ArgumentNullException.ThrowIfNull(requestUrl);
@@ -38,16 +55,8 @@ public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> lo
             queryErrors.Add(new FieldError("batch", batch, batchProblem + " (?batch=…; credits bulk submit uses the file's name)"));
         }
 
-        bool? isDryRun = dryRun switch
-        {
-            null or "false" => false,
-            "true" => true,
-            _ => null,
-        };
-        if (isDryRun is null)
-        {
-            queryErrors.Add(new FieldError("dryRun", dryRun, "must be true or false"));
-        }
+        var isDryRun = QueryFlag("dryRun", dryRun, queryErrors);
+        var requireExisting = QueryFlag("requireExistingCustomers", requireExistingCustomers, queryErrors);
 
         if (queryErrors.Count > 0)
         {
@@ -56,7 +65,7 @@ public sealed partial class BulkGrantApi(BulkJobs jobs, ILogger<BulkGrantApi> lo
 
         try
         {
-            var submission = await jobs.SubmitAsync(body, new BulkDefaults(meter, reason), new BulkSubmitOptions(batch!, isDryRun!.Value), cancellationToken)
+            var submission = await jobs.SubmitAsync(body, new BulkDefaults(meter, reason), new BulkSubmitOptions(batch!, isDryRun, requireExisting), cancellationToken)
                 .ConfigureAwait(false);
             var statusUrl = StatusUrl(requestUrl, submission.JobId);
             var answer = ApiResponse.Ok(submission.Created ? HttpStatusCode.Accepted : HttpStatusCode.OK, submission with { StatusUrl = statusUrl },

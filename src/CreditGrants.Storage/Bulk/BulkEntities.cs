@@ -34,6 +34,8 @@ internal sealed class JobEntity : ITableEntity
     public string? Batch { get; set; }
     /// <summary>Whether the job only checks its rows.</summary>
     public bool DryRun { get; set; }
+    /// <summary>Whether rows to external ids that no customer holds are rejected (see <see cref="ChunkOptions.RequireExistingCustomers"/>).</summary>
+    public bool RequireExistingCustomers { get; set; }
 
     /// <summary>The field separator found by the plan (one character); null before planning and for older jobs (comma).</summary>
     public string? Separator { get; set; }
@@ -94,7 +96,7 @@ internal sealed class ChunkEntity : ITableEntity
     [
         nameof(RowKey), nameof(Index), nameof(FirstLine), nameof(Rows), nameof(State), nameof(Granted), nameof(Duplicates),
         nameof(GrantedOrDuplicate), nameof(Rejected), nameof(UnitsGranted), nameof(IngestRequests), nameof(ResultsBlob), nameof(Error),
-        nameof(FailedAt), nameof(Attempts), nameof(WouldGrant),
+        nameof(FailedAt), nameof(Attempts), nameof(WouldGrant), nameof(AwaitingCustomer),
     ];
 
     public string PartitionKey { get; set; } = "";
@@ -113,6 +115,8 @@ internal sealed class ChunkEntity : ITableEntity
     public string RepeatLines { get; set; } = "[]";
     public string RepeatCounts { get; set; } = "[]";
     public int WouldGrant { get; set; }
+    /// <summary>Rows granted to external ids that no customer held (<see cref="ChunkResult.AwaitingCustomer"/>).</summary>
+    public int AwaitingCustomer { get; set; }
 
     public string State { get; set; } = ChunkState.Pending;
     public int Granted { get; set; }

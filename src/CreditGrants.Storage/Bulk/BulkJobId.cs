@@ -13,7 +13,8 @@ public static class BulkJobId
 {
     /// <param name="contentHash">SHA-256 of the stored (UTF-8) file, lowercase hex.</param>
     /// <param name="defaults">The file's default meter and reason.</param>
-    /// <param name="submit">The batch and whether it is a dry run: the same file in another batch, or checked only, is another job.</param>
+    /// <param name="submit">The batch, whether it is a dry run and whether customers must exist: the same file in another batch, checked
+    /// only, or with customers required, is another job.</param>
     public static string Derive(string contentHash, BulkDefaults defaults, BulkSubmitOptions submit)
     {
         ArgumentNullException.ThrowIfNull(submit);
@@ -30,6 +31,11 @@ public static class BulkJobId
             writer.WriteStringValue(defaults.Reason);
             writer.WriteStringValue(submit.Batch);
             writer.WriteBooleanValue(submit.DryRun);
+            if (submit.RequireExistingCustomers)
+            {
+                // Written only when set, so that the ids of jobs submitted before the option existed stay the same.
+                writer.WriteStringValue("require-existing-customers");
+            }
             writer.WriteEndArray();
         }
 

@@ -45,6 +45,9 @@ public sealed record BulkJobStatus(
 
     /// <summary>Whether the job only checks its rows and grants nothing.</summary>
     public bool DryRun { get; init; }
+
+    /// <summary>Whether rows to external ids that no Polar customer holds are rejected instead of granted with a note.</summary>
+    public bool RequireExistingCustomers { get; init; }
 }
 
 /// <summary>
@@ -55,12 +58,20 @@ public sealed record BulkJobTotals(long? Rows, long Granted, long Duplicates, lo
 {
     /// <summary>Rows a dry run found ready to grant (present only for dry runs).</summary>
     public long? WouldGrant { get; init; }
+
+    /// <summary>
+    /// Rows granted (or, in a dry run, ready to grant) to an external id that no Polar customer held: Polar counts them only
+    /// if that customer is created within 180 minutes. Their notes in the results file say so. Present only when some are.
+    /// </summary>
+    public long? AwaitingCustomer { get; init; }
 }
 
 /// <summary>How a file is submitted: the batch its derived grant ids belong to, and whether the job only checks its rows.</summary>
 /// <param name="Batch">1–100 characters naming this run of grants (<c>credits bulk submit</c> uses the file's base name).</param>
 /// <param name="DryRun">Check every row as a real job would, write the results file, and grant nothing.</param>
-public sealed record BulkSubmitOptions(string Batch, bool DryRun = false);
+/// <param name="RequireExistingCustomers">Reject rows to external ids that no Polar customer holds (and that bring no email to
+/// create one) instead of granting them with a note; a job of its own, like a dry run.</param>
+public sealed record BulkSubmitOptions(string Batch, bool DryRun = false, bool RequireExistingCustomers = false);
 
 /// <summary>A chunk whose message failed on its last attempt: its rows count as failed until <c>credits bulk retry</c>.</summary>
 public sealed record BulkFailedChunk(int Index, long FirstLine, int Rows, int Attempts, string Reason, DateTimeOffset? FailedAt);

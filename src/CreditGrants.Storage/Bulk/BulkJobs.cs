@@ -115,6 +115,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             GrantIdScheme = BulkGrantIds.BatchAndRow,
             Batch = submit.Batch,
             DryRun = submit.DryRun,
+            RequireExistingCustomers = submit.RequireExistingCustomers,
         };
         if (!await store.TryAddJobAsync(job, cancellationToken).ConfigureAwait(false))
         {
@@ -294,7 +295,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
 
     internal static BulkJobStatus Summarize(JobEntity job, IReadOnlyList<ChunkEntity> chunks, BulkStore store)
     {
-        long granted = 0, duplicates = 0, ambiguous = 0, rejected = 0, failedRows = 0, pendingRows = 0, requests = 0, wouldGrant = 0;
+        long granted = 0, duplicates = 0, ambiguous = 0, rejected = 0, failedRows = 0, pendingRows = 0, requests = 0, wouldGrant = 0, awaiting = 0;
         var units = 0m;
         var done = 0;
         var failed = new List<BulkFailedChunk>();
@@ -309,6 +310,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
                     ambiguous += chunk.GrantedOrDuplicate;
                     rejected += chunk.Rejected;
                     wouldGrant += chunk.WouldGrant;
+                    awaiting += chunk.AwaitingCustomer;
                     units += chunk.Units;
                     requests += chunk.IngestRequests;
                     break;
@@ -340,6 +342,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             new BulkJobTotals(job.Rows, granted, duplicates, ambiguous > 0 ? ambiguous : null, rejected, failedRows, pendingRows)
             {
                 WouldGrant = job.DryRun ? wouldGrant : null,
+                AwaitingCustomer = awaiting > 0 ? awaiting : null,
             },
             units,
             requests,
@@ -358,6 +361,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         {
             Batch = job.Batch,
             DryRun = job.DryRun,
+            RequireExistingCustomers = job.RequireExistingCustomers,
         };
     }
 

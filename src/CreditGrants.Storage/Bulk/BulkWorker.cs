@@ -169,7 +169,10 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
                 .ConfigureAwait(false);
             await using (range.ConfigureAwait(false))
             {
-                result = await runner.ProcessChunkAsync(range, job.Reading, chunk, $"bulk:{jobId}", job.DryRun, cancellationToken)
+                // Chunks are cut at ChunkRows rows, so the rows from this chunk on are about the rows less the chunks before it.
+                var rowsAhead = Math.Max(chunk.Rows, (job.Rows ?? 0) - (long)chunk.Index * store.Options.ChunkRows);
+                var options = new ChunkOptions(job.DryRun, job.RequireExistingCustomers, rowsAhead);
+                result = await runner.ProcessChunkAsync(range, job.Reading, chunk, $"bulk:{jobId}", options, cancellationToken)
                     .ConfigureAwait(false);
             }
 
@@ -181,6 +184,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
             entity.GrantedOrDuplicate = result.Ambiguous;
             entity.Rejected = result.Rejected;
             entity.WouldGrant = result.Rows.Count(r => r.Status == RowStatus.WouldGrant);
+            entity.AwaitingCustomer = result.AwaitingCustomer;
             entity.UnitsGranted = result.UnitsGranted.ToString(System.Globalization.CultureInfo.InvariantCulture);
             entity.IngestRequests = result.IngestRequests;
             entity.ResultsBlob = resultsBlob;

@@ -1,3 +1,4 @@
+using CreditGrants.Customers;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
 using CreditGrants.Polar.Events;
@@ -37,25 +38,55 @@ public sealed record RowOutcome(
 public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, int Duplicates, int Rejected, decimal UnitsGranted, int IngestRequests)
 {
     public int Ambiguous => Rows.Count(r => r.Status == RowStatus.GrantedOrDuplicate);
+
+    /// <summary>Rows granted (or, in a dry run, ready to grant) to an external id that no Polar customer holds yet.</summary>
+    public int AwaitingCustomer { get; init; }
 }
 
+/// <summary>How a chunk is processed.</summary>
+/// <param name="DryRun">Read the meters and check every row, but create no customer and ingest nothing: valid rows end as
+/// <see cref="RowStatus.WouldGrant"/>.</param>
+/// <param name="RequireExistingCustomers">Reject rows to an external id that no Polar customer holds (and that bring no email
+/// to create one) instead of granting them with a note.</param>
+/// <param name="RowsAhead">Rows of the file from this chunk to its end (this chunk's included): with the share of this chunk's
+/// customers the directory does not know, it estimates how many customers the run would read one by one, which decides
+/// whether sweeping the customer list is cheaper. Zero: this chunk alone.</param>
+public sealed record ChunkOptions(bool DryRun = false, bool RequireExistingCustomers = false, long RowsAhead = 0);
+
 /// <summary>
-/// Grants a chunk of rows with as few Polar requests as it can: one meter read per meter, a customer read (and
-/// create) only for rows that bring an email, and the grants themselves in batched ingest requests.
+/// Grants a chunk of rows with as few Polar requests as it can: one meter read per meter, customers the
+/// <see cref="CustomerDirectory"/> knows for free, one request per other customer (a create when the row brings an email,
+/// else a read) unless sweeping the customer list costs less, and the grants themselves in batched ingest requests.
 /// Transient Polar failures propagate so that the chunk is retried; processing a chunk again grants nothing twice.
 /// </summary>
-public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider time, ILogger<BulkChunkProcessor> logger)
+public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<BulkChunkProcessor> logger)
 {
+    /// <summary>Polar counts events for an external id that no customer holds only if such a customer is created within this time.</summary>
+    public static readonly TimeSpan LinkingWindow = TimeSpan.FromMinutes(180);
+
+    /// <summary>Customer reads and creates in flight at once for one chunk.</summary>
+    private const int CustomerConcurrency = 8;
+
     /// <param name="rows">The chunk's rows, in file order.</param>
     /// <param name="dryRun">Read the meters and check every row, but create no customer and ingest nothing: valid rows end as
     /// <see cref="RowStatus.WouldGrant"/>.</param>
     /// <param name="cancellationToken">Stops the work; what was sent stays sent (and is a duplicate when the chunk runs again).</param>
-    public async Task<ChunkResult> ProcessAsync(IReadOnlyList<BulkRow> rows, bool dryRun = false, CancellationToken cancellationToken = default)
+    public Task<ChunkResult> ProcessAsync(IReadOnlyList<BulkRow> rows, bool dryRun = false, CancellationToken cancellationToken = default) =>
+        ProcessAsync(rows, new ChunkOptions(DryRun: dryRun), cancellationToken);
+
+    /// <param name="rows">The chunk's rows, in file order.</param>
+    /// <param name="options">Dry run, whether customers must exist, and how much of the file is ahead.</param>
+    /// <param name="cancellationToken">Stops the work; what was sent stays sent (and is a duplicate when the chunk runs again).</param>
+    public async Task<ChunkResult> ProcessAsync(IReadOnlyList<BulkRow> rows, ChunkOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(options);
+        var dryRun = options.DryRun;
         var outcomes = new RowOutcome?[rows.Count];
         var targets = await TargetsAsync(rows, cancellationToken).ConfigureAwait(false);
-        var customers = dryRun ? [] : await CustomersAsync(rows, cancellationToken).ConfigureAwait(false);
+        var customers = await CustomersAsync(rows, options, cancellationToken).ConfigureAwait(false);
+        var awaiting = new HashSet<int>();
+        var linkBy = time.GetUtcNow() + LinkingWindow;
 
         var events = new List<PolarEvent>(rows.Count);
         var eventRows = new List<int>(rows.Count);
@@ -79,13 +110,26 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
             }
 
             Customer? customer = null;
-            if (!dryRun && grant.Customer.Email is not null && grant.Customer.ExternalId is { } externalId)
+            if (grant.Customer.ExternalId is { } externalId)
             {
                 var ensured = customers[externalId];
                 if (ensured.Error is not null)
                 {
                     outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: {ensured.Error}");
                     continue;
+                }
+
+                if (!ensured.Exists && grant.Customer.Email is null)
+                {
+                    if (options.RequireExistingCustomers)
+                    {
+                        outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: no Polar customer has external id '{externalId}': create the " +
+                            "customer first, add an email column so that the file creates it, or allow grants to customers that do not exist yet " +
+                            "(Polar counts such a grant only if the customer is created within 180 minutes)");
+                        continue;
+                    }
+
+                    awaiting.Add(i);
                 }
 
                 customer = ensured.Customer;
@@ -101,9 +145,11 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
 
             if (dryRun)
             {
-                outcomes[i] = Outcome(row, RowStatus.WouldGrant, grant.Customer.Email is null
-                    ? "dry run: nothing was sent"
-                    : "dry run: nothing was sent; a real run creates the customer unless it exists (an email another customer owns is then rejected)");
+                outcomes[i] = Outcome(row, RowStatus.WouldGrant, awaiting.Contains(i)
+                    ? $"dry run: nothing was sent; {AwaitingNote(grant.Customer.ExternalId!, linkBy)}"
+                    : grant.Customer.Email is not null && customers.TryGetValue(grant.Customer.ExternalId!, out var state) && !state.Exists
+                        ? "dry run: nothing was sent; a real run creates the customer (an email another customer owns is then rejected)"
+                        : "dry run: nothing was sent");
                 continue;
             }
 
@@ -129,12 +175,28 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
 
         var conflicts = await RejectConflictsAsync(rows, outcomes, report, eventRows, resolved, cancellationToken).ConfigureAwait(false);
         await TellGrantedFromDuplicatesAsync(rows, outcomes, report.Inserted, cancellationToken).ConfigureAwait(false);
+        foreach (var index in awaiting.Where(i => outcomes[i] is { Status: RowStatus.Granted, Reason: null }))
+        {
+            outcomes[index] = outcomes[index]! with { Reason = AwaitingNote(rows[index].Grant!.Customer.ExternalId!, linkBy) };
+        }
+
         var result = outcomes.Select(o => o!).ToList();
         var units = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.Granted).Sum(i => rows[i].Grant!.Units);
         var rejected = result.Count(r => r.Status == RowStatus.Rejected);
+        var awaitingRows = awaiting.Count(i => result[i].Status is RowStatus.Granted or RowStatus.WouldGrant);
         LogChunk(rows.Count, report.Inserted, report.Duplicates - conflicts, rejected, report.Requests);
-        return new ChunkResult(result, report.Inserted, report.Duplicates - conflicts, rejected, units, report.Requests);
+        if (awaitingRows > 0)
+        {
+            LogAwaiting(awaitingRows);
+        }
+
+        return new ChunkResult(result, report.Inserted, report.Duplicates - conflicts, rejected, units, report.Requests) { AwaitingCustomer = awaitingRows };
     }
+
+    /// <summary>The note on a row granted to an external id that no customer holds: Polar's 180-minute rule, with the deadline.</summary>
+    public static string AwaitingNote(string externalId, DateTimeOffset linkBy) =>
+        $"no Polar customer has external id '{externalId}' yet: Polar counts this grant only if a customer with this external id is created " +
+        $"within 180 minutes (by {linkBy.UtcDateTime:yyyy-MM-dd HH:mm} UTC); check the id for typos";
 
     /// <summary>
     /// Rows with a grant id of their own that Polar reported as (possibly) repeated are compared with the first use of
@@ -249,54 +311,106 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, TimeProvider
         return targets;
     }
 
-    /// <summary>Makes sure the customers that rows bring an email for exist; one read (and at most one create) per customer.</summary>
-    private async Task<Dictionary<string, (Customer? Customer, string? Error)>> CustomersAsync(IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// What is known of each external id the valid rows name: the customer holds it (from the directory, a create, or a
+    /// read), no customer holds it, or the row's customer cannot be created (the error). Customers the directory knows
+    /// cost nothing; for the rest, the customer list is swept when that is cheaper (see
+    /// <see cref="CustomerDirectory.SweepIfCheaperAsync"/>), and the ids still unknown cost one request each: a create
+    /// when a row brings an email (none in a dry run), else a read.
+    /// </summary>
+    private async Task<Dictionary<string, CustomerState>> CustomersAsync(IReadOnlyList<BulkRow> rows, ChunkOptions options, CancellationToken cancellationToken)
     {
-        var customers = new Dictionary<string, (Customer?, string?)>(StringComparer.Ordinal);
+        var wanted = new Dictionary<string, CustomerRef>(StringComparer.Ordinal);
         foreach (var grant in rows.Where(r => r.IsValid).Select(r => r.Grant!))
         {
-            if (grant.Customer is not { ExternalId: { } externalId, Email: { } email } || customers.ContainsKey(externalId))
+            if (grant.Customer.ExternalId is { } externalId && (!wanted.TryGetValue(externalId, out var seen) || seen.Email is null && grant.Customer.Email is not null))
             {
-                continue;
+                wanted[externalId] = grant.Customer;
             }
-
-            customers[externalId] = await EnsureAsync(externalId, email, grant.Customer.Name, cancellationToken).ConfigureAwait(false);
         }
 
-        return customers;
+        var states = new Dictionary<string, CustomerState>(StringComparer.Ordinal);
+        if (wanted.Count == 0)
+        {
+            return states;
+        }
+
+        var known = await directory.KnownAsync(wanted.Keys, cancellationToken).ConfigureAwait(false);
+        var unknown = wanted.Keys.Where(id => !known.ContainsKey(id)).ToList();
+        if (unknown.Count > 0)
+        {
+            var expected = (long)Math.Ceiling(unknown.Count * (double)Math.Max(options.RowsAhead, rows.Count) / rows.Count);
+            if (await directory.SweepIfCheaperAsync(expected, cancellationToken).ConfigureAwait(false))
+            {
+                known = await directory.KnownAsync(wanted.Keys, cancellationToken).ConfigureAwait(false);
+                unknown = [.. wanted.Keys.Where(id => !known.ContainsKey(id))];
+            }
+        }
+
+        foreach (var entry in known.Values)
+        {
+            states[entry.ExternalId] = new CustomerState(null, true, null);
+        }
+
+        var found = new System.Collections.Concurrent.ConcurrentDictionary<string, CustomerState>(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(unknown, new ParallelOptions { MaxDegreeOfParallelism = CustomerConcurrency, CancellationToken = cancellationToken },
+            async (externalId, ct) =>
+            {
+                var reference = wanted[externalId];
+                found[externalId] = reference.Email is { } email && !options.DryRun
+                    ? await EnsureAsync(externalId, email, reference.Name, ct).ConfigureAwait(false)
+                    : await directory.CheckAsync(externalId, ct).ConfigureAwait(false) is { } customer
+                        ? new CustomerState(customer, true, null)
+                        : new CustomerState(null, false, null);
+            }).ConfigureAwait(false);
+        foreach (var (externalId, state) in found)
+        {
+            states[externalId] = state;
+        }
+
+        return states;
     }
 
     /// <summary>
     /// Creates the customer unless it exists, in one request either way: Polar's "external ID already exists" answer
     /// says the customer is there (the grant then goes by external id). Only an email owned by another customer costs
-    /// a second request, to name that customer.
+    /// a second request, to name that customer. What Polar said is recorded in the directory.
     /// </summary>
-    private async Task<(Customer?, string?)> EnsureAsync(string externalId, string email, string? name, CancellationToken cancellationToken)
+    private async Task<CustomerState> EnsureAsync(string externalId, string email, string? name, CancellationToken cancellationToken)
     {
         try
         {
-            return (await polar.CreateCustomerAsync(new CustomerCreate(email, name, externalId), cancellationToken).ConfigureAwait(false), null);
+            var created = await polar.CreateCustomerAsync(new CustomerCreate(email, name, externalId), cancellationToken).ConfigureAwait(false);
+            await directory.RememberAsync([created], cancellationToken).ConfigureAwait(false);
+            return new CustomerState(created, true, null);
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Conflict)
         {
             if (ex.Errors.Any(e => e.Location is [.., "external_id"]))
             {
-                return (null, null);
+                await directory.RememberExistsAsync(externalId, cancellationToken).ConfigureAwait(false);
+                return new CustomerState(null, true, null);
             }
 
             var owner = await polar.FindCustomerByEmailAsync(email, cancellationToken).ConfigureAwait(false);
             return owner switch
             {
-                null => (null, $"Polar refused to create customer '{externalId}': {ex.Message}"),
-                _ when owner.ExternalId == externalId => (owner, null),
-                _ => (null, GrantService.EmailConflict(email, owner, externalId)),
+                null => new CustomerState(null, false, $"Polar refused to create customer '{externalId}': {ex.Message}"),
+                _ when owner.ExternalId == externalId => new CustomerState(owner, true, null),
+                _ => new CustomerState(null, false, GrantService.EmailConflict(email, owner, externalId)),
             };
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Validation)
         {
-            return (null, $"Polar refused to create customer '{externalId}': {ex.Message}");
+            return new CustomerState(null, false, $"Polar refused to create customer '{externalId}': {ex.Message}");
         }
     }
+
+    /// <summary>What a chunk knows of one external id: the customer when Polar returned it, whether one holds the id, or why not.</summary>
+    private sealed record CustomerState(Customer? Customer, bool Exists, string? Error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Rows} rows granted to external ids that no Polar customer holds yet (180-minute rule; see the results notes)")]
+    private partial void LogAwaiting(int rows);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Chunk of {Rows} rows: {Granted} granted, {Duplicates} duplicates, {Rejected} rejected, {Requests} ingest requests")]
     private partial void LogChunk(int rows, int granted, int duplicates, int rejected, int requests);

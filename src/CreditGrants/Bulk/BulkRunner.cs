@@ -16,6 +16,9 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
     /// <summary>Rows a dry run found ready to grant.</summary>
     public long WouldGrant { get; init; }
 
+    /// <summary>Rows granted (or ready to grant, in a dry run) to an external id that no Polar customer holds yet: see their notes.</summary>
+    public long AwaitingCustomer { get; init; }
+
     public BulkSummary Add(ChunkResult chunk)
     {
         ArgumentNullException.ThrowIfNull(chunk);
@@ -28,6 +31,7 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
             Rejected = Rejected + chunk.Rejected,
             Failed = Failed + chunk.Rows.Count(r => r.Status == RowStatus.Failed),
             WouldGrant = WouldGrant + chunk.Rows.Count(r => r.Status == RowStatus.WouldGrant),
+            AwaitingCustomer = AwaitingCustomer + chunk.AwaitingCustomer,
             UnitsGranted = UnitsGranted + chunk.UnitsGranted,
             IngestRequests = IngestRequests + chunk.IngestRequests,
         };
@@ -38,7 +42,9 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
 /// <param name="Defaults">Meter and reason of rows that leave them empty.</param>
 /// <param name="Batch">The batch name (see <see cref="BulkGrantIds.BatchAndRow"/>); the CLI uses the file's base name unless told.</param>
 /// <param name="DryRun">Check every row as a real run would, write the results, and grant nothing.</param>
-public sealed record BulkRun(BulkDefaults Defaults, string Batch, bool DryRun = false);
+/// <param name="RequireExistingCustomers">Reject rows to external ids that no Polar customer holds (and that bring no email)
+/// instead of granting them with a note.</param>
+public sealed record BulkRun(BulkDefaults Defaults, string Batch, bool DryRun = false, bool RequireExistingCustomers = false);
 
 /// <summary>Where a bulk run is: rows done out of all, and the totals so far.</summary>
 public sealed record BulkProgress(long RowsDone, long RowsTotal, BulkSummary Summary);
@@ -54,9 +60,9 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
     /// <param name="reading">The job's format, columns, grant id rule and defaults.</param>
     /// <param name="chunk">The chunk, as the plan cut it.</param>
     /// <param name="source">What the grant events name as their source (<c>bulk:&lt;job&gt;</c>).</param>
-    /// <param name="dryRun">Check the rows against Polar's meters without creating customers or ingesting anything.</param>
+    /// <param name="chunkOptions">Dry run, whether customers must exist, and the rows from this chunk to the end of the file.</param>
     /// <param name="cancellationToken">Stops the work.</param>
-    public async Task<ChunkResult> ProcessChunkAsync(Stream chunkBytes, BulkReading reading, BulkChunk chunk, string source, bool dryRun = false,
+    public async Task<ChunkResult> ProcessChunkAsync(Stream chunkBytes, BulkReading reading, BulkChunk chunk, string source, ChunkOptions chunkOptions,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(chunk);
@@ -66,7 +72,7 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
             rows.Add(row);
         }
 
-        return await processor.ProcessAsync(rows, dryRun, cancellationToken).ConfigureAwait(false);
+        return await processor.ProcessAsync(rows, chunkOptions, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>One <c>failed</c> outcome per row of a chunk that could not be processed, read from its bytes without Polar.</summary>
@@ -186,7 +192,8 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
                         {
                             try
                             {
-                                result = await ProcessChunkAsync(slice, reading, chunk, source, run.DryRun, cancellationToken).ConfigureAwait(false);
+                                var chunkOptions = new ChunkOptions(run.DryRun, run.RequireExistingCustomers, plan.Rows - summary.Rows);
+                                result = await ProcessChunkAsync(slice, reading, chunk, source, chunkOptions, cancellationToken).ConfigureAwait(false);
                             }
                             catch (Exception ex) when (ex is PolarException { Kind: PolarErrorKind.Unavailable or PolarErrorKind.RateLimited }
                                                            or OperationCanceledException)

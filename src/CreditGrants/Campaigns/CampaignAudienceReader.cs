@@ -1,3 +1,4 @@
+using CreditGrants.Customers;
 using CreditGrants.Polar;
 using CreditGrants.Polar.Models;
 
@@ -22,9 +23,10 @@ public sealed record CampaignTarget(string? ExternalId, Guid? CustomerId, DateTi
 /// <summary>
 /// Resolves a campaign's audience through the gateway, a page at a time so memory stays flat in the audience's size:
 /// <c>allCustomers</c> with Polar's metadata and <c>active</c> filters, <c>newCustomers</c> newest first down to a boundary,
-/// <c>externalIds</c> by lookup (or by listing, when that takes fewer requests).
+/// <c>externalIds</c> from the <see cref="CustomerDirectory"/>, swept when that is cheaper, and by lookup for the rest.
+/// Every customer a listing returns is recorded in the directory, so granting to it costs no further customer request.
 /// </summary>
-public sealed class CampaignAudienceReader(IPolarGateway polar)
+public sealed class CampaignAudienceReader(IPolarGateway polar, CustomerDirectory directory)
 {
     /// <summary>Polar's largest page.</summary>
     public const int PageSize = 100;
@@ -65,6 +67,7 @@ public sealed class CampaignAudienceReader(IPolarGateway polar)
             var result = await polar.ListCustomersAsync(new CustomerListQuery(Page: page, Limit: PageSize,
                 Metadata: audience.Metadata.Count > 0 ? audience.Metadata : null, Active: audience.HasActiveSubscription, Sorting: "created_at"),
                 cancellationToken).ConfigureAwait(false);
+            await directory.RememberAsync(result.Items, cancellationToken).ConfigureAwait(false);
             if (result.Items.Count > 0)
             {
                 yield return [.. result.Items.Select(CampaignTarget.From)];
@@ -85,6 +88,7 @@ public sealed class CampaignAudienceReader(IPolarGateway polar)
         {
             var result = await polar.ListCustomersAsync(new CustomerListQuery(Page: page, Limit: PageSize, Sorting: "-created_at"), cancellationToken)
                 .ConfigureAwait(false);
+            await directory.RememberAsync(result.Items, cancellationToken).ConfigureAwait(false);
             var fresh = result.Items.Where(c => c.CreatedAt >= boundary).Select(CampaignTarget.From).ToList();
             if (fresh.Count > 0)
             {
@@ -99,52 +103,48 @@ public sealed class CampaignAudienceReader(IPolarGateway polar)
     }
 
     /// <summary>
-    /// Listed ids by lookup, one request each; when the organization has fewer pages of customers than the list has ids,
-    /// paging through them all and picking the listed ones is cheaper.
+    /// Listed ids, a page of them at a time: those the directory knows (with their Polar id) cost nothing; when the first
+    /// page shows that looking up the rest one by one would cost more requests than the organization's customer list has
+    /// pages, the list is swept into the directory first; what is still unknown is read one request each.
     /// </summary>
     private async IAsyncEnumerable<IReadOnlyList<CampaignTarget>> ListedAsync(IReadOnlyList<string> externalIds,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var first = await polar.ListCustomersAsync(new CustomerListQuery(Page: 1, Limit: PageSize, Sorting: "created_at"), cancellationToken).ConfigureAwait(false);
-        if (first.Pagination.MaxPage < externalIds.Count)
-        {
-            var wanted = externalIds.ToHashSet(StringComparer.Ordinal);
-            var found = new Dictionary<string, Customer>(StringComparer.Ordinal);
-            var page = first;
-            for (var number = 1; ; number++)
-            {
-                foreach (var customer in page.Items.Where(c => c.ExternalId is { } id && wanted.Contains(id)))
-                {
-                    found[customer.ExternalId!] = customer;
-                }
-
-                if (number >= page.Pagination.MaxPage || page.Items.Count == 0)
-                {
-                    break;
-                }
-
-                page = await polar.ListCustomersAsync(new CustomerListQuery(Page: number + 1, Limit: PageSize, Sorting: "created_at"), cancellationToken)
-                    .ConfigureAwait(false);
-            }
-
-            foreach (var chunk in externalIds.Chunk(PageSize))
-            {
-                yield return [.. chunk.Select(id => found.TryGetValue(id, out var customer) ? CampaignTarget.From(customer) : new CampaignTarget(id, null, null))];
-            }
-
-            yield break;
-        }
-
+        var first = true;
         foreach (var chunk in externalIds.Chunk(PageSize))
         {
+            var known = await KnownWithIdsAsync(chunk, cancellationToken).ConfigureAwait(false);
+            if (first && known.Count < chunk.Length)
+            {
+                var expected = (long)Math.Ceiling((chunk.Length - known.Count) * (double)externalIds.Count / chunk.Length);
+                if (await directory.SweepIfCheaperAsync(expected, cancellationToken).ConfigureAwait(false))
+                {
+                    known = await KnownWithIdsAsync(chunk, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            first = false;
             var targets = new List<CampaignTarget>(chunk.Length);
             foreach (var id in chunk)
             {
-                var customer = await polar.FindCustomerByExternalIdAsync(id, cancellationToken).ConfigureAwait(false);
-                targets.Add(customer is { DeletedAt: null } ? CampaignTarget.From(customer) : new CampaignTarget(id, null, null));
+                if (known.TryGetValue(id, out var entry))
+                {
+                    targets.Add(new CampaignTarget(id, entry.CustomerId, null));
+                    continue;
+                }
+
+                var customer = await directory.CheckAsync(id, cancellationToken).ConfigureAwait(false);
+                targets.Add(customer is not null ? CampaignTarget.From(customer) : new CampaignTarget(id, null, null));
             }
 
             yield return targets;
         }
+    }
+
+    /// <summary>The trusted directory entries that name the Polar customer (a target needs its id).</summary>
+    private async Task<Dictionary<string, CustomerDirectoryEntry>> KnownWithIdsAsync(IReadOnlyCollection<string> externalIds, CancellationToken cancellationToken)
+    {
+        var known = await directory.KnownAsync(externalIds, cancellationToken).ConfigureAwait(false);
+        return known.Values.Where(e => e.CustomerId is not null).ToDictionary(e => e.ExternalId, StringComparer.Ordinal);
     }
 }

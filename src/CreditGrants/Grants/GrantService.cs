@@ -1,3 +1,4 @@
+using CreditGrants.Customers;
 using CreditGrants.Polar;
 using CreditGrants.Polar.Events;
 using CreditGrants.Polar.Meters;
@@ -8,9 +9,11 @@ namespace CreditGrants.Grants;
 
 /// <summary>
 /// Makes a grant the way Polar's guide does: make sure the customer exists, check that the meter can take it,
-/// then ingest one event with the negated units under the meter's summed property.
+/// then ingest one event with the negated units under the meter's summed property. A customer the
+/// <see cref="CustomerDirectory"/> knows costs no request, so such a grant is one Polar request (the ingest; the meter is
+/// cached); the event then goes by external id, which Polar links to whichever customer holds it.
 /// </summary>
-public sealed partial class GrantService(IPolarGateway polar, TimeProvider time, ILogger<GrantService> logger)
+public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<GrantService> logger)
 {
     public const string GrantIdKey = "grant_id";
     public const string GrantReasonKey = "grant_reason";
@@ -21,7 +24,7 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
     {
         ArgumentNullException.ThrowIfNull(grant);
         var target = await polar.GetGrantTargetAsync(grant.Meter, cancellationToken).ConfigureAwait(false);
-        var (customer, created) = await EnsureCustomerAsync(grant.Customer, cancellationToken).ConfigureAwait(false);
+        var (customer, knownId, known, created) = await EnsureCustomerAsync(grant.Customer, cancellationToken).ConfigureAwait(false);
 
         var grantEvent = BuildEvent(grant, target, customer);
         var verdict = target.Admits(grantEvent, time.GetUtcNow());
@@ -52,8 +55,8 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
 
         var status = outcome.Status == IngestStatus.Duplicate ? GrantStatus.Duplicate : GrantStatus.Granted;
         LogGrant(status, grant.Units, grant.Customer, grant.Meter, grant.GrantId.Value, grant.Source);
-        return new GrantOutcome(status, grant.GrantId.Value, customer?.Id, customer?.ExternalId ?? grant.Customer.ExternalId,
-            created, customer is not null, grant.Units, grant.Meter, grant.GrantId.EventId);
+        return new GrantOutcome(status, grant.GrantId.Value, customer?.Id ?? knownId, customer?.ExternalId ?? grant.Customer.ExternalId,
+            created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId);
     }
 
     /// <summary>
@@ -89,13 +92,18 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
             grant.GrantId.EventId, Timestamp: null, metadata);
     }
 
-    private async Task<(Customer? Customer, bool Created)> EnsureCustomerAsync(CustomerRef reference, CancellationToken cancellationToken)
+    /// <summary>
+    /// The customer a grant goes to: by Polar id (read, so an unknown id is named), or by external id: known to the directory
+    /// (no request; <c>KnownId</c> is Polar's id when the directory has it), read, or created from the email. A customer that
+    /// neither exists nor can be created is (null, null, false, false): the event then goes by external id and waits for it.
+    /// </summary>
+    private async Task<(Customer? Customer, Guid? KnownId, bool Known, bool Created)> EnsureCustomerAsync(CustomerRef reference, CancellationToken cancellationToken)
     {
         if (reference.CustomerId is { } customerId)
         {
             try
             {
-                return (await polar.GetCustomerAsync(customerId, cancellationToken).ConfigureAwait(false), false);
+                return (await polar.GetCustomerAsync(customerId, cancellationToken).ConfigureAwait(false), null, false, false);
             }
             catch (PolarException ex) when (ex.Kind == PolarErrorKind.NotFound)
             {
@@ -104,14 +112,20 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
         }
 
         var externalId = reference.ExternalId!;
-        if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } existing)
+        var known = await directory.KnownAsync([externalId], cancellationToken).ConfigureAwait(false);
+        if (known.TryGetValue(externalId, out var entry))
         {
-            return (existing, false);
+            return (null, entry.CustomerId, true, false);
+        }
+
+        if (await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            return (existing, null, false, false);
         }
 
         if (reference.Email is null)
         {
-            return (null, false);
+            return (null, null, false, false);
         }
 
         try
@@ -119,14 +133,15 @@ public sealed partial class GrantService(IPolarGateway polar, TimeProvider time,
             var created = await polar.CreateCustomerAsync(new CustomerCreate(reference.Email, reference.Name, externalId), cancellationToken)
                 .ConfigureAwait(false);
             LogCustomerCreated(created.Id, externalId);
-            return (created, true);
+            await directory.RememberAsync([created], cancellationToken).ConfigureAwait(false);
+            return (created, null, false, true);
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Conflict)
         {
             // Another create won the race for this external id, or the email belongs to someone else: read back to tell which.
-            if (await polar.FindCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false) is { } raced)
+            if (await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false) is { } raced)
             {
-                return (raced, false);
+                return (raced, null, false, false);
             }
 
             var owner = await polar.FindCustomerByEmailAsync(reference.Email, cancellationToken).ConfigureAwait(false);

@@ -16,7 +16,17 @@ internal sealed class RequestCounter
     /// <summary>Requests answered 429 because the budget of their window was spent (not injected faults).</summary>
     public int RateLimited => Volatile.Read(ref _rateLimited);
 
-    public void Increment() => Interlocked.Increment(ref _count);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _byRoute = new(StringComparer.Ordinal);
+
+    /// <summary>Requests by method and the path's first three segments (<c>GET /v1/customers/external</c>).</summary>
+    public int CountOf(string route) => _byRoute.GetValueOrDefault(route);
+
+    public void Increment(string method, string path)
+    {
+        Interlocked.Increment(ref _count);
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        _byRoute.AddOrUpdate($"{method} /{string.Join('/', segments.Take(3))}", 1, (_, n) => n + 1);
+    }
 
     public void CountRateLimited() => Interlocked.Increment(ref _rateLimited);
 }
@@ -56,7 +66,7 @@ internal static class EmulatorPipeline
 
     private static Task CountAsync(HttpContext context, RequestDelegate next)
     {
-        context.RequestServices.GetRequiredService<RequestCounter>().Increment();
+        context.RequestServices.GetRequiredService<RequestCounter>().Increment(context.Request.Method, context.Request.Path.Value ?? "/");
         return next(context);
     }
 

@@ -14,7 +14,7 @@ public sealed class BulkChunkProcessorTests : IDisposable
 
     public BulkChunkProcessorTests()
     {
-        var processor = new BulkChunkProcessor(_polar, TimeProvider.System, NullLogger<BulkChunkProcessor>.Instance);
+        var processor = new BulkChunkProcessor(_polar, TestDirectory.Create(_polar), TimeProvider.System, NullLogger<BulkChunkProcessor>.Instance);
         _runner = new BulkRunner(processor, new GrantValidator(new GrantOptions()), Options.Create(new BulkOptions { ChunkRows = 3 }));
     }
 

@@ -16,6 +16,9 @@ public sealed class CampaignInteractionTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 7, 8, 3, 0, TimeSpan.Zero));
     private readonly Mock<IPolarGateway> _polar = new(MockBehavior.Strict);
+    private readonly Customers.InMemoryCustomerDirectoryStore _directoryStore = new();
+
+    private Customers.CustomerDirectory _directory => TestDirectory.Create(_polar.Object, _time, _directoryStore);
     private readonly string _stateDirectory = Path.Combine(Path.GetTempPath(), "campaign-state-" + Guid.NewGuid().ToString("N"));
 
     public void Dispose()
@@ -26,8 +29,8 @@ public sealed class CampaignInteractionTests : IDisposable
         }
     }
 
-    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar.Object, _time, NullLogger<BulkChunkProcessor>.Instance), _polar.Object,
-        new CampaignAudienceReader(_polar.Object), _time, NullLogger<CampaignRunner>.Instance);
+    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar.Object, _directory, _time, NullLogger<BulkChunkProcessor>.Instance), _polar.Object,
+        new CampaignAudienceReader(_polar.Object, _directory), _time, NullLogger<CampaignRunner>.Instance);
 
     private static Campaign Campaign()
     {
@@ -72,6 +75,9 @@ public sealed class CampaignSinkInteractionTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 29, 10, 0, 0, TimeSpan.Zero));
     private readonly FakePolarGateway _polar = new();
+    private readonly Customers.InMemoryCustomerDirectoryStore _directoryStore = new();
+
+    private Customers.CustomerDirectory _directory => TestDirectory.Create(_polar, _time, _directoryStore);
     private readonly string _stateDirectory = Path.Combine(Path.GetTempPath(), "campaign-state-" + Guid.NewGuid().ToString("N"));
 
     public void Dispose()
@@ -97,8 +103,8 @@ public sealed class CampaignSinkInteractionTests : IDisposable
         sink.Setup(s => s.CompleteOccurrenceAsync(campaign, It.IsAny<string>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((Campaign _, string occurrence, CancellationToken _) => "job-" + occurrence);
         var store = new FileCampaignStateStore(_stateDirectory);
-        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
-            new CampaignAudienceReader(_polar), _time, NullLogger<CampaignRunner>.Instance);
+        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _directory, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
+            new CampaignAudienceReader(_polar, _directory), _time, NullLogger<CampaignRunner>.Instance);
 
         // 7, 14, 21 and 28 December are due; catchUp 2 runs the last two.
         var result = await runner.RunAsync(campaign, store, _time.GetUtcNow(), new CampaignRunOptions(sink.Object));

@@ -15,6 +15,9 @@ public sealed class CampaignRunnerTests : IDisposable
 
     private readonly FakeTimeProvider _time = new(Monday.AddMinutes(3));
     private readonly FakePolarGateway _polar = new();
+    private readonly Customers.InMemoryCustomerDirectoryStore _directoryStore = new();
+
+    private Customers.CustomerDirectory _directory => TestDirectory.Create(_polar, _time, _directoryStore);
     private readonly string _stateDirectory = Path.Combine(Path.GetTempPath(), "campaign-state-" + Guid.NewGuid().ToString("N"));
     private readonly FileCampaignStateStore _store;
 
@@ -28,8 +31,8 @@ public sealed class CampaignRunnerTests : IDisposable
         }
     }
 
-    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
-        new CampaignAudienceReader(_polar), _time, NullLogger<CampaignRunner>.Instance);
+    private CampaignRunner Runner() => new(new BulkChunkProcessor(_polar, _directory, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
+        new CampaignAudienceReader(_polar, _directory), _time, NullLogger<CampaignRunner>.Instance);
 
     private Customer AddCustomer(string? externalId, string plan = "free", DateTimeOffset? createdAt = null)
     {
@@ -317,6 +320,9 @@ public sealed class CampaignOutageTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 7, 8, 3, 0, TimeSpan.Zero));
     private readonly FakePolarGateway _polar = new() { IngestCallsBeforeOutage = 0 };
+    private readonly Customers.InMemoryCustomerDirectoryStore _directoryStore = new();
+
+    private Customers.CustomerDirectory _directory => TestDirectory.Create(_polar, _time, _directoryStore);
     private readonly string _stateDirectory = Path.Combine(Path.GetTempPath(), "campaign-state-" + Guid.NewGuid().ToString("N"));
 
     public void Dispose()
@@ -337,8 +343,8 @@ public sealed class CampaignOutageTests : IDisposable
         document["budget"] = new JsonObject { ["maxGrants"] = 10 };
         var campaign = Valid(document);
         var store = new FileCampaignStateStore(_stateDirectory);
-        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
-            new CampaignAudienceReader(_polar), _time, NullLogger<CampaignRunner>.Instance);
+        var runner = new CampaignRunner(new BulkChunkProcessor(_polar, _directory, _time, NullLogger<BulkChunkProcessor>.Instance), _polar,
+            new CampaignAudienceReader(_polar, _directory), _time, NullLogger<CampaignRunner>.Instance);
 
         var result = await runner.RunAsync(campaign, store, _time.GetUtcNow());
 

@@ -1,0 +1,153 @@
+using System.Globalization;
+using CreditGrants.Customers;
+using Microsoft.Data.Sqlite;
+
+namespace CreditGrants.Cli;
+
+/// <summary>
+/// The CLI's customer directory: a SQLite file in the data folder (one per Polar organization the CLI talks to, see
+/// <see cref="PathFor"/>). SQLite's own locking lets runs of <c>credits</c> share it, each writing in short transactions;
+/// a writer that finds the file busy waits up to five seconds. Times are stored as UTC ticks.
+/// </summary>
+public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
+{
+    /// <summary>The folder of the data folder that holds directory files.</summary>
+    public const string Folder = "customers";
+
+    private const int MaxParameters = 500;
+    private readonly string _connectionString;
+    private readonly Lazy<Task> _schema;
+
+    /// <summary>Opens (and creates when missing) the directory file at <paramref name="path"/>.</summary>
+    public SqliteCustomerDirectoryStore(string path)
+    {
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, DefaultTimeout = 5, Pooling = true }
+            .ToString();
+        _schema = new Lazy<Task>(CreateSchemaAsync);
+    }
+
+    /// <summary>
+    /// The directory file of an organization: <c>embedded.db</c> for the embedded emulator, else a name made from the
+    /// SHA-256 of the server and token (so two organizations never share a file, and the token is not in the name).
+    /// </summary>
+    public static string PathFor(string dataFolder, string server, string? token, bool embedded)
+    {
+        var name = embedded ? "embedded" : "org-" + Polar.PolarClientOptions.Scope(Polar.PolarClientOptions.ResolveServer(server), token ?? "");
+        return Path.Combine(dataFolder, Folder, name + ".db");
+    }
+
+    public async Task<IReadOnlyDictionary<string, CustomerDirectoryEntry>> FindAsync(IReadOnlyCollection<string> externalIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(externalIds);
+        var found = new Dictionary<string, CustomerDirectoryEntry>(StringComparer.Ordinal);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var batch in externalIds.Distinct(StringComparer.Ordinal).Chunk(MaxParameters))
+        {
+            await using var command = connection.CreateCommand();
+            var names = batch.Select((id, i) => { command.Parameters.AddWithValue($"$p{i}", id); return $"$p{i}"; });
+            command.CommandText = $"SELECT external_id, customer_id, confirmed_at FROM customers WHERE external_id IN ({string.Join(',', names)})";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var externalId = reader.GetString(0);
+                found[externalId] = new CustomerDirectoryEntry(externalId, reader.IsDBNull(1) ? null : Guid.Parse(reader.GetString(1), CultureInfo.InvariantCulture),
+                    FromTicks(reader.GetInt64(2)));
+            }
+        }
+
+        return found;
+    }
+
+    public async Task SaveAsync(IReadOnlyCollection<CustomerDirectoryEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT OR REPLACE INTO customers (external_id, customer_id, confirmed_at) VALUES ($external, $customer, $confirmed)";
+        var external = command.Parameters.Add("$external", SqliteType.Text);
+        var customer = command.Parameters.Add("$customer", SqliteType.Text);
+        var confirmed = command.Parameters.Add("$confirmed", SqliteType.Integer);
+        foreach (var entry in entries)
+        {
+            external.Value = entry.ExternalId;
+            customer.Value = entry.CustomerId is { } id ? id.ToString("D") : DBNull.Value;
+            confirmed.Value = entry.ConfirmedAt.UtcTicks;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task ForgetAsync(string externalId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM customers WHERE external_id = $external";
+        command.Parameters.AddWithValue("$external", externalId);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<CustomerSweepState> ReadSweepAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT completed_at, customer_count, counted_at, sweeping_until, version FROM sweep WHERE id = 1";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return CustomerSweepState.None;
+        }
+
+        return new CustomerSweepState(Time(reader, 0), reader.IsDBNull(1) ? null : reader.GetInt64(1), Time(reader, 2), Time(reader, 3),
+            reader.GetInt64(4).ToString(CultureInfo.InvariantCulture));
+    }
+
+    public async Task<bool> TryWriteSweepAsync(CustomerSweepState state, string? expectedVersion, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = expectedVersion is null
+            ? "INSERT OR IGNORE INTO sweep (id, completed_at, customer_count, counted_at, sweeping_until, version) VALUES (1, $completed, $count, $counted, $until, 1)"
+            : "UPDATE sweep SET completed_at = $completed, customer_count = $count, counted_at = $counted, sweeping_until = $until, version = version + 1 "
+              + "WHERE id = 1 AND version = $version";
+        command.Parameters.AddWithValue("$completed", Ticks(state.CompletedAt));
+        command.Parameters.AddWithValue("$count", state.CustomerCount is { } count ? count : DBNull.Value);
+        command.Parameters.AddWithValue("$counted", Ticks(state.CountedAt));
+        command.Parameters.AddWithValue("$until", Ticks(state.SweepingUntil));
+        command.Parameters.AddWithValue("$version", expectedVersion is null ? DBNull.Value : long.Parse(expectedVersion, CultureInfo.InvariantCulture));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        await _schema.Value.ConfigureAwait(false);
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    private async Task CreateSchemaAsync()
+    {
+        var path = new SqliteConnectionStringBuilder(_connectionString).DataSource;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        await using var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync().ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        // WAL lets readers go on while one run writes; busy writers wait (DefaultTimeout) instead of failing.
+        command.CommandText = """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS customers (external_id TEXT NOT NULL PRIMARY KEY, customer_id TEXT NULL, confirmed_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS sweep (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), completed_at INTEGER NULL, customer_count INTEGER NULL,
+                counted_at INTEGER NULL, sweeping_until INTEGER NULL, version INTEGER NOT NULL);
+            """;
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    private static object Ticks(DateTimeOffset? at) => at is { } value ? value.UtcTicks : DBNull.Value;
+
+    private static DateTimeOffset? Time(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : FromTicks(reader.GetInt64(ordinal));
+
+    private static DateTimeOffset FromTicks(long ticks) => new(ticks, TimeSpan.Zero);
+}
