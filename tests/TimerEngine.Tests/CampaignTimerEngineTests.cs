@@ -10,9 +10,6 @@ using Microsoft.Azure.WebJobs;
 
 namespace TimerEngine.Tests;
 
-/// <summary>One invocation of the app's timer function by an engine: which engine, and the TimerInfo the host gave.</summary>
-internal sealed record Invocation(string Engine, bool IsPastDue, DateTime? Last, DateTime? Next, Exception? Error);
-
 /// <summary>The timer's status blob as the host's schedule monitor writes it (Newtonsoft.Json, ISO dates with offsets).</summary>
 internal sealed record PersistedStatus(DateTimeOffset Last, DateTimeOffset Next, DateTimeOffset LastUpdated);
 
@@ -30,51 +27,8 @@ public sealed class CampaignTimerEngineTests
     private const string EveryTwoSeconds = "*/2 * * * * *";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(40);
 
-    /// <summary>Records each invocation after the app's function ran (or failed, rethrown to the host).</summary>
-    private sealed class Recorder
-    {
-        private readonly List<Invocation> _invocations = [];
-
-        public IReadOnlyList<Invocation> Snapshot()
-        {
-            lock (_invocations)
-            {
-                return [.. _invocations];
-            }
-        }
-
-        public CampaignTimerJob.Around For(string engine) => async (timer, run) =>
-        {
-            Exception? error = null;
-            try
-            {
-                await run();
-            }
-            catch (Exception ex)
-            {
-                error = ex;
-                throw;
-            }
-            finally
-            {
-                lock (_invocations)
-                {
-                    _invocations.Add(new Invocation(engine, timer.IsPastDue, timer.ScheduleStatus?.Last, timer.ScheduleStatus?.Next, error));
-                }
-            }
-        };
-
-        public async Task<IReadOnlyList<Invocation>> WaitForAsync(Func<IReadOnlyList<Invocation>, bool> condition)
-        {
-            using var timeout = new CancellationTokenSource(Patience);
-            while (!condition(Snapshot()))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
-            }
-
-            return Snapshot();
-        }
-    }
+    /// <summary>An instance without the lock tries again every 15 seconds (the host's least), not host.json's minute.</summary>
+    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(15);
 
     private static string OnceCampaign(string id, DateTimeOffset at) =>
         $$"""
@@ -86,6 +40,32 @@ public sealed class CampaignTimerEngineTests
     {
         Assert.NotNull(next);
         Assert.Equal((0, 0), (next.Value.Second % 2, next.Value.Millisecond));
+    }
+
+    /// <summary>
+    /// Lets instances "a" and "b" (already started with one host id) run four occurrences, stops the one that ran them with
+    /// <paramref name="stop"/>, and lets the other run three. Asserts that while the holder had the lock the other ran nothing,
+    /// that once the other took over the holder ran nothing more, that nothing failed, and that each occurrence (the host's
+    /// <c>ScheduleStatus.Next</c> when it runs it) ran once in total, in order.
+    /// </summary>
+    private static async Task AssertEachOccurrenceRunsOnceAcrossAsync(Recorder recorder, Func<string, Task> stop)
+    {
+        var holder = (await recorder.WaitForAsync(i => i.Count >= 4))[0].Engine;
+        await stop(holder);
+        var atStop = recorder.Snapshot();
+        var other = holder == "a" ? "b" : "a";
+
+        var all = await recorder.WaitForAsync(i => i.Count(x => x.Engine == other) >= 3);
+
+        Assert.DoesNotContain(atStop, i => i.Engine == other);
+        var takeover = all.ToList().FindIndex(i => i.Engine == other);
+        Assert.All(all.Take(takeover), i => Assert.Equal(holder, i.Engine));
+        Assert.All(all.Skip(takeover), i => Assert.Equal(other, i.Engine));
+        Assert.All(all, i => Assert.Null(i.Error));
+        Assert.All(all, i => AssertIsOccurrence(i.Next));
+        var occurrences = all.Select(i => i.Next!.Value).ToList();
+        Assert.Equal(occurrences.Distinct().Count(), occurrences.Count);
+        Assert.Equal(occurrences.Order(), occurrences);
     }
 
     [Fact]
@@ -104,7 +84,7 @@ public sealed class CampaignTimerEngineTests
     {
         await using var app = await CampaignApp.StartAsync(EveryTwoSeconds);
         await app.UploadAsync("launch", OnceCampaign("launch", DateTimeOffset.UtcNow.AddMinutes(-1)));
-        var recorder = new Recorder();
+        var recorder = new Recorder(Patience);
 
         await using (var engine = await CampaignTimerEngine.StartAsync(app.HostId, app.Services, app.Settings, recorder.For("a")))
         {
@@ -126,33 +106,12 @@ public sealed class CampaignTimerEngineTests
     public async Task Two_instances_with_one_host_id_run_each_occurrence_once_and_the_second_takes_over_when_the_first_stops()
     {
         await using var app = await CampaignApp.StartAsync(EveryTwoSeconds);
-        var recorder = new Recorder();
-        // An instance without the lock tries again every 15 seconds (the host's least), not host.json's minute.
-        var recovery = TimeSpan.FromSeconds(15);
-        var starting = new[] { "a", "b" }.Select(name => CampaignTimerEngine.StartAsync(app.HostId, app.Services, app.Settings, recorder.For(name), recovery));
+        var recorder = new Recorder(Patience);
+        var starting = new[] { "a", "b" }.Select(name => CampaignTimerEngine.StartAsync(app.HostId, app.Services, app.Settings, recorder.For(name), Recovery));
         var engines = await Task.WhenAll(starting);
         try
         {
-            var before = await recorder.WaitForAsync(i => i.Count >= 4);
-            var holder = before[0].Engine;
-            var holderEngine = engines[holder == "a" ? 0 : 1];
-            await holderEngine.StopAsync();
-            var atStop = recorder.Snapshot();
-            var other = holder == "a" ? "b" : "a";
-
-            var all = await recorder.WaitForAsync(i => i.Count(x => x.Engine == other) >= 3);
-
-            // While the holder had the lock the other instance ran nothing; once it took over, the holder ran nothing more.
-            Assert.DoesNotContain(atStop, i => i.Engine == other);
-            var takeover = all.ToList().FindIndex(i => i.Engine == other);
-            Assert.All(all.Take(takeover), i => Assert.Equal(holder, i.Engine));
-            Assert.All(all.Skip(takeover), i => Assert.Equal(other, i.Engine));
-            Assert.All(all, i => Assert.Null(i.Error));
-            Assert.All(all, i => AssertIsOccurrence(i.Next));
-            // Each occurrence (the host's ScheduleStatus.Next when it runs it) ran once in total, in order, whichever instance ran it.
-            var occurrences = all.Select(i => i.Next!.Value).ToList();
-            Assert.Equal(occurrences.Distinct().Count(), occurrences.Count);
-            Assert.Equal(occurrences.Order(), occurrences);
+            await AssertEachOccurrenceRunsOnceAcrossAsync(recorder, holder => engines[holder == "a" ? 0 : 1].StopAsync());
         }
         finally
         {
@@ -164,10 +123,30 @@ public sealed class CampaignTimerEngineTests
     }
 
     [Fact]
+    public async Task Two_instances_in_two_processes_with_one_host_id_run_each_occurrence_once_and_the_second_takes_over_when_the_first_stops()
+    {
+        await using var app = await CampaignApp.StartAsync(EveryTwoSeconds);
+        var recorder = new Recorder(Patience);
+        var starting = new[] { "a", "b" }.Select(name => EngineProcess.StartAsync(name, app.HostId, app.Settings, Recovery, recorder, Patience));
+        var processes = await Task.WhenAll(starting);
+        try
+        {
+            await AssertEachOccurrenceRunsOnceAcrossAsync(recorder, holder => processes[holder == "a" ? 0 : 1].StopAsync(Patience));
+        }
+        finally
+        {
+            foreach (var process in processes)
+            {
+                await process.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_instance_restarted_after_missing_occurrences_runs_once_with_IsPastDue_and_the_app_catches_up_the_missed_campaign()
     {
         await using var app = await CampaignApp.StartAsync(EveryTwoSeconds);
-        var recorder = new Recorder();
+        var recorder = new Recorder(Patience);
         await using (await CampaignTimerEngine.StartAsync(app.HostId, app.Services, app.Settings, recorder.For("before")))
         {
             await recorder.WaitForAsync(i => i.Count >= 1);
