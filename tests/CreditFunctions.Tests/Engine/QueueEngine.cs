@@ -51,7 +51,7 @@ internal sealed class QueueEngine : IAsyncDisposable
     {
         var trigger = typeof(ProcessGrantWork).GetMethod(nameof(ProcessGrantWork.Run))!.GetParameters()
             .Select(p => p.GetCustomAttribute<WorkerQueueTrigger>()).Single(a => a is not null)!;
-        var queue = Resolve(trigger.QueueName, appSettings);
+        var queue = WebJobsAdapter.Resolve(trigger.QueueName, appSettings);
         var connection = appSettings[trigger.Connection ?? "AzureWebJobsStorage"]
             ?? throw new InvalidOperationException($"The app has no setting '{trigger.Connection}' for its queue trigger's connection.");
         var hostJson = QueuesHostJson.Read(Path.Combine(AppContext.BaseDirectory, "host.json"));
@@ -74,35 +74,18 @@ internal sealed class QueueEngine : IAsyncDisposable
             }))
             .ConfigureServices(services =>
             {
-                services.AddSingleton<ITypeLocator>(new OnlyTypes(typeof(GrantWorkJob)));
-                services.AddSingleton<IJobActivator>(new JobActivator(new GrantWorkJob(function, around)));
+                services.AddSingleton<ITypeLocator>(new WebJobsAdapter.OnlyTypes(typeof(GrantWorkJob)));
+                services.AddSingleton<IJobActivator>(new WebJobsAdapter.SingleInstance(new GrantWorkJob(function, around)));
             })
             .Build();
         await host.StartAsync();
         return new QueueEngine(host, hostJson, queue);
     }
 
-    /// <summary>Resolves <c>%Name%</c> placeholders as the host does: from the app's settings (<c>:</c> or <c>__</c>).</summary>
-    public static string Resolve(string value, IConfiguration settings) =>
-        value is ['%', .. var name, '%']
-            ? settings[name] ?? settings[name.Replace("__", ":", StringComparison.Ordinal)]
-              ?? throw new InvalidOperationException($"The app has no setting '{name}' for '{value}'.")
-            : value;
-
     public async ValueTask DisposeAsync()
     {
         await _host.StopAsync();
         _host.Dispose();
-    }
-
-    private sealed class OnlyTypes(params Type[] types) : ITypeLocator
-    {
-        public IReadOnlyList<Type> GetTypes() => types;
-    }
-
-    private sealed class JobActivator(GrantWorkJob job) : IJobActivator
-    {
-        public T CreateInstance<T>() => (T)(object)job;
     }
 }
 
