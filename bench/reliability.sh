@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The fault harness (tests/CreditFunctions.Tests/Reliability): concurrent HTTP grants and a bulk job on three workers of
-# the host's trigger engine, one stopped mid-chunk, against an emulator that fails, rate-limits, drops connections and
-# loses answers. Checks that every balance is exact and every grant ends once; writes the figures as JSON.
+# The fault harness (tests/CreditFunctions.Tests/Reliability): concurrent HTTP grants, a bulk job on three workers of
+# the host's trigger engine (one stopped mid-chunk) and a campaign run by the RunCampaigns timer through the same workers,
+# against an emulator that fails, rate-limits, drops connections and loses answers. Checks that every balance is exact
+# and every grant, row and campaign target ends once; writes the figures as JSON.
 #
-#   bash bench/reliability.sh            the sizes: 1,000 HTTP grants, a 10,000-row job (several minutes)
-#   bash bench/reliability.sh --short    200 HTTP grants, a 2,000-row job (what CI runs as part of the tests, ~2 minutes)
+#   bash bench/reliability.sh            the sizes: 1,000 HTTP grants, a 10,000-row job, a campaign over 1,000
+#                                        customers (several minutes)
+#   bash bench/reliability.sh --short    200 HTTP grants, a 2,000-row job, a campaign over 200 customers (what CI runs as
+#                                        part of the tests, under a minute)
 #
 # Needs Azurite on 127.0.0.1:10000-10002 (started here when nothing listens there) and the .NET SDK.
 set -euo pipefail
@@ -14,7 +17,7 @@ scale=full
 case "${1:-}" in
   --short) scale=short ;;
   "") ;;
-  -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
   *) echo "unknown option '$1' (expected --short or nothing)"; exit 2 ;;
 esac
 

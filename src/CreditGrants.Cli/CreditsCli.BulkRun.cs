@@ -49,7 +49,7 @@ public sealed partial class CreditsCli
             }
 
             var defaults = new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason));
-            var budget = parse.GetValue(storage) is { } storageValue ? SharedBudget(OpenStorageAccount(storageValue)) : null;
+            var budget = SharedBudget(parse.GetValue(storage));
             var run = new BulkRun(defaults, batchName.Trim(), parse.GetValue(dryRun), parse.GetValue(requireExisting));
             return RunAsync(parse, async services =>
             {
@@ -64,17 +64,6 @@ public sealed partial class CreditsCli
             }, ct, budget);
         }, ct));
         return command;
-    }
-
-    /// <summary>
-    /// Counts this run's Polar requests in the app's shared budget table (<c>PolarBudget:Table</c>, default <c>polarbudget</c>)
-    /// on the given storage, as background work: the app's instances and this run together stay under Polar's limit.
-    /// </summary>
-    private Action<IServiceCollection> SharedBudget(CreditGrants.Storage.StorageAccount account)
-    {
-        var table = _configuration.GetValueOrDefault("PolarBudget:Table") ?? new CreditGrants.Storage.Budget.PolarBudgetOptions().Table;
-        return services => services.AddSingleton<CreditGrants.Polar.Budget.IRequestBudgetStore>(
-            new CreditGrants.Storage.Budget.TableRequestBudgetStore(() => account.Tables.GetTableClient(table)));
     }
 
     private async Task<int> RunBulkFileAsync(BulkRunner runner, BulkRunFiles files, BulkRun run, ParseResult parse, CancellationToken cancellationToken)

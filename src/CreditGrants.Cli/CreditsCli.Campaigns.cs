@@ -86,7 +86,8 @@ public sealed partial class CreditsCli
         };
         var storage = new Option<string?>("--storage")
         {
-            Description = "Use the app's state table on this storage (connection string or account name): one budget, one record of occurrences",
+            Description = "Use the app's state table on this storage (connection string or account name): one budget, one record of occurrences; "
+                + "Polar requests are taken from the app's shared request budget (its PolarBudget table), so this run does not eat the app's share",
         };
         var command = new Command("run", "Run the occurrences due now with the app's code; state lives in the data folder, so running again grants nothing")
         {
@@ -109,6 +110,7 @@ public sealed partial class CreditsCli
             }
 
             var stateStore = CampaignStore(parse, parse.GetValue(storage));
+            var budget = SharedBudget(parse.GetValue(storage));
             if (!UsesEmbeddedEmulator(parse) && parse.GetValue(storage) is null)
             {
                 await _error.WriteLineAsync("credits: warning: this run keeps the campaign's state in the data folder; the app's record of the campaign "
@@ -135,7 +137,7 @@ public sealed partial class CreditsCli
                 return result.Error is not null ? ExitCodes.Unavailable
                     : result.Rejected + result.Failed > 0 ? ExitCodes.RowsRejected
                     : ExitCodes.Ok;
-            }, ct).ConfigureAwait(false);
+            }, ct, budget).ConfigureAwait(false);
         }, ct));
         return command;
     }

@@ -133,12 +133,15 @@ public sealed class CampaignStorageCliTests : IDisposable
         var account = CreditGrants.Storage.StorageAccount.FromConnectionString("UseDevelopmentStorage=true");
         account.Blobs.GetBlobContainerClient($"campaigns-{_id}").DeleteIfExists();
         account.Tables.DeleteTable($"campaignstate{_id}");
+        account.Tables.DeleteTable($"budget{_id}");
     }
 
+    // run --storage counts its Polar requests in the app's budget table: one of this test's own.
     private Dictionary<string, string?> Environment => new()
     {
         ["Campaigns__Container"] = $"campaigns-{_id}",
         ["Campaigns__StateTable"] = $"campaignstate{_id}",
+        ["PolarBudget__Table"] = $"budget{_id}",
     };
 
     private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(Environment,

@@ -3,10 +3,13 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using CreditFunctions.Functions;
 using CreditFunctions.Http;
 using CreditFunctions.Tests.Bulk;
 using CreditFunctions.Tests.Engine;
+using CreditGrants.Campaigns;
 using CreditGrants.Storage.Bulk;
+using CreditGrants.Storage.Campaigns;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using PolarEmulator;
@@ -17,20 +20,29 @@ namespace CreditFunctions.Tests.Reliability;
 /// The fault harness: against an emulator that fails 10 % of requests (500/503), rate-limits 5 % (429), drops 2 % of
 /// connections before the work and loses 2 % of answers after it, with latency spikes, a stream of concurrent HTTP grants
 /// (some repeating grant ids, each retried by its caller until it has an answer) runs beside a bulk job processed by three
-/// workers on the host's trigger engine, one of which is killed in the middle of a chunk and started again. At the end every
-/// balance is exactly what was asked, every grant and every row has exactly one outcome, no grant event was stored twice,
-/// and the Polar token appears nowhere in what the run wrote. <c>RELIABILITY_SCALE=full</c> (bench/reliability.sh) runs the
+/// workers on the host's trigger engine, one of which is killed in the middle of a chunk and started again, and a campaign over
+/// hundreds of customers runs through the app's path (the <c>RunCampaigns</c> timer ticking on the instances in turn, its
+/// occurrence enqueued as a bulk job in the batch <c>campaign:&lt;id&gt;:&lt;occurrence&gt;</c> for the same workers, then settled
+/// by a later tick). At the end every balance is exactly what was asked (campaign units included), every grant, row and
+/// campaign target has exactly one outcome, no grant event was stored twice, and the Polar token appears nowhere in what the
+/// run wrote. <c>RELIABILITY_SCALE=full</c> (bench/reliability.sh) runs the
 /// issue's sizes and writes the figures to <c>RELIABILITY_REPORT</c>; CI runs the short version.
 /// </summary>
 public sealed class ReliabilityHarnessTests
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    private sealed record Scale(int HttpGrants, int HttpCustomers, int BulkRows, int BulkCustomers)
+    /// <summary>The sizes of a run.</summary>
+    /// <param name="HttpGrants">HTTP grants sent (a tenth repeat an earlier grant id).</param>
+    /// <param name="HttpCustomers">Customers they go to (created by the grants).</param>
+    /// <param name="BulkRows">Rows of the bulk job.</param>
+    /// <param name="BulkCustomers">Seeded customers the rows go to (<c>user-1</c> …); all of them are in the campaign's audience.</param>
+    /// <param name="CampaignCustomers">The campaign's audience: the bulk customers and as many more seeded ones (<c>camp-1</c> …).</param>
+    private sealed record Scale(int HttpGrants, int HttpCustomers, int BulkRows, int BulkCustomers, int CampaignCustomers)
     {
         public static Scale Current => Environment.GetEnvironmentVariable("RELIABILITY_SCALE") == "full"
-            ? new Scale(1_000, 200, 10_000, 500) { StopsHost = true }
-            : new Scale(200, 40, 2_000, 100);
+            ? new Scale(1_000, 200, 10_000, 500, 1_000) { StopsHost = true }
+            : new Scale(200, 40, 2_000, 100, 200);
 
         /// <summary>
         /// Whether the kill stops the worker's host (full runs): a message that host had taken stays invisible for the
@@ -77,7 +89,8 @@ public sealed class ReliabilityHarnessTests
             SpikeRate = 0.05,
             SpikeLatency = TimeSpan.FromMilliseconds(300),
         };
-        await using var polar = await PolarEmulatorServer.StartAsync(new EmulatorOptions { SeedMeter = true, SeedCustomers = scale.BulkCustomers, Faults = faults });
+        var campaign = new HarnessCampaign($"harness-{Guid.NewGuid():N}"[..20], scale.BulkCustomers, scale.CampaignCustomers);
+        await using var polar = await PolarEmulatorServer.StartAsync(new EmulatorOptions { SeedMeter = true, CustomerSeeds = campaign.Seeds(), Faults = faults });
         var eventsBefore = polar.EventCount;
         var names = StorageNames.Unique();
         var logs = new CapturingLogger();
@@ -86,6 +99,8 @@ public sealed class ReliabilityHarnessTests
             ["Polar:MaxRetries"] = "8",
             ["Polar:MaxRetryDelaySeconds"] = "1",
             ["Polar:AttemptTimeoutSeconds"] = "10",
+            ["Campaigns:Container"] = $"campaigns-{campaign.Id}",
+            ["Campaigns:StateTable"] = campaign.Id.Replace("-", "", StringComparison.Ordinal),
         };
         void Capture(IServiceCollection services) => services.AddLogging(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
         var apps = new List<BulkApp>();
@@ -146,6 +161,12 @@ public sealed class ReliabilityHarnessTests
             var (csv, expected) = Csv.Grants(rows: scale.BulkRows, customers: scale.BulkCustomers);
             var submission = await api.SubmitAsync(csv);
 
+            // The campaign: its document in the app's container, and the timer ticking on the instances in turn until the
+            // occurrence's job has been granted by the workers and settled by a later tick.
+            await campaign.UploadAsync(api);
+            using var campaignTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(20));
+            var timerTask = campaign.TickUntilSettledAsync(apps, campaignTimeout.Token);
+
             // The HTTP grants, concurrently: a tenth repeat an earlier grant id; each caller retries until it has an answer.
             var httpExpected = new ConcurrentDictionary<string, decimal>();
             var grantIds = Enumerable.Range(0, scale.HttpGrants).Select(i => i % 10 == 9 ? $"h-{i - 9}" : $"h-{i}").ToList();
@@ -192,6 +213,7 @@ public sealed class ReliabilityHarnessTests
                 visibilityTimeout: TimeSpan.FromSeconds(2));
 
             var httpOutcomes = await httpTask;
+            var timer = await timerTask;
 
             // The job ends; chunks that failed for good (every delivery met faults) are retried as an operator would.
             BulkJobStatus status;
@@ -230,31 +252,47 @@ public sealed class ReliabilityHarnessTests
             Assert.Empty(problems);
             Assert.Equal(scale.HttpGrants, httpOutcomes.Length);
 
-            // Balances: exactly what was asked, once. Customers of the bulk file are seeded; those of the HTTP grants are created.
-            foreach (var (customer, units) in expected)
+            // Every campaign target has one outcome, granted once: the occurrence's job holds one row per target of the audience.
+            var campaignJob = await campaign.CheckAsync(api, timer.State);
+            var campaignResults = await api.ResultsAsync(campaignJob);
+
+            // Balances: exactly what was asked, once. Customers of the bulk file are seeded; those of the HTTP grants are created;
+            // every customer of the campaign's audience (the bulk customers among them) has the campaign's units on top, and the
+            // customers outside its audience have nothing. Read eight at a time.
+            foreach (var customer in campaign.Audience)
             {
-                Assert.Equal(units, await api.BalanceAsync(customer));
+                expected[customer] = expected.GetValueOrDefault(customer) + HarnessCampaign.Units;
             }
 
-            var httpByCustomer = httpExpected.GroupBy(g => $"web-{int.Parse(g.Key[2..], System.Globalization.CultureInfo.InvariantCulture) % scale.HttpCustomers}")
-                .ToDictionary(g => g.Key, g => g.Sum(x => x.Value));
-            foreach (var (customer, units) in httpByCustomer)
+            foreach (var outsider in campaign.Outsiders)
             {
-                Assert.Equal(units, await api.BalanceAsync(customer));
+                expected[outsider] = 0;
             }
+
+            foreach (var http in httpExpected.GroupBy(g => $"web-{int.Parse(g.Key[2..], System.Globalization.CultureInfo.InvariantCulture) % scale.HttpCustomers}"))
+            {
+                expected[http.Key] = http.Sum(x => x.Value);
+            }
+
+            var balances = new ConcurrentDictionary<string, decimal>(StringComparer.Ordinal);
+            await Parallel.ForEachAsync(expected.Keys, new ParallelOptions { MaxDegreeOfParallelism = 8 },
+                async (customer, _) => balances[customer] = await api.BalanceAsync(customer));
+            Assert.Equal(expected.OrderBy(e => e.Key, StringComparer.Ordinal), balances.OrderBy(b => b.Key, StringComparer.Ordinal));
 
             // No grant event was stored twice: one event per distinct grant id.
-            Assert.Equal(scale.BulkRows + httpExpected.Count, polar.EventCount - eventsBefore);
+            Assert.Equal(scale.BulkRows + httpExpected.Count + scale.CampaignCustomers, polar.EventCount - eventsBefore);
 
-            // The token appears in no log line of any level, no problem body, no results file.
-            var everything = string.Join("\n", logs.Lines) + string.Join("\n", problems) + await api.ResultsAsync(status);
+            // The token appears in no log line of any level, no problem body, no results file, no campaign state or error.
+            var everything = string.Join("\n", logs.Lines) + string.Join("\n", problems) + await api.ResultsAsync(status) + campaignResults
+                + string.Join("\n", timer.Errors) + CampaignStateJson.Serialize(timer.State);
             Assert.DoesNotContain(polar.Token, everything, StringComparison.Ordinal);
 
             await WriteReportAsync(scale, faults, watch.Elapsed, polar.RequestCount, latencies, retries, chunksStarted, interrupted,
-                httpOutcomes.Count(o => o.Status == HttpStatusCode.OK));
+                httpOutcomes.Count(o => o.Status == HttpStatusCode.OK), timer);
         }
         finally
         {
+            await HarnessCampaign.DeleteAsync(api);
             foreach (var engine in engines)
             {
                 if (engine is not null)
@@ -273,7 +311,7 @@ public sealed class ReliabilityHarnessTests
     }
 
     private static async Task WriteReportAsync(Scale scale, FaultOptions faults, TimeSpan elapsed, long requests, IEnumerable<double> latencies, int retries,
-        int chunkDeliveries, bool interrupted, int repeats)
+        int chunkDeliveries, bool interrupted, int repeats, CampaignTimerRun timer)
     {
         if (Environment.GetEnvironmentVariable("RELIABILITY_REPORT") is not { Length: > 0 } path)
         {
@@ -296,6 +334,12 @@ public sealed class ReliabilityHarnessTests
             ["operatorRetries"] = retries,
             ["httpLatencyMsP50"] = Math.Round(Percentile(0.50)),
             ["httpLatencyMsP99"] = Math.Round(Percentile(0.99)),
+            ["campaignTargets"] = scale.CampaignCustomers,
+            ["campaignGranted"] = timer.State.Grants,
+            ["campaignDuplicates"] = timer.State.Occurrences.Sum(o => o.Duplicates),
+            ["campaignTimerTicks"] = timer.Ticks,
+            ["campaignTicksWithAnError"] = timer.Errors.Count,
+            ["campaignSecondsToSettled"] = Math.Round(timer.Elapsed.TotalSeconds, 1),
             ["elapsedSeconds"] = Math.Round(elapsed.TotalSeconds, 1),
         };
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, Indented));
