@@ -2,13 +2,20 @@
 # Benchmarks of bulk credit grants (docs/benchmarks.md). Builds Release, starts the Polar emulator in its own process on
 # a free port with a generated token, seeds customers, runs the measurements, stops the emulator and prints a table.
 #
-#   bench/run.sh [all|parse|fast|limited] [--slow] [--no-build]
+#   bench/run.sh [all|parse|fast|limited|campaign|batch-sizes] [--slow] [--no-build] [--rounds N] [--rows N]
+#   bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N]
 #
 #   parse     parse + validate throughput (no emulator)                                        ~1 min
 #   fast      parse, then bulk end to end (100k and 1M rows, ids and emails) and the naive way  ~6 min
 #   limited   emulator at 500 requests/minute, gateway budget 500: 10,000 rows to existing
 #             customers, 1,000 rows to new customers                                           ~5 min
 #   campaign  an allCustomers campaign over 10,000 and 100,000 seeded customers (docs/campaigns.md) ~3 min
+#   compare   the same end-to-end run (--rows, default 1,000,000 rows to existing customers, no emails) with the code
+#             of two commits, alternately A, B, A, B… (--rounds, default 3), each on a fresh emulator; medians at the end.
+#             Each commit is exported (git archive) into a temporary folder with THIS checkout's bench harness laid over
+#             it, so both are measured by the same harness; the emulator is this checkout's.         ~4 min
+#   batch-sizes  the same run with larger chunks and ingest requests (Bulk:ChunkRows / Polar:MaxEventsPerRequest:
+#             1000/1000, 2500/1000, 2500/2500, 5000/5000, 10000/10000), alternately, --rounds each (default 2) ~5 min
 #   all       fast, then limited (the default)
 #   --slow    limited also grants 10,000 rows WITH emails of existing customers (10,011 requests, ~20 min)
 #   --no-build  use the last Release build (e.g. for a second run.sh started while one is running)
@@ -17,14 +24,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suite=all slow=0 build=1
-for arg in "$@"; do
-  case "$arg" in
-    all|parse|fast|limited|campaign) suite=$arg ;;
+usage="usage: bench/run.sh [all|parse|fast|limited|campaign|batch-sizes] [--slow] [--no-build] [--rounds N] [--rows N]
+       bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N]"
+suite=all slow=0 build=1 rounds="" rows=1000000 commits=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    all|parse|fast|limited|campaign|batch-sizes) suite=$1 ;;
+    compare) suite=compare
+      [ $# -ge 3 ] || { echo "$usage" >&2; exit 2; }
+      commits=("$2" "$3"); shift 2 ;;
     --slow) slow=1 ;;
     --no-build) build=0 ;;
-    *) echo "usage: bench/run.sh [all|parse|fast|limited|campaign] [--slow] [--no-build]" >&2; exit 2 ;;
+    --rounds) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; rounds=$2; shift ;;
+    --rows) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; rows=$2; shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
+  shift
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/credit-bench.XXXXXX")
@@ -47,7 +62,10 @@ trap 'exit 130' INT TERM
 if [ "$build" -eq 1 ]; then
   echo "== build (Release)"
   dotnet build src/PolarEmulator/PolarEmulator.csproj -c Release -nologo -v quiet
-  dotnet build bench/CreditGrants.Bench/CreditGrants.Bench.csproj -c Release -nologo -v quiet
+  # compare builds the harness with each commit's code instead (see run_compare).
+  if [ "$suite" != compare ]; then
+    dotnet build bench/CreditGrants.Bench/CreditGrants.Bench.csproj -c Release -nologo -v quiet
+  fi
 fi
 bench=bench/CreditGrants.Bench/bin/Release/net10.0/credit-grants-bench
 emulator=src/PolarEmulator/bin/Release/net10.0/PolarEmulator.dll
@@ -134,6 +152,67 @@ run_campaign() {
   stop_emulator
 }
 
+# seeded_run <label> <bench executable> <file> [bench options…]: a fresh emulator seeded with the file's customers, the
+# unreported warm-up, then one measurement, so that no run inherits another's events or a warmer emulator.
+seeded_run() {
+  local label=$1 runner=$2 file=$3; shift 3
+  start_emulator "$label" "$rows"
+  "$runner" bulk "$work/warmup.csv" --name warmup > /dev/null
+  "$runner" bulk "$file" --name "$label" --server-pid "$emulator_pid" "$@" >> "$results"
+  stop_emulator
+}
+
+# export_commit <commit>: the commit's tree in $work/tree-<sha>, with this checkout's bench harness over it, built;
+# prints the folder.
+export_commit() {
+  local sha dir
+  sha=$(git rev-parse --short=7 "$1^{commit}")
+  dir="$work/tree-$sha"
+  if [ ! -d "$dir" ]; then
+    mkdir -p "$dir"
+    git archive "$sha" | tar -x -C "$dir"
+    rm -rf "$dir/bench/CreditGrants.Bench"
+    mkdir -p "$dir/bench"
+    tar -c --exclude=bin --exclude=obj -C bench CreditGrants.Bench | tar -x -C "$dir/bench"
+    echo "== build $sha (Release, with this checkout's bench harness)" >&2
+    dotnet build "$dir/bench/CreditGrants.Bench/CreditGrants.Bench.csproj" -c Release -nologo -v quiet >&2
+  fi
+  echo "$dir"
+}
+
+run_compare() {
+  local rounds=${rounds:-3} a b dir_a dir_b
+  a=$(git rev-parse --short=7 "${commits[0]}^{commit}")
+  b=$(git rev-parse --short=7 "${commits[1]}^{commit}")
+  dir_a=$(export_commit "$a")
+  dir_b=$(export_commit "$b")
+  local bench_a="$dir_a/bench/CreditGrants.Bench/bin/Release/net10.0/credit-grants-bench"
+  local bench_b="$dir_b/bench/CreditGrants.Bench/bin/Release/net10.0/credit-grants-bench"
+  bench=$bench_a # generates the files and prints the report
+  echo "== compare A = $a, B = $b: $rows rows to existing customers without emails, $rounds rounds of A then B"
+  gen "$work/warmup.csv" --rows 20000 --shape ids --variant 9
+  gen "$work/compare.csv" --rows "$rows" --shape ids --variant 1
+  for round in $(seq 1 "$rounds"); do
+    echo "   round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    seeded_run "A $a" "$bench_a" "$work/compare.csv"
+    seeded_run "B $b" "$bench_b" "$work/compare.csv"
+  done
+}
+
+run_batch_sizes() {
+  local rounds=${rounds:-2} config chunk events
+  echo "== batch sizes: $rows rows to existing customers without emails, chunk rows / events per ingest request"
+  gen "$work/warmup.csv" --rows 20000 --shape ids --variant 9
+  gen "$work/batch.csv" --rows "$rows" --shape ids --variant 1
+  for round in $(seq 1 "$rounds"); do
+    echo "   round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    for config in 1000:1000 2500:1000 2500:2500 5000:5000 10000:10000; do
+      chunk=${config%:*} events=${config#*:}
+      seeded_run "chunks of $chunk, $events per request" "$bench" "$work/batch.csv" --chunk-rows "$chunk" --max-events-per-request "$events"
+    done
+  done
+}
+
 echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, $(dotnet --version) SDK, load $(cut -d' ' -f1-3 /proc/loadavg)"
 case "$suite" in
   parse) run_parse ;;
@@ -141,8 +220,13 @@ case "$suite" in
   limited) run_limited ;;
   campaign) run_campaign ;;
   all) run_fast; run_limited ;;
+  compare) run_compare ;;
+  batch-sizes) run_batch_sizes ;;
 esac
 
 echo
-"$bench" report "$results"
+case "$suite" in
+  compare|batch-sizes) "$bench" compare "$results" ;;
+  *) "$bench" report "$results" ;;
+esac
 echo "(results: $results)"

@@ -51,10 +51,10 @@ param polarInteractiveSharePercent int = 20
 @maxLength(63)
 param polarBudgetTableName string = 'polarbudget'
 
-@description('Most events one ingest request carries.')
+@description('Most events one ingest request carries (2,500: the largest bulk chunk goes in one request).')
 @minValue(1)
 @maxValue(100000)
-param polarMaxEventsPerRequest int = 1000
+param polarMaxEventsPerRequest int = 2500
 
 @description('How long one Polar call may take, in seconds.')
 @minValue(1)

@@ -10,10 +10,12 @@ internal static class BenchCommand
 
           generate <file> --rows <n> [--shape ids|emails] [--prefix user] [--first 1] [--variant 0]
           parse    <file> [--name <label>] [--chunk-rows 1000]
-          bulk     <file> [--name <label>] [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
+          bulk     <file> [--name <label>] [--chunk-rows 1000] [--max-events-per-request <n>] [--requests-per-minute <n>]
+                   [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
           naive    <file> [--name <label>] [--rows <n>] [--baseline <bulk label>] [--requests-per-minute <n>] [--server-pid <pid>]
           campaign <label> [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
           report   <results.jsonl>
+          compare  <results.jsonl>   every run, then the medians of the runs that share a name, against the first name
 
         bulk and naive talk to $POLAR_SERVER with the token in $POLAR_ACCESS_TOKEN (never an argument). Without
         --requests-per-minute the gateway's request budget is off. Each measurement prints one JSON line on stdout.
@@ -46,7 +48,8 @@ internal static class BenchCommand
                 Print(await ParseBenchmark.RunAsync(name, file, chunkRows).ConfigureAwait(false));
                 return 0;
             case "bulk":
-                Print(await EndToEndBenchmark.BulkAsync(name, file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),
+                Print(await EndToEndBenchmark.BulkAsync(name, file,
+                    Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")) with { MaxEventsPerRequest = Number("--max-events-per-request") },
                     new EndToEndTargets(Real("--max-requests-per-1000"), Real("--max-peak-mb"))).ConfigureAwait(false));
                 return 0;
             case "naive":
@@ -59,13 +62,19 @@ internal static class BenchCommand
                     new EndToEndTargets(Real("--max-requests-per-1000"), Real("--max-peak-mb"))).ConfigureAwait(false));
                 return 0;
             case "report":
-                Console.WriteLine(BenchReport.Table(File.ReadLines(file).Where(l => l.StartsWith('{')).Select(BenchResult.FromJson).ToList()));
+                Console.WriteLine(BenchReport.Table(Results(file)));
+                return 0;
+            case "compare":
+                Console.WriteLine(CompareReport.Table(Results(file)));
                 return 0;
             default:
                 Console.Error.WriteLine($"Unknown command '{command}'.\n{Usage}");
                 return 2;
         }
     }
+
+    private static List<BenchResult> Results(string path) =>
+        File.ReadLines(path).Where(l => l.StartsWith('{')).Select(BenchResult.FromJson).ToList();
 
     private static Dictionary<string, string> Options(ReadOnlySpan<string> args)
     {

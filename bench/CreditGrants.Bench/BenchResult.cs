@@ -45,6 +45,12 @@ public sealed record BenchResult(
 
     public int? RequestsPerMinute { get; init; }
 
+    /// <summary>Rows per chunk the run was cut into (<c>Bulk:ChunkRows</c>).</summary>
+    public int? ChunkRows { get; init; }
+
+    /// <summary>The most events one ingest request carried (<c>Polar:MaxEventsPerRequest</c>).</summary>
+    public int? MaxEventsPerRequest { get; init; }
+
     public string? Target { get; init; }
 
     public bool? TargetMet { get; init; }

@@ -15,7 +15,7 @@ public static class CampaignBenchmark
     {
         ArgumentNullException.ThrowIfNull(polar);
         var tally = new RequestTally();
-        var services = PolarHost.Build(polar.Server, polar.Token, polar.RequestsPerMinute, polar.ChunkRows, tally);
+        var services = PolarHost.Build(polar, tally);
         var stateDirectory = Path.Combine(Path.GetTempPath(), $"bench-campaign-{Guid.NewGuid():N}");
         await using (services.ConfigureAwait(false))
         {

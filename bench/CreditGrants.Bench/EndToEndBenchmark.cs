@@ -8,7 +8,11 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CreditGrants.Bench;
 
 /// <summary>Where Polar is and how the run may use it.</summary>
-public sealed record PolarSettings(string Server, string Token, int? RequestsPerMinute, int ChunkRows, int? ServerProcessId);
+public sealed record PolarSettings(string Server, string Token, int? RequestsPerMinute, int ChunkRows, int? ServerProcessId)
+{
+    /// <summary><c>Polar:MaxEventsPerRequest</c> for the run; null keeps the gateway's default.</summary>
+    public int? MaxEventsPerRequest { get; init; }
+}
 
 /// <summary>What a run must meet to pass: Polar requests per 1,000 grants and the peak working set.</summary>
 public sealed record EndToEndTargets(double? MaxRequestsPer1000, double? MaxPeakWorkingSetMb);
@@ -24,7 +28,7 @@ public static class EndToEndBenchmark
         ArgumentNullException.ThrowIfNull(polar);
         ArgumentNullException.ThrowIfNull(targets);
         var tally = new RequestTally();
-        var services = PolarHost.Build(polar.Server, polar.Token, polar.RequestsPerMinute, polar.ChunkRows, tally);
+        var services = PolarHost.Build(polar, tally);
         await using (services.ConfigureAwait(false))
         {
             var probe = await BalanceProbe.StartAsync(services.GetRequiredService<IPolarGateway>(), path).ConfigureAwait(false);
@@ -68,6 +72,8 @@ public static class EndToEndBenchmark
                 BytesSent = bytesSent,
                 RequestsPerMinute = polar.RequestsPerMinute,
                 BoundSeconds = polar.RequestsPerMinute is { } budget ? requests * 60.0 / budget : null,
+                ChunkRows = polar.ChunkRows,
+                MaxEventsPerRequest = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PolarClientOptions>>().Value.MaxEventsPerRequest,
                 Note = check,
             };
             return WithTargets(result, targets);
@@ -78,7 +84,7 @@ public static class EndToEndBenchmark
     {
         ArgumentNullException.ThrowIfNull(polar);
         var tally = new RequestTally();
-        var services = PolarHost.Build(polar.Server, polar.Token, polar.RequestsPerMinute, polar.ChunkRows, tally);
+        var services = PolarHost.Build(polar, tally);
         await using (services.ConfigureAwait(false))
         {
             var probe = await BalanceProbe.StartAsync(services.GetRequiredService<IPolarGateway>(), path).ConfigureAwait(false);

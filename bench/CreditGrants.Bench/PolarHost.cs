@@ -15,9 +15,14 @@ public static class PolarHost
     public const string ServerVariable = "POLAR_SERVER";
     public const string TokenVariable = "POLAR_ACCESS_TOKEN";
 
-    /// <summary>The services, with the gateway's request budget at <paramref name="requestsPerMinute"/>, or off when null (figures of the code, not of the budget).</summary>
-    public static ServiceProvider Build(string server, string token, int? requestsPerMinute, int chunkRows, RequestTally tally)
+    /// <summary>
+    /// The services, with the gateway's request budget at <see cref="PolarSettings.RequestsPerMinute"/>, or off when null (figures
+    /// of the code, not of the budget), and the settings' chunk rows and events per ingest request.
+    /// </summary>
+    public static ServiceProvider Build(PolarSettings polar, RequestTally tally)
     {
+        ArgumentNullException.ThrowIfNull(polar);
+        var requestsPerMinute = polar.RequestsPerMinute;
         var services = new ServiceCollection();
         // Logs go to stderr: stdout carries the JSON result.
         services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning).AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace));
@@ -29,12 +34,16 @@ public static class PolarHost
 
         services.AddPolarGateway(options =>
         {
-            options.Server = server;
-            options.AccessToken = token;
+            options.Server = polar.Server;
+            options.AccessToken = polar.Token;
             options.RequestsPerMinute = requestsPerMinute;
+            if (polar.MaxEventsPerRequest is { } maxEvents)
+            {
+                options.MaxEventsPerRequest = maxEvents;
+            }
         });
         services.AddGrantServices();
-        services.Configure<BulkOptions>(options => options.ChunkRows = chunkRows);
+        services.Configure<BulkOptions>(options => options.ChunkRows = polar.ChunkRows);
         services.AddSingleton(tally);
         services.AddHttpClient<PolarClient>().AddHttpMessageHandler(sp => new CountingHandler(sp.GetRequiredService<RequestTally>()));
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });

@@ -27,9 +27,12 @@ public sealed class PolarClientOptions : IValidatableObject
     [Range(0, 90)]
     public int InteractiveSharePercent { get; set; } = 20;
 
-    /// <summary>The most events one ingest request carries (the 10 MiB body limit applies as well).</summary>
+    /// <summary>
+    /// The most events one ingest request carries (the 10 MiB body limit applies as well). 2,500 is the largest bulk chunk
+    /// (<c>Bulk:ChunkRows</c>), so any chunk goes in one request; see docs/benchmarks.md for the measurements behind it.
+    /// </summary>
     [Range(1, 100_000)]
-    public int MaxEventsPerRequest { get; set; } = 1000;
+    public int MaxEventsPerRequest { get; set; } = 2500;
 
     /// <summary>How long one attempt may take.</summary>
     [Range(1, 600)]

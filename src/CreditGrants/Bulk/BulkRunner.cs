@@ -66,13 +66,21 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(chunk);
+        var rows = await ReadRowsAsync(chunkBytes, reading, chunk, source, cancellationToken).ConfigureAwait(false);
+        return await processor.ProcessAsync(rows, chunkOptions, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A chunk's rows, read and validated from a stream of exactly its bytes, in file order.</summary>
+    private async Task<List<BulkRow>> ReadRowsAsync(Stream chunkBytes, BulkReading reading, BulkChunk chunk, string source,
+        CancellationToken cancellationToken)
+    {
         var rows = new List<BulkRow>(chunk.Rows);
         await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, reading, chunk, validator, source, cancellationToken).ConfigureAwait(false))
         {
             rows.Add(row);
         }
 
-        return await processor.ProcessAsync(rows, chunkOptions, cancellationToken).ConfigureAwait(false);
+        return rows;
     }
 
     /// <summary>One <c>failed</c> outcome per row of a chunk that could not be processed, read from its bytes without Polar.</summary>
@@ -84,21 +92,10 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
         await foreach (var row in BulkGrantFile.ReadChunkAsync(chunkBytes, reading, chunk, validator, source, cancellationToken)
                            .ConfigureAwait(false))
         {
-            rows.Add(new RowOutcome(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter,
-                RowStatus.Failed, reason));
+            rows.Add(FailedOutcome(row, reason));
         }
 
         return rows;
-    }
-
-    private async Task<ChunkResult> FailedAsync(Stream chunkBytes, BulkReading reading, BulkChunk chunk, string source, Exception reason)
-    {
-        var why = reason is OperationCanceledException
-            ? "not processed: the run was stopped; run the file again (it grants nothing twice)"
-            : $"not processed: {reason.Message} Run the file again; it grants nothing twice.";
-        var rows = await FailedRowsAsync(chunkBytes, reading, chunk, source, why, CancellationToken.None)
-            .ConfigureAwait(false);
-        return new ChunkResult(rows, 0, 0, 0, 0, 0);
     }
 
     /// <summary>
@@ -170,6 +167,7 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
         }
 
         var reading = new BulkReading(plan.Format, plan.Columns, ids, run.Defaults);
+        var source = $"bulk:{plan.ContentHash[..12]}";
         var summary = BulkSummary.Empty;
         progress?.Report(new BulkProgress(0, plan.Rows, summary));
         var results = File.Create(resultsPath);
@@ -178,41 +176,49 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
             var writer = new BulkResultsWriter(results, leaveOpen: true);
             await using (writer.ConfigureAwait(false))
             {
-                var source = $"bulk:{plan.ContentHash[..12]}";
                 Exception? stopped = null;
-                foreach (var chunk in plan.Chunks)
+                // Chunk k + 1 is read and validated on another thread while chunk k is granted: one chunk ahead at most, so
+                // memory stays flat. Reading needs no Polar and is not cancelled, so every row of the file gets its outcome.
+                var next = plan.Chunks.Count == 0 ? null : ReadAheadAsync(path, reading, plan.Chunks[0], source);
+                try
                 {
-                    var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
-                    await using (input.ConfigureAwait(false))
+                    for (var k = 0; k < plan.Chunks.Count; k++)
                     {
-                        input.Seek(chunk.StartByte, SeekOrigin.Begin);
-                        var slice = new SliceStream(input, chunk.EndByte - chunk.StartByte);
+                        var rows = await next!.ConfigureAwait(false);
+                        next = k + 1 < plan.Chunks.Count ? ReadAheadAsync(path, reading, plan.Chunks[k + 1], source) : null;
                         ChunkResult result;
                         if (stopped is null)
                         {
                             try
                             {
+                                cancellationToken.ThrowIfCancellationRequested();
                                 var chunkOptions = new ChunkOptions(run.DryRun, run.RequireExistingCustomers, plan.Rows - summary.Rows);
-                                result = await ProcessChunkAsync(slice, reading, chunk, source, chunkOptions, cancellationToken).ConfigureAwait(false);
+                                result = await processor.ProcessAsync(rows, chunkOptions, cancellationToken).ConfigureAwait(false);
                             }
                             catch (Exception ex) when (ex is PolarException { Kind: PolarErrorKind.Unavailable or PolarErrorKind.RateLimited }
                                                            or OperationCanceledException)
                             {
                                 stopped = ex;
-                                input.Seek(chunk.StartByte, SeekOrigin.Begin);
-                                slice = new SliceStream(input, chunk.EndByte - chunk.StartByte);
-                                result = await FailedAsync(slice, reading, chunk, source, ex).ConfigureAwait(false);
+                                result = Failed(rows, ex);
                             }
                         }
                         else
                         {
-                            result = await FailedAsync(slice, reading, chunk, source, stopped).ConfigureAwait(false);
+                            result = Failed(rows, stopped);
                         }
 
-                        // Outcomes are written even for rows not processed, so the results file always has one line per row.
+                        // Outcomes are written in file order, even for rows not processed: the results file has one line per row.
                         await writer.WriteAsync(result.Rows, CancellationToken.None).ConfigureAwait(false);
                         summary = summary.Add(result);
                         progress?.Report(new BulkProgress(summary.Rows, plan.Rows, summary));
+                    }
+                }
+                finally
+                {
+                    // A chunk that failed otherwise ends the run: its read-ahead is let finish, so that no read outlives the run.
+                    if (next is not null)
+                    {
+                        await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                     }
                 }
 
@@ -225,4 +231,29 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
 
         return summary;
     }
+
+    /// <summary>Reads and validates one chunk's rows from its byte range, on a thread pool thread.</summary>
+    private Task<List<BulkRow>> ReadAheadAsync(string path, BulkReading reading, BulkChunk chunk, string source) =>
+        Task.Run(async () =>
+        {
+            var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
+            await using (input.ConfigureAwait(false))
+            {
+                input.Seek(chunk.StartByte, SeekOrigin.Begin);
+                return await ReadRowsAsync(new SliceStream(input, chunk.EndByte - chunk.StartByte), reading, chunk, source, CancellationToken.None)
+                    .ConfigureAwait(false);
+            }
+        });
+
+    /// <summary>One <c>failed</c> outcome per row of a chunk that was not processed, saying why.</summary>
+    private static ChunkResult Failed(List<BulkRow> rows, Exception reason)
+    {
+        var why = reason is OperationCanceledException
+            ? "not processed: the run was stopped; run the file again (it grants nothing twice)"
+            : $"not processed: {reason.Message} Run the file again; it grants nothing twice.";
+        return new ChunkResult(rows.ConvertAll(row => FailedOutcome(row, why)), 0, 0, 0, 0, 0);
+    }
+
+    private static RowOutcome FailedOutcome(BulkRow row, string reason) =>
+        new(row.Line, row.Grant?.GrantId.Value, row.ExternalCustomerId, row.CustomerId, row.Units, row.Grant?.Meter, RowStatus.Failed, reason);
 }
