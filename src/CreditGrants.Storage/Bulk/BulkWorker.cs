@@ -171,7 +171,9 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
             {
                 // Chunks are cut at ChunkRows rows, so the rows from this chunk on are about the rows less the chunks before it.
                 var rowsAhead = Math.Max(chunk.Rows, (job.Rows ?? 0) - (long)chunk.Index * store.Options.ChunkRows);
-                var options = new ChunkOptions(job.DryRun, job.RequireExistingCustomers, rowsAhead);
+                // The source names this job: a repeated grant of its own source was sent by an earlier delivery (stopped before
+                // recording it) or an attempt whose answer was lost, and counts as granted.
+                var options = new ChunkOptions(job.DryRun, job.RequireExistingCustomers, rowsAhead, SourceIsOneJob: true);
                 result = await runner.ProcessChunkAsync(range, job.Reading, chunk, $"bulk:{jobId}", options, cancellationToken)
                     .ConfigureAwait(false);
             }

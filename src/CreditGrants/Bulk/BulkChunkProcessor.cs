@@ -51,7 +51,12 @@ public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, in
 /// <param name="RowsAhead">Rows of the file from this chunk to its end (this chunk's included): with the share of this chunk's
 /// customers the directory does not know, it estimates how many customers the run would read one by one, which decides
 /// whether sweeping the customer list is cheaper. Zero: this chunk alone.</param>
-public sealed record ChunkOptions(bool DryRun = false, bool RequireExistingCustomers = false, long RowsAhead = 0);
+/// <param name="SourceIsOneJob">The rows' source names one job that sends each row once over all its deliveries (the app's
+/// <c>bulk:&lt;job id&gt;</c>), so a row Polar reports as repeated whose first event has this source was granted by this job: by
+/// an earlier delivery that stopped before recording it, or by an attempt whose answer was lost. Such rows are read back
+/// (one request per 100) and count as granted, not as duplicates. Not for the CLI, whose source is the file's content and
+/// is the same when the file runs again.</param>
+public sealed record ChunkOptions(bool DryRun = false, bool RequireExistingCustomers = false, long RowsAhead = 0, bool SourceIsOneJob = false);
 
 /// <summary>
 /// Grants a chunk of rows with as few Polar requests as it can: one meter read per meter, customers the
@@ -173,8 +178,8 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             };
         }
 
-        var conflicts = await RejectConflictsAsync(rows, outcomes, report, eventRows, resolved, cancellationToken).ConfigureAwait(false);
-        await TellGrantedFromDuplicatesAsync(rows, outcomes, report.Inserted, cancellationToken).ConfigureAwait(false);
+        await RejectConflictsAsync(rows, outcomes, report, eventRows, resolved, cancellationToken).ConfigureAwait(false);
+        await TellGrantedFromDuplicatesAsync(rows, outcomes, report.Inserted, options.SourceIsOneJob, cancellationToken).ConfigureAwait(false);
         foreach (var index in awaiting.Where(i => outcomes[i] is { Status: RowStatus.Granted, Reason: null }))
         {
             outcomes[index] = outcomes[index]! with { Reason = AwaitingNote(rows[index].Grant!.Customer.ExternalId!, linkBy) };
@@ -184,13 +189,16 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
         var units = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.Granted).Sum(i => rows[i].Grant!.Units);
         var rejected = result.Count(r => r.Status == RowStatus.Rejected);
         var awaitingRows = awaiting.Count(i => result[i].Status is RowStatus.Granted or RowStatus.WouldGrant);
-        LogChunk(rows.Count, report.Inserted, report.Duplicates - conflicts, rejected, report.Requests);
+        // Counted from the rows, so that every row is in exactly one count (a row granted by an earlier delivery is granted).
+        var granted = result.Count(r => r.Status == RowStatus.Granted);
+        var duplicates = result.Count(r => r.Status == RowStatus.Duplicate);
+        LogChunk(rows.Count, granted, duplicates, rejected, report.Requests);
         if (awaitingRows > 0)
         {
             LogAwaiting(awaitingRows);
         }
 
-        return new ChunkResult(result, report.Inserted, report.Duplicates - conflicts, rejected, units, report.Requests) { AwaitingCustomer = awaitingRows };
+        return new ChunkResult(result, granted, duplicates, rejected, units, report.Requests) { AwaitingCustomer = awaitingRows };
     }
 
     /// <summary>The note on a row granted to an external id that no customer holds: Polar's 180-minute rule, with the deadline.</summary>
@@ -200,10 +208,10 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
 
     /// <summary>
     /// Rows with a grant id of their own that Polar reported as (possibly) repeated are compared with the first use of
-    /// their id, read back in one request per 100 ids; a row whose id was used for another grant is rejected, and
-    /// Polar counted it as a duplicate, so the count of those is returned. Derived ids cannot conflict and cost nothing.
+    /// their id, read back in one request per 100 ids; a row whose id was used for another grant is rejected. Derived ids
+    /// cannot conflict and cost nothing.
     /// </summary>
-    private async Task<int> RejectConflictsAsync(IReadOnlyList<BulkRow> rows, RowOutcome?[] outcomes, IngestReport report,
+    private async Task RejectConflictsAsync(IReadOnlyList<BulkRow> rows, RowOutcome?[] outcomes, IngestReport report,
         List<int> eventRows, List<(GrantTarget Target, Customer? Customer)> resolved, CancellationToken cancellationToken)
     {
         var repeats = new List<(int Row, RepeatedGrant Repeat)>();
@@ -220,21 +228,17 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
 
         if (repeats.Count == 0)
         {
-            return 0;
+            return;
         }
 
         var conflicts = await GrantIdConflicts.FindAsync(polar, [.. repeats.Select(r => r.Repeat)], cancellationToken).ConfigureAwait(false);
-        var rejected = 0;
         foreach (var (index, repeat) in repeats)
         {
             if (conflicts.TryGetValue(repeat.Grant.GrantId.Value, out var conflict))
             {
                 outcomes[index] = Outcome(rows[index], RowStatus.Rejected, $"line {rows[index].Line}: {conflict}");
-                rejected++;
             }
         }
-
-        return rejected;
     }
 
     /// <summary>
@@ -244,10 +248,14 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
     /// another job) was there before, so its row is a duplicate. When the events of this run's source are exactly as many as
     /// Polar inserted beyond the rows already known to be granted, they are the ones it inserted now. Otherwise (an earlier
     /// run of the very same content and source) the rows stay granted-or-duplicate, which is still exact about the balance.
+    /// When the source names one job (<paramref name="sourceIsOneJob"/>), duplicates are read back too: an event of this job's own
+    /// source was sent by this job (an earlier delivery, or an attempt whose answer was lost), so its row is granted, once.
     /// </summary>
-    private async Task TellGrantedFromDuplicatesAsync(IReadOnlyList<BulkRow> rows, RowOutcome?[] outcomes, int inserted, CancellationToken cancellationToken)
+    private async Task TellGrantedFromDuplicatesAsync(IReadOnlyList<BulkRow> rows, RowOutcome?[] outcomes, int inserted, bool sourceIsOneJob,
+        CancellationToken cancellationToken)
     {
-        var ambiguous = Enumerable.Range(0, rows.Count).Where(i => outcomes[i]!.Status == RowStatus.GrantedOrDuplicate).ToList();
+        var ambiguous = Enumerable.Range(0, rows.Count).Where(i => outcomes[i]!.Status == RowStatus.GrantedOrDuplicate
+            || sourceIsOneJob && outcomes[i]!.Status == RowStatus.Duplicate && rows[i].Grant is not null).ToList();
         if (ambiguous.Count == 0)
         {
             return;
@@ -271,6 +279,12 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
 
             if (string.Equals(source, grant.Source, StringComparison.Ordinal))
             {
+                if (sourceIsOneJob)
+                {
+                    outcomes[index] = Outcome(rows[index], RowStatus.Granted, null);
+                    continue;
+                }
+
                 ours.Add(index);
             }
             else

@@ -36,6 +36,37 @@ public sealed class BulkRedeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_chunk_whose_grants_were_sent_by_a_delivery_that_stopped_before_recording_them_counts_them_granted()
+    {
+        var (csv, expected) = Csv.Grants(rows: 1_000, customers: Customers);
+        var submission = await _app.SubmitAsync(csv);
+        await _app.DrainAsync();
+        var chunk = _app.Received.First(m => BulkApp.KindOf(m) == BulkMessage.ChunkKind);
+
+        // The worker sent the grants and stopped before its record of the chunk was written: the chunk is still pending,
+        // the job unfinished.
+        var entity = (await _app.Store.Jobs.GetEntityAsync<Azure.Data.Tables.TableEntity>(submission.JobId, "chunk-000000")).Value;
+        entity["State"] = "pending";
+        entity["Granted"] = 0;
+        entity.Remove("ResultsBlob");
+        await _app.Store.Jobs.UpdateEntityAsync(entity, entity.ETag, Azure.Data.Tables.TableUpdateMode.Replace);
+        var job = (await _app.Store.Jobs.GetEntityAsync<Azure.Data.Tables.TableEntity>(submission.JobId, "job")).Value;
+        job.Remove("FinishedAt");
+        job.Remove("ResultsBlob");
+        await _app.Store.Jobs.UpdateEntityAsync(job, job.ETag, Azure.Data.Tables.TableUpdateMode.Replace);
+        Assert.Equal(BulkJobState.Running, (await _app.StatusAsync(submission.JobId)).Status);
+        var events = _app.Emulator.EventCount;
+        await _app.QueueFunction.Run(BulkApp.Redelivery(chunk, dequeueCount: 2), CancellationToken.None);
+
+        var status = await _app.StatusAsync(submission.JobId);
+        Assert.Equal(BulkJobState.Completed, status.Status);
+        Assert.Equal(events, _app.Emulator.EventCount);
+        Assert.Equal((1_000L, 0L, (long?)null), (status.Totals.Granted, status.Totals.Duplicates, status.Totals.GrantedOrDuplicate));
+        Assert.All(Csv.Results(await _app.ResultsAsync(status)), row => Assert.Equal("granted", row["status"]));
+        Assert.Equal(expected["user-1"], await _app.BalanceAsync("user-1"));
+    }
+
+    [Fact]
     public async Task Two_deliveries_of_each_chunk_at_once_count_its_rows_once_and_grant_them_once()
     {
         var (csv, expected) = Csv.Grants(rows: 3_000, customers: Customers);
