@@ -341,6 +341,7 @@ var appSettings = {
   CustomerDirectory__Table: customerDirectoryTableName
   CustomerDirectory__TrustFor: customerDirectoryTrustFor
   CustomerDirectory__SweepConcurrency: string(customerDirectorySweepConcurrency)
+  CustomerDirectory__MaxSweepPages: '5000'
   CustomerDirectory__SweepClaim: '00:05:00'
   CustomerDirectory__SweepWait: '00:10:00'
 

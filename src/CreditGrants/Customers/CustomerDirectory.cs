@@ -28,6 +28,14 @@ public sealed class CustomerDirectoryOptions
     [Range(1, 16)]
     public int SweepConcurrency { get; set; } = 4;
 
+    /// <summary>
+    /// The largest list (in pages of 100 customers) a bulk chunk or campaign sweeps on its own. A sweep runs inside one
+    /// function invocation, so it must end well within the host's timeout: 5,000 pages (500,000 customers) take about
+    /// 12.5 minutes at 400 requests a minute. Larger organizations look customers up one by one.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxSweepPages { get; set; } = 5_000;
+
     /// <summary>How long a sweeper's claim lasts before another instance may take over; it is renewed while the sweep runs.</summary>
     [Range(typeof(TimeSpan), "00:00:10", "01:00:00")]
     public TimeSpan SweepClaim { get; set; } = TimeSpan.FromMinutes(5);
@@ -118,7 +126,8 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
     /// <summary>
     /// Sweeps the organization's customer list into the directory when that is cheaper than the per-customer requests it
     /// would save: when about <paramref name="expectedUnknown"/> customers are still to be read or created one by one and
-    /// that is more than the sweep's pages (one request per 100 customers). Nothing happens when a complete sweep is still
+    /// that is more than the sweep's pages (one request per 100 customers), and the list has at most
+    /// <see cref="CustomerDirectoryOptions.MaxSweepPages"/> pages. Nothing happens when a complete sweep is still
     /// trusted (customers missing from it are new since, or do not exist), or the directory is off. When another instance is
     /// sweeping, waits for it (up to <see cref="CustomerDirectoryOptions.SweepWait"/>). True when the directory was swept
     /// (by this call or by the instance it waited for). Throws <see cref="PolarException"/> when Polar fails.
@@ -139,7 +148,7 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
 
         var count = IsTrusted(state.CountedAt) && state.CustomerCount is { } known ? known : await CountAsync(state, cancellationToken).ConfigureAwait(false);
         var pages = (count + PageSize - 1) / PageSize;
-        if (expectedUnknown <= pages)
+        if (expectedUnknown <= pages || pages > Options.MaxSweepPages)
         {
             return false;
         }
