@@ -54,6 +54,9 @@ public sealed class CustomerDirectoryCliTests : IDisposable
         Assert.EndsWith(",granted,", Results("grants.results.csv")[1], StringComparison.Ordinal);
         Assert.Contains("No customer yet", table.Out, StringComparison.Ordinal);
         Assert.Equal(10m, await BalanceAsync("user-1"));
+        // The flagged row was ingested: a customer created for the id within 180 minutes counts it.
+        Assert.Equal(ExitCodes.Ok, (await Credits("grant", "--customer", "ghost-7", "--email", "ghost@lovelace.dev", "--units", "1", "--grant-id", "ghost-created")).ExitCode);
+        Assert.Equal(21m, await BalanceAsync("ghost-7"));
     }
 
     [Fact]
@@ -77,6 +80,9 @@ public sealed class CustomerDirectoryCliTests : IDisposable
         Assert.Contains(",would_grant,", Results("dry.results.csv")[1], StringComparison.Ordinal);
         Assert.EndsWith(",granted,", Results("grants.results.csv")[1], StringComparison.Ordinal);
         Assert.Equal(10m, await BalanceAsync("user-1"));
+        // Had the rejected row been ingested, the customer created now would count its 20 units too (Polar's 180-minute rule).
+        Assert.Equal(ExitCodes.Ok, (await Credits("grant", "--customer", "ghost-7", "--email", "ghost@lovelace.dev", "--units", "1", "--grant-id", "ghost-created")).ExitCode);
+        Assert.Equal(1m, await BalanceAsync("ghost-7"));
     }
 
     [Fact]
