@@ -146,7 +146,15 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
             return false;
         }
 
-        var count = IsTrusted(state.CountedAt) && state.CustomerCount is { } known ? known : await CountAsync(state, cancellationToken).ConfigureAwait(false);
+        // The page read to count the organization is the sweep's first page when this call sweeps: it is not read twice.
+        (PolarPage<Customer> Page, DateTimeOffset ReadAt)? counted = null;
+        if (!IsTrusted(state.CountedAt) || state.CustomerCount is null)
+        {
+            var readAt = time.GetUtcNow();
+            counted = (await CountAsync(state, cancellationToken).ConfigureAwait(false), readAt);
+        }
+
+        var count = counted?.Page.Pagination.TotalCount ?? state.CustomerCount!.Value;
         var pages = (count + PageSize - 1) / PageSize;
         if (expectedUnknown <= pages || pages > Options.MaxSweepPages)
         {
@@ -169,7 +177,7 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
                 var claim = state with { SweepingUntil = now + Options.SweepClaim };
                 if (await store.TryWriteSweepAsync(claim, state.Version, cancellationToken).ConfigureAwait(false))
                 {
-                    await SweepClaimedAsync(cancellationToken).ConfigureAwait(false);
+                    await SweepClaimedAsync(counted, cancellationToken).ConfigureAwait(false);
                     return true;
                 }
 
@@ -197,13 +205,15 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
         var state = await store.ReadSweepAsync(cancellationToken).ConfigureAwait(false);
         await store.TryWriteSweepAsync(state with { SweepingUntil = time.GetUtcNow() + Options.SweepClaim }, state.Version, cancellationToken)
             .ConfigureAwait(false);
-        return await SweepClaimedAsync(cancellationToken).ConfigureAwait(false);
+        return await SweepClaimedAsync(null, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<CustomerSweep> SweepClaimedAsync(CancellationToken cancellationToken)
+    /// <param name="counted">The first page when it was just read (to count the organization), and when it was read.</param>
+    /// <param name="cancellationToken">Stops the sweep; what was listed stays recorded.</param>
+    private async Task<CustomerSweep> SweepClaimedAsync((PolarPage<Customer> Page, DateTimeOffset ReadAt)? counted, CancellationToken cancellationToken)
     {
-        var started = time.GetUtcNow();
-        var first = await ListPageAsync(1, cancellationToken).ConfigureAwait(false);
+        var started = counted?.ReadAt ?? time.GetUtcNow();
+        var first = counted?.Page ?? await ListPageAsync(1, cancellationToken).ConfigureAwait(false);
         long customers = first.Items.Count;
         var requests = 1;
         var pages = Enumerable.Range(2, Math.Max(0, first.Pagination.MaxPage - 1)).ToList();
@@ -233,14 +243,14 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
         return result;
     }
 
-    /// <summary>The organization's customers, from the first page of the list (whose customers are recorded too).</summary>
-    private async Task<long> CountAsync(CustomerSweepState state, CancellationToken cancellationToken)
+    /// <summary>The first page of the organization's customer list, its total recorded as the count (and its customers recorded too).</summary>
+    private async Task<PolarPage<Customer>> CountAsync(CustomerSweepState state, CancellationToken cancellationToken)
     {
         var first = await ListPageAsync(1, cancellationToken).ConfigureAwait(false);
         // Best effort: another writer's newer state wins, and the count is read again next time.
         await store.TryWriteSweepAsync(state with { CustomerCount = first.Pagination.TotalCount, CountedAt = time.GetUtcNow() }, state.Version,
             cancellationToken).ConfigureAwait(false);
-        return first.Pagination.TotalCount;
+        return first;
     }
 
     private async Task RenewClaimAsync(CancellationToken cancellationToken)

@@ -24,7 +24,7 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
     {
         ArgumentNullException.ThrowIfNull(grant);
         var target = await polar.GetGrantTargetAsync(grant.Meter, cancellationToken).ConfigureAwait(false);
-        var (customer, knownId, known, created) = await EnsureCustomerAsync(grant.Customer, cancellationToken).ConfigureAwait(false);
+        var (customer, known, created) = await EnsureCustomerAsync(grant.Customer, cancellationToken).ConfigureAwait(false);
 
         var grantEvent = BuildEvent(grant, target, customer);
         var verdict = target.Admits(grantEvent, time.GetUtcNow());
@@ -55,7 +55,9 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
 
         var status = outcome.Status == IngestStatus.Duplicate ? GrantStatus.Duplicate : GrantStatus.Granted;
         LogGrant(status, grant.Units, grant.Customer, grant.Meter, grant.GrantId.Value, grant.Source);
-        return new GrantOutcome(status, grant.GrantId.Value, customer?.Id ?? knownId, customer?.ExternalId ?? grant.Customer.ExternalId,
+        // A customer known from the directory is not named: the grant went by external id to whichever customer holds it now,
+        // which is not the one the directory recorded when that customer was deleted since.
+        return new GrantOutcome(status, grant.GrantId.Value, customer?.Id, customer?.ExternalId ?? grant.Customer.ExternalId,
             created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId);
     }
 
@@ -94,16 +96,16 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
 
     /// <summary>
     /// The customer a grant goes to: by Polar id (read, so an unknown id is named), or by external id: known to the directory
-    /// (no request; <c>KnownId</c> is Polar's id when the directory has it), read, or created from the email. A customer that
-    /// neither exists nor can be created is (null, null, false, false): the event then goes by external id and waits for it.
+    /// (no request, no customer returned: the event goes by external id), read, or created from the email. A customer that
+    /// neither exists nor can be created is (null, false, false): the event then goes by external id and waits for it.
     /// </summary>
-    private async Task<(Customer? Customer, Guid? KnownId, bool Known, bool Created)> EnsureCustomerAsync(CustomerRef reference, CancellationToken cancellationToken)
+    private async Task<(Customer? Customer, bool Known, bool Created)> EnsureCustomerAsync(CustomerRef reference, CancellationToken cancellationToken)
     {
         if (reference.CustomerId is { } customerId)
         {
             try
             {
-                return (await polar.GetCustomerAsync(customerId, cancellationToken).ConfigureAwait(false), null, false, false);
+                return (await polar.GetCustomerAsync(customerId, cancellationToken).ConfigureAwait(false), false, false);
             }
             catch (PolarException ex) when (ex.Kind == PolarErrorKind.NotFound)
             {
@@ -113,19 +115,19 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
 
         var externalId = reference.ExternalId!;
         var known = await directory.KnownAsync([externalId], cancellationToken).ConfigureAwait(false);
-        if (known.TryGetValue(externalId, out var entry))
+        if (known.ContainsKey(externalId))
         {
-            return (null, entry.CustomerId, true, false);
+            return (null, true, false);
         }
 
         if (await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false) is { } existing)
         {
-            return (existing, null, false, false);
+            return (existing, false, false);
         }
 
         if (reference.Email is null)
         {
-            return (null, null, false, false);
+            return (null, false, false);
         }
 
         try
@@ -134,14 +136,14 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
                 .ConfigureAwait(false);
             LogCustomerCreated(created.Id, externalId);
             await directory.RememberAsync([created], cancellationToken).ConfigureAwait(false);
-            return (created, null, false, true);
+            return (created, false, true);
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Conflict)
         {
             // Another create won the race for this external id, or the email belongs to someone else: read back to tell which.
             if (await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false) is { } raced)
             {
-                return (raced, null, false, false);
+                return (raced, false, false);
             }
 
             var owner = await polar.FindCustomerByEmailAsync(reference.Email, cancellationToken).ConfigureAwait(false);
