@@ -38,4 +38,8 @@ internal sealed record MeterEnsured(string Meter, Guid MeterId, bool Created, st
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(MeterEnsured))]
+[JsonSerializable(typeof(CustomersSynced))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
+
+/// <summary>The <c>--json</c> answer of <c>credits customers sync</c>: customers recorded, Polar requests spent.</summary>
+internal sealed record CustomersSynced(long Customers, int Requests);

@@ -95,3 +95,40 @@ public sealed class CustomerDirectoryCliTests : IDisposable
         Assert.Contains("no Polar customer has external id 'ghost-7' yet", Results("dry.results.csv")[2], StringComparison.Ordinal);
     }
 }
+
+/// <summary><c>credits customers sync</c>: the whole organization into the CLI's directory, one list request per 100 customers.</summary>
+public sealed class CustomersSyncCliTests : IDisposable
+{
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("credits-sync-data-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dataDir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Sync_records_every_customer_in_one_list_request_per_100_and_later_rows_to_them_cost_no_customer_request()
+    {
+        await using var polar = await PolarEmulator.PolarEmulatorServer.StartAsync(new PolarEmulator.EmulatorOptions { SeedMeter = true, SeedCustomers = 250 });
+        var environment = new Dictionary<string, string?>
+        {
+            [PolarConnection.ServerVariable] = polar.BaseAddress.AbsoluteUri,
+            [PolarConnection.TokenVariable] = polar.Token,
+        };
+
+        var sync = await CliRun.RunAsync(environment, "customers", "sync", "--json", "--data-dir", _dataDir);
+
+        Assert.Equal(ExitCodes.Ok, sync.ExitCode);
+        var answer = JsonDocument.Parse(sync.Out).RootElement;
+        Assert.Equal((250, 3), (answer.GetProperty("customers").GetInt32(), answer.GetProperty("requests").GetInt32()));
+        Assert.Equal(3, polar.RequestCountOf("GET /v1/customers"));
+        // Rows with emails to those customers go straight to ingest: no create, no read.
+        var file = Path.Combine(_dataDir, "known.csv");
+        await File.WriteAllLinesAsync(file, ["external_customer_id,email,units", .. Enumerable.Range(1, 250).Select(i => $"user-{i},user{i}@lovelace.dev,1")]);
+        var run = await CliRun.RunAsync(environment, "bulk", "run", file, "--data-dir", _dataDir);
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Equal(0, polar.RequestCountOf("POST /v1/customers") + polar.RequestCountOf("GET /v1/customers/external"));
+        Assert.Equal(3, polar.RequestCountOf("GET /v1/customers"));
+    }
+}

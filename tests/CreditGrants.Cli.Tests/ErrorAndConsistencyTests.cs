@@ -249,7 +249,7 @@ public sealed class ConsistencyTests : IDisposable
 
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
         Assert.Contains("unknown option '--data-dir' for 'credits bulk status': it is an option of 'credits grant', 'credits balance', " +
-            "'credits meters ensure', 'credits bulk run', 'credits campaigns preview', 'credits campaigns run', 'credits campaigns seed-samples', " +
+            "'credits meters ensure', 'credits customers sync', 'credits bulk run', 'credits campaigns preview', 'credits campaigns run', 'credits campaigns seed-samples', " +
             "after the command's name.", run.Error, StringComparison.Ordinal);
     }
 

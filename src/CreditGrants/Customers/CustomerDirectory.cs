@@ -162,10 +162,25 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
         }
 
         LogSweepChosen(expectedUnknown, pages);
+        try
+        {
+            return await ClaimOrWaitAsync(counted, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not PolarException and not OperationCanceledException)
+        {
+            // The directory's storage failed mid-way: go on without the sweep, at the cost of per-customer requests.
+            LogStoreFailed("sweep", ex.GetType().Name, ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Sweeps if no other instance is sweeping (taking the claim), else waits for that sweep; true when one completed.</summary>
+    private async Task<bool> ClaimOrWaitAsync((PolarPage<Customer> Page, DateTimeOffset ReadAt)? counted, CancellationToken cancellationToken)
+    {
         var waitUntil = time.GetUtcNow() + Options.SweepWait;
         while (true)
         {
-            state = await store.ReadSweepAsync(cancellationToken).ConfigureAwait(false);
+            var state = await store.ReadSweepAsync(cancellationToken).ConfigureAwait(false);
             if (IsTrusted(state.CompletedAt))
             {
                 return true;
@@ -177,7 +192,17 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
                 var claim = state with { SweepingUntil = now + Options.SweepClaim };
                 if (await store.TryWriteSweepAsync(claim, state.Version, cancellationToken).ConfigureAwait(false))
                 {
-                    await SweepClaimedAsync(counted, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await SweepClaimedAsync(counted, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        // Give the claim back, so that instances waiting for this sweep need not wait for it to lapse.
+                        await ReleaseClaimAsync().ConfigureAwait(false);
+                        throw;
+                    }
+
                     return true;
                 }
 
@@ -195,7 +220,7 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
     }
 
     /// <summary>
-    /// Lists every customer of the organization into the directory now (the operator's <c>credits customers sync</c>), oldest
+    /// Lists every customer of the organization into the directory now (<c>credits customers sync</c>), oldest
     /// first so that customers created meanwhile land on later pages instead of shifting earlier ones. A customer deleted
     /// during the sweep can shift one customer past a page boundary: that customer is then read or created when a grant
     /// needs it, never misrouted. Throws <see cref="PolarException"/> when Polar fails; what was listed stays recorded.
@@ -251,6 +276,20 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
         await store.TryWriteSweepAsync(state with { CustomerCount = first.Pagination.TotalCount, CountedAt = time.GetUtcNow() }, state.Version,
             cancellationToken).ConfigureAwait(false);
         return first;
+    }
+
+    private async Task ReleaseClaimAsync()
+    {
+        try
+        {
+            var state = await store.ReadSweepAsync(CancellationToken.None).ConfigureAwait(false);
+            await store.TryWriteSweepAsync(state with { SweepingUntil = null }, state.Version, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Best effort: the claim lapses by itself.
+            LogStoreFailed("update", ex.GetType().Name, ex.Message);
+        }
     }
 
     private async Task RenewClaimAsync(CancellationToken cancellationToken)
