@@ -56,7 +56,11 @@ public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, in
 /// an earlier delivery that stopped before recording it, or by an attempt whose answer was lost. Such rows are read back
 /// (one request per 100) and count as granted, not as duplicates. Not for the CLI, whose source is the file's content and
 /// is the same when the file runs again.</param>
-public sealed record ChunkOptions(bool DryRun = false, bool RequireExistingCustomers = false, long RowsAhead = 0, bool SourceIsOneJob = false);
+/// <param name="Known">The directory's trusted entries for this chunk's customers, looked up beforehand (the CLI's runner
+/// looks them up while the previous chunk is granted, see <see cref="BulkChunkProcessor.KnownCustomersAsync"/>); customers
+/// missing from it are looked up again, in case an earlier chunk created them meanwhile. Null: looked up now.</param>
+public sealed record ChunkOptions(bool DryRun = false, bool RequireExistingCustomers = false, long RowsAhead = 0, bool SourceIsOneJob = false,
+    IReadOnlyDictionary<string, CustomerDirectoryEntry>? Known = null);
 
 /// <summary>
 /// Grants a chunk of rows with as few Polar requests as it can: one meter read per meter, customers the
@@ -78,6 +82,18 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
     /// <param name="cancellationToken">Stops the work; what was sent stays sent (and is a duplicate when the chunk runs again).</param>
     public Task<ChunkResult> ProcessAsync(IReadOnlyList<BulkRow> rows, bool dryRun = false, CancellationToken cancellationToken = default) =>
         ProcessAsync(rows, new ChunkOptions(DryRun: dryRun), cancellationToken);
+
+    /// <summary>
+    /// The directory's trusted entries for the customers (external ids) of these rows: what <see cref="ChunkOptions.Known"/>
+    /// takes, so that a runner can look them up ahead of the chunk. The directory's storage failing gives no entries.
+    /// </summary>
+    public Task<IReadOnlyDictionary<string, CustomerDirectoryEntry>> KnownCustomersAsync(IReadOnlyList<BulkRow> rows, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var ids = rows.Where(r => r.IsValid && r.Grant!.Customer.ExternalId is not null).Select(r => r.Grant!.Customer.ExternalId!)
+            .Distinct(StringComparer.Ordinal).ToList();
+        return directory.KnownAsync(ids, cancellationToken);
+    }
 
     /// <param name="rows">The chunk's rows, in file order.</param>
     /// <param name="options">Dry run, whether customers must exist, and how much of the file is ahead.</param>
@@ -349,7 +365,20 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             return states;
         }
 
-        var known = await directory.KnownAsync(wanted.Keys, cancellationToken).ConfigureAwait(false);
+        IReadOnlyDictionary<string, CustomerDirectoryEntry> known;
+        if (options.Known is { } prefetched)
+        {
+            // Looked up ahead; what was missing then may have been created by the chunk before, so ask again for those alone.
+            var missing = wanted.Keys.Where(id => !prefetched.ContainsKey(id)).ToList();
+            var since = missing.Count == 0 ? null : await directory.KnownAsync(missing, cancellationToken).ConfigureAwait(false);
+            known = since is null || since.Count == 0 ? prefetched
+                : prefetched.Concat(since).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        }
+        else
+        {
+            known = await directory.KnownAsync(wanted.Keys, cancellationToken).ConfigureAwait(false);
+        }
+
         var unknown = wanted.Keys.Where(id => !known.ContainsKey(id)).ToList();
         if (unknown.Count > 0)
         {

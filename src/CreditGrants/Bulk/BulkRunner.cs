@@ -1,3 +1,4 @@
+using CreditGrants.Customers;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
 using Microsoft.Extensions.Options;
@@ -184,7 +185,7 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
                 {
                     for (var k = 0; k < plan.Chunks.Count; k++)
                     {
-                        var rows = await next!.ConfigureAwait(false);
+                        var (rows, known) = await next!.ConfigureAwait(false);
                         next = k + 1 < plan.Chunks.Count ? ReadAheadAsync(path, reading, plan.Chunks[k + 1], source) : null;
                         ChunkResult result;
                         if (stopped is null)
@@ -192,7 +193,7 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
                             try
                             {
                                 cancellationToken.ThrowIfCancellationRequested();
-                                var chunkOptions = new ChunkOptions(run.DryRun, run.RequireExistingCustomers, plan.Rows - summary.Rows);
+                                var chunkOptions = new ChunkOptions(run.DryRun, run.RequireExistingCustomers, plan.Rows - summary.Rows, Known: known);
                                 result = await processor.ProcessAsync(rows, chunkOptions, cancellationToken).ConfigureAwait(false);
                             }
                             catch (Exception ex) when (ex is PolarException { Kind: PolarErrorKind.Unavailable or PolarErrorKind.RateLimited }
@@ -233,16 +234,21 @@ public sealed class BulkRunner(BulkChunkProcessor processor, GrantValidator vali
     }
 
     /// <summary>Reads and validates one chunk's rows from its byte range, on a thread pool thread.</summary>
-    private Task<List<BulkRow>> ReadAheadAsync(string path, BulkReading reading, BulkChunk chunk, string source) =>
+    private Task<(List<BulkRow> Rows, IReadOnlyDictionary<string, CustomerDirectoryEntry> Known)> ReadAheadAsync(string path, BulkReading reading,
+        BulkChunk chunk, string source) =>
         Task.Run(async () =>
         {
+            List<BulkRow> rows;
             var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
             await using (input.ConfigureAwait(false))
             {
                 input.Seek(chunk.StartByte, SeekOrigin.Begin);
-                return await ReadRowsAsync(new SliceStream(input, chunk.EndByte - chunk.StartByte), reading, chunk, source, CancellationToken.None)
+                rows = await ReadRowsAsync(new SliceStream(input, chunk.EndByte - chunk.StartByte), reading, chunk, source, CancellationToken.None)
                     .ConfigureAwait(false);
             }
+
+            // The directory's lookup too, so that it overlaps the previous chunk's Polar requests instead of following them.
+            return (rows, await processor.KnownCustomersAsync(rows, CancellationToken.None).ConfigureAwait(false));
         });
 
     /// <summary>One <c>failed</c> outcome per row of a chunk that was not processed, saying why.</summary>
