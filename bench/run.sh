@@ -25,7 +25,7 @@
 #   limited-emails  issue #12: emails-cold at 500 requests/minute (emulator and gateway budget)                ~3 min
 #   all       fast, then limited (the default)
 #   --slow    limited also grants 10,000 rows WITH emails of existing customers (10,011 requests, ~20 min)
-#   --directory  compare: the customer directory each run starts from, warm (default: the organization swept within the
+#   --directory  compare, batch-sizes: the customer directory each run starts from, warm (default: the organization swept within the
 #             hour, written straight into the directory) or cold (empty: the run sweeps); commits without a directory ignore it
 #   --no-build  use the last Release build (e.g. for a second run.sh started while one is running)
 #
@@ -166,11 +166,19 @@ run_campaign() {
 # seeded_run <label> <bench executable> <file> [bench options…]: a fresh emulator seeded with the file's customers, the
 # unreported warm-up, then one measurement, so that no run inherits another's events or a warmer emulator. The warm-up's
 # customer directory is warm, so that it never sweeps the organization (its directory is its own process's anyway).
+# With --directory warm, the measured run's directory (a SQLite file, as the CLI keeps it) is written beforehand by a
+# process of its own, so that neither its memory nor its time is the measured run's.
 seeded_run() {
   local label=$1 runner=$2 file=$3; shift 3
+  local warm=()
+  if [ "$directory" = warm ]; then
+    rm -f "$work/directory.db"
+    "$runner" directory-warm "$work/directory.db" --from "$file"
+    warm=(--directory-file "$work/directory.db")
+  fi
   start_emulator "$label" "$rows"
   "$runner" bulk "$work/warmup.csv" --name warmup --directory warm > /dev/null
-  "$runner" bulk "$file" --name "$label" --server-pid "$emulator_pid" "$@" >> "$results"
+  "$runner" bulk "$file" --name "$label" --server-pid "$emulator_pid" --directory "$directory" "${warm[@]}" "$@" >> "$results"
   stop_emulator
 }
 
@@ -206,8 +214,8 @@ run_compare() {
   gen "$work/compare.csv" --rows "$rows" --shape ids --variant 1
   for round in $(seq 1 "$rounds"); do
     echo "   round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    seeded_run "A $a" "$bench_a" "$work/compare.csv" --directory "$directory"
-    seeded_run "B $b" "$bench_b" "$work/compare.csv" --directory "$directory"
+    seeded_run "A $a" "$bench_a" "$work/compare.csv"
+    seeded_run "B $b" "$bench_b" "$work/compare.csv"
   done
 }
 

@@ -26,10 +26,11 @@ public static class BenchDirectory
     public static readonly string[] Modes = ["cold", "warm", "swept"];
 
     /// <summary>
-    /// Registers the directory's store before <c>AddGrantServices</c>, whose <c>TryAdd</c> keeps it: <c>sqlite</c>, a new
-    /// file in the temporary folder, deleted when the process exits, or <c>memory</c> (what <c>AddGrantServices</c> adds).
+    /// Registers the directory's store before <c>AddGrantServices</c>, whose <c>TryAdd</c> keeps it: <c>sqlite</c>, at
+    /// <paramref name="file"/> (kept) or else a new file in the temporary folder, deleted when the process exits, or
+    /// <c>memory</c> (what <c>AddGrantServices</c> adds).
     /// </summary>
-    public static void AddStore(IServiceCollection services, string store)
+    public static void AddStore(IServiceCollection services, string store, string? file)
     {
         if (store is not ("sqlite" or "memory"))
         {
@@ -38,23 +39,47 @@ public static class BenchDirectory
 #if SQLITE_DIRECTORY
         if (store == "sqlite")
         {
-            var path = Path.Combine(Path.GetTempPath(), $"bench-directory-{Guid.NewGuid():N}.db");
+            var path = file ?? Path.Combine(Path.GetTempPath(), $"bench-directory-{Guid.NewGuid():N}.db");
             services.AddSingleton<ICustomerDirectoryStore>(new CreditGrants.Cli.SqliteCustomerDirectoryStore(path));
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            if (file is null)
             {
-                foreach (var file in new[] { path, path + "-wal", path + "-shm", path + "-journal" })
-                {
-                    File.Delete(file);
-                }
-            };
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteFile(path);
+            }
         }
 #else
         _ = services;
+        _ = file;
 #endif
     }
 
+    /// <summary>
+    /// Writes a warm directory (see <c>warm</c> above) for the file at <paramref name="csv"/> into the SQLite file at
+    /// <paramref name="file"/>, replacing it: run in a process of its own, so that the measured process's memory and time
+    /// do not include writing it. Returns what was done; a commit without the CLI's store writes nothing.
+    /// </summary>
+    public static async Task<string> WriteWarmFileAsync(string file, string csv)
+    {
+#if SQLITE_DIRECTORY
+        DeleteFile(file);
+        return await WarmAsync(new CreditGrants.Cli.SqliteCustomerDirectoryStore(file), TimeProvider.System, csv, "sqlite file").ConfigureAwait(false);
+#else
+        _ = file;
+        _ = csv;
+        await Task.CompletedTask.ConfigureAwait(false);
+        return "no customer directory in this commit: nothing written";
+#endif
+    }
+
+    private static void DeleteFile(string path)
+    {
+        foreach (var name in new[] { path, path + "-wal", path + "-shm", path + "-journal" })
+        {
+            File.Delete(name);
+        }
+    }
+
     /// <summary>Brings the directory to <paramref name="mode"/> for the file at <paramref name="path"/>; returns what was done, for the run's note.</summary>
-    public static async Task<string> PrepareAsync(IServiceProvider services, string mode, string store, string path)
+    public static async Task<string> PrepareAsync(IServiceProvider services, string mode, string store, string? file, string path)
     {
         if (!Modes.Contains(mode))
         {
@@ -64,23 +89,11 @@ public static class BenchDirectory
         var where = services.GetRequiredService<ICustomerDirectoryStore>() is InMemoryCustomerDirectoryStore ? "memory" : store;
         switch (mode)
         {
+            case "warm" when file is not null:
+                return $"directory warm ({where}): written beforehand by another process";
             case "warm":
-                var directory = services.GetRequiredService<ICustomerDirectoryStore>();
-                var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-                long entries = 0;
-                foreach (var batch in File.ReadLines(path).Skip(1).Select(l => l[..l.IndexOf(',', StringComparison.Ordinal)]).Distinct().Chunk(10_000))
-                {
-                    await directory.SaveAsync([.. batch.Select(id => new CustomerDirectoryEntry(id, null, now))]).ConfigureAwait(false);
-                    entries += batch.Length;
-                }
-
-                var state = await directory.ReadSweepAsync().ConfigureAwait(false);
-                if (!await directory.TryWriteSweepAsync(new CustomerSweepState(now, entries, now, null, null), state.Version).ConfigureAwait(false))
-                {
-                    throw new InvalidOperationException("Could not note the warm directory's sweep.");
-                }
-
-                return string.Create(CultureInfo.InvariantCulture, $"directory warm ({where}): {entries:N0} entries, swept now");
+                return await WarmAsync(services.GetRequiredService<ICustomerDirectoryStore>(), services.GetRequiredService<TimeProvider>(), path, where)
+                    .ConfigureAwait(false);
             case "swept":
                 var sweep = await services.GetRequiredService<CustomerDirectory>().SweepAsync().ConfigureAwait(false);
                 return string.Create(CultureInfo.InvariantCulture,
@@ -91,9 +104,32 @@ public static class BenchDirectory
 #else
         _ = services;
         _ = store;
+        _ = file;
         _ = path;
         await Task.CompletedTask.ConfigureAwait(false);
         return mode == "cold" ? "no customer directory in this commit" : $"directory {mode} asked, but this commit has no customer directory";
 #endif
     }
+
+#if CUSTOMER_DIRECTORY
+    /// <summary>Every external id of the file recorded as confirmed now, and a complete sweep noted now.</summary>
+    private static async Task<string> WarmAsync(ICustomerDirectoryStore directory, TimeProvider time, string csv, string where)
+    {
+        var now = time.GetUtcNow();
+        long entries = 0;
+        foreach (var batch in File.ReadLines(csv).Skip(1).Select(static l => l[..l.IndexOf(',', StringComparison.Ordinal)]).Distinct().Chunk(10_000))
+        {
+            await directory.SaveAsync([.. batch.Select(id => new CustomerDirectoryEntry(id, null, now))]).ConfigureAwait(false);
+            entries += batch.Length;
+        }
+
+        var state = await directory.ReadSweepAsync().ConfigureAwait(false);
+        if (!await directory.TryWriteSweepAsync(new CustomerSweepState(now, entries, now, null, null), state.Version).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException("Could not note the warm directory's sweep.");
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"directory warm ({where}): {entries:N0} entries, swept now");
+    }
+#endif
 }

@@ -18,6 +18,9 @@ public sealed record PolarSettings(string Server, string Token, int? RequestsPer
 
     /// <summary>Where the customer directory is kept: sqlite (the CLI's store) or memory.</summary>
     public string DirectoryStore { get; init; } = "sqlite";
+
+    /// <summary>The SQLite directory file to use (kept after the run); null: a new temporary one.</summary>
+    public string? DirectoryFile { get; init; }
 }
 
 /// <summary>What a run must meet to pass: Polar requests per 1,000 grants and the peak working set.</summary>
@@ -37,7 +40,7 @@ public static class EndToEndBenchmark
         var services = PolarHost.Build(polar, tally);
         await using (services.ConfigureAwait(false))
         {
-            var directory = await BenchDirectory.PrepareAsync(services, polar.Directory, polar.DirectoryStore, path).ConfigureAwait(false);
+            var directory = await BenchDirectory.PrepareAsync(services, polar.Directory, polar.DirectoryStore, polar.DirectoryFile, path).ConfigureAwait(false);
             var probe = await BalanceProbe.StartAsync(services.GetRequiredService<IPolarGateway>(), path).ConfigureAwait(false);
             tally.Reset();
             var runner = services.GetRequiredService<BulkRunner>();
