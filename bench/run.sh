@@ -2,7 +2,7 @@
 # Benchmarks of bulk credit grants (docs/benchmarks.md). Builds Release, starts the Polar emulator in its own process on
 # a free port with a generated token, seeds customers, runs the measurements, stops the emulator and prints a table.
 #
-#   bench/run.sh [all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails] [--slow] [--no-build]
+#   bench/run.sh [all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails|directory-store] [--slow] [--no-build]
 #                [--rounds N] [--rows N]
 #   bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N] [--directory warm|cold]
 #
@@ -23,6 +23,8 @@
 #             and one directory: 1,000 to customers the directory does not know yet, the same 1,000 again (known), then
 #             1,000 mixed (500 known, 250 existing but unknown, 250 new with emails)                            ~1 min
 #   limited-emails  issue #12: emails-cold at 500 requests/minute (emulator and gateway budget)                ~3 min
+#   directory-store  issue #12: the compare file (--rows, default 1,000,000 rows without emails) with a warm directory
+#             in the CLI's SQLite file and in memory, alternately (--rounds, default 2): what the directory's lookups cost
 #   all       fast, then limited (the default)
 #   --slow    limited also grants 10,000 rows WITH emails of existing customers (10,011 requests, ~20 min)
 #   --directory  compare, batch-sizes: the customer directory each run starts from, warm (default: the organization swept within the
@@ -33,13 +35,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: bench/run.sh [all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails] [--slow] [--no-build]
+usage="usage: bench/run.sh [all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails|directory-store] [--slow] [--no-build]
               [--rounds N] [--rows N]
        bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N] [--directory warm|cold]"
 suite=all slow=0 build=1 rounds="" rows=1000000 commits=() directory=warm
 while [ $# -gt 0 ]; do
   case "$1" in
-    all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails) suite=$1 ;;
+    all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails|directory-store) suite=$1 ;;
     compare) suite=compare
       [ $# -ge 3 ] || { echo "$usage" >&2; exit 2; }
       commits=("$2" "$3"); shift 2 ;;
@@ -263,6 +265,19 @@ run_single_grants() {
   stop_emulator
 }
 
+run_directory_store() {
+  local rounds=${rounds:-2} store
+  echo "== directory store: $rows rows to existing customers without emails, directory warm, SQLite then memory, $rounds rounds"
+  gen "$work/warmup.csv" --rows 20000 --shape ids --variant 9
+  gen "$work/compare.csv" --rows "$rows" --shape ids --variant 1
+  for round in $(seq 1 "$rounds"); do
+    echo "   round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    for store in sqlite memory; do
+      seeded_run "directory in $store" "$bench" "$work/compare.csv" --directory-store "$store"
+    done
+  done
+}
+
 echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, $(dotnet --version) SDK, load $(cut -d' ' -f1-3 /proc/loadavg)"
 case "$suite" in
   parse) run_parse ;;
@@ -275,11 +290,12 @@ case "$suite" in
   emails-cold) run_emails_cold ;;
   single-grants) run_single_grants ;;
   limited-emails) run_emails_cold limited-emails-100k-cold --requests-per-minute 500 ;;
+  directory-store) run_directory_store ;;
 esac
 
 echo
 case "$suite" in
-  compare|batch-sizes) "$bench" compare "$results" ;;
+  compare|batch-sizes|directory-store) "$bench" compare "$results" ;;
   *) "$bench" report "$results" ;;
 esac
 echo "(results: $results)"

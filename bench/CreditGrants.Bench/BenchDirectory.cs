@@ -89,7 +89,7 @@ public static class BenchDirectory
         var where = services.GetRequiredService<ICustomerDirectoryStore>() is InMemoryCustomerDirectoryStore ? "memory" : store;
         switch (mode)
         {
-            case "warm" when file is not null:
+            case "warm" when file is not null && where == "sqlite":
                 return $"directory warm ({where}): written beforehand by another process";
             case "warm":
                 return await WarmAsync(services.GetRequiredService<ICustomerDirectoryStore>(), services.GetRequiredService<TimeProvider>(), path, where)
