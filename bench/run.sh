@@ -2,8 +2,9 @@
 # Benchmarks of bulk credit grants (docs/benchmarks.md). Builds Release, starts the Polar emulator in its own process on
 # a free port with a generated token, seeds customers, runs the measurements, stops the emulator and prints a table.
 #
-#   bench/run.sh [all|parse|fast|limited|campaign|batch-sizes] [--slow] [--no-build] [--rounds N] [--rows N]
-#   bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N]
+#   bench/run.sh [all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails|directory-store] [--slow] [--no-build]
+#                [--rounds N] [--rows N]
+#   bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N] [--directory warm|cold]
 #
 #   parse     parse + validate throughput (no emulator)                                        ~1 min
 #   fast      parse, then bulk end to end (100k and 1M rows, ids and emails) and the naive way  ~6 min
@@ -16,20 +17,31 @@
 #             it, so both are measured by the same harness; the emulator is this checkout's.         ~4 min
 #   batch-sizes  the same run with larger chunks and ingest requests (Bulk:ChunkRows / Polar:MaxEventsPerRequest:
 #             1000/1000, 2500/1000, 2500/2500, 5000/5000, 10000/10000), alternately, --rounds each (default 2) ~5 min
+#   emails-cold     issue #12: 100,000 rows WITH emails to existing customers of an organization of 100,000, the CLI's
+#             customer directory (SQLite) starting empty, so the run sweeps the customer list; no request limit   ~2 min
+#   single-grants   issue #12: single grants as POST /api/grants makes them (GrantService, one at a time), in one process
+#             and one directory: 1,000 to customers the directory does not know yet, the same 1,000 again (known), then
+#             1,000 mixed (500 known, 250 existing but unknown, 250 new with emails)                            ~1 min
+#   limited-emails  issue #12: emails-cold at 500 requests/minute (emulator and gateway budget)                ~3 min
+#   directory-store  issue #12: the compare file (--rows, default 1,000,000 rows without emails) with a warm directory
+#             in the CLI's SQLite file and in memory, alternately (--rounds, default 2): what the directory's lookups cost
 #   all       fast, then limited (the default)
 #   --slow    limited also grants 10,000 rows WITH emails of existing customers (10,011 requests, ~20 min)
+#   --directory  compare, batch-sizes: the customer directory each run starts from, warm (default: the organization swept within the
+#             hour, written straight into the directory) or cold (empty: the run sweeps); commits without a directory ignore it
 #   --no-build  use the last Release build (e.g. for a second run.sh started while one is running)
 #
 # Results: one JSON line per measurement in bench/results/last-<suite>.jsonl (not committed); the table is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: bench/run.sh [all|parse|fast|limited|campaign|batch-sizes] [--slow] [--no-build] [--rounds N] [--rows N]
-       bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N]"
-suite=all slow=0 build=1 rounds="" rows=1000000 commits=()
+usage="usage: bench/run.sh [all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails|directory-store] [--slow] [--no-build]
+              [--rounds N] [--rows N]
+       bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N] [--directory warm|cold]"
+suite=all slow=0 build=1 rounds="" rows=1000000 commits=() directory=warm
 while [ $# -gt 0 ]; do
   case "$1" in
-    all|parse|fast|limited|campaign|batch-sizes) suite=$1 ;;
+    all|parse|fast|limited|campaign|batch-sizes|emails-cold|single-grants|limited-emails|directory-store) suite=$1 ;;
     compare) suite=compare
       [ $# -ge 3 ] || { echo "$usage" >&2; exit 2; }
       commits=("$2" "$3"); shift 2 ;;
@@ -37,6 +49,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0 ;;
     --rounds) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; rounds=$2; shift ;;
     --rows) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; rows=$2; shift ;;
+    --directory) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; directory=$2; shift ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
@@ -153,12 +166,21 @@ run_campaign() {
 }
 
 # seeded_run <label> <bench executable> <file> [bench options…]: a fresh emulator seeded with the file's customers, the
-# unreported warm-up, then one measurement, so that no run inherits another's events or a warmer emulator.
+# unreported warm-up, then one measurement, so that no run inherits another's events or a warmer emulator. The warm-up's
+# customer directory is warm, so that it never sweeps the organization (its directory is its own process's anyway).
+# With --directory warm, the measured run's directory (a SQLite file, as the CLI keeps it) is written beforehand by a
+# process of its own, so that neither its memory nor its time is the measured run's.
 seeded_run() {
   local label=$1 runner=$2 file=$3; shift 3
+  local warm=()
+  if [ "$directory" = warm ]; then
+    rm -f "$work/directory.db"
+    "$runner" directory-warm "$work/directory.db" --from "$file"
+    warm=(--directory-file "$work/directory.db")
+  fi
   start_emulator "$label" "$rows"
-  "$runner" bulk "$work/warmup.csv" --name warmup > /dev/null
-  "$runner" bulk "$file" --name "$label" --server-pid "$emulator_pid" "$@" >> "$results"
+  "$runner" bulk "$work/warmup.csv" --name warmup --directory warm > /dev/null
+  "$runner" bulk "$file" --name "$label" --server-pid "$emulator_pid" --directory "$directory" "${warm[@]}" "$@" >> "$results"
   stop_emulator
 }
 
@@ -189,7 +211,7 @@ run_compare() {
   local bench_a="$dir_a/bench/CreditGrants.Bench/bin/Release/net10.0/credit-grants-bench"
   local bench_b="$dir_b/bench/CreditGrants.Bench/bin/Release/net10.0/credit-grants-bench"
   bench=$bench_a # generates the files and prints the report
-  echo "== compare A = $a, B = $b: $rows rows to existing customers without emails, $rounds rounds of A then B"
+  echo "== compare A = $a, B = $b: $rows rows to existing customers without emails, directory $directory, $rounds rounds of A then B"
   gen "$work/warmup.csv" --rows 20000 --shape ids --variant 9
   gen "$work/compare.csv" --rows "$rows" --shape ids --variant 1
   for round in $(seq 1 "$rounds"); do
@@ -213,6 +235,49 @@ run_batch_sizes() {
   done
 }
 
+# Issue #12: rows WITH emails of existing customers, the directory starting empty (cold), so the run sweeps the list.
+run_emails_cold() {
+  local label=${1:-emails-100k-cold}; shift || true
+  echo "== $label: 100,000 rows with emails, existing customers, organization of 100,000, directory cold (SQLite) $*"
+  gen "$work/warmup.csv" --rows 20000 --shape ids --variant 9
+  gen "$work/emails-100k.csv" --rows 100000 --shape emails --variant 2
+  start_emulator "$label" 100000 "$@"
+  # The warm-up would spend the limited emulator's first minute: only without a limit.
+  if [ $# -eq 0 ]; then "$bench" bulk "$work/warmup.csv" --name warmup --directory warm > /dev/null; fi
+  measure bulk "$work/emails-100k.csv" --name "$label" --directory cold --max-requests-per-1000 12 --max-peak-mb 200 "$@"
+  stop_emulator
+}
+
+# Issue #12: single grants (POST /api/grants's GrantService), one process, one directory that starts empty.
+run_single_grants() {
+  echo "== single grants, one at a time, one directory (SQLite) starting empty; organization of 2,000 customers"
+  gen "$work/first.csv" --rows 1000 --shape ids --variant 11
+  gen "$work/known.csv" --rows 1000 --shape ids --variant 12
+  # Mixed: 500 known (user-1…500), 250 existing that the directory has not seen (user-1001…1250), 250 new (new-1…250).
+  gen "$work/mixed-known.csv" --rows 500 --shape emails --variant 13
+  gen "$work/mixed-unknown.csv" --rows 250 --shape emails --first 1001 --variant 13
+  gen "$work/mixed-new.csv" --rows 250 --shape emails --prefix new --variant 13
+  { cat "$work/mixed-known.csv"; tail -n +2 "$work/mixed-unknown.csv"; tail -n +2 "$work/mixed-new.csv"; } > "$work/mixed.csv"
+  gen "$work/warmup.csv" --rows 20000 --shape ids --variant 9
+  start_emulator single-grants 2000
+  "$bench" bulk "$work/warmup.csv" --name warmup --directory warm > /dev/null
+  measure grants "single-first-1000=$work/first.csv,single-known-1000=$work/known.csv,single-mixed-1000=$work/mixed.csv"
+  stop_emulator
+}
+
+run_directory_store() {
+  local rounds=${rounds:-2} store
+  echo "== directory store: $rows rows to existing customers without emails, directory warm, SQLite then memory, $rounds rounds"
+  gen "$work/warmup.csv" --rows 20000 --shape ids --variant 9
+  gen "$work/compare.csv" --rows "$rows" --shape ids --variant 1
+  for round in $(seq 1 "$rounds"); do
+    echo "   round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    for store in sqlite memory; do
+      seeded_run "directory in $store" "$bench" "$work/compare.csv" --directory-store "$store"
+    done
+  done
+}
+
 echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, $(dotnet --version) SDK, load $(cut -d' ' -f1-3 /proc/loadavg)"
 case "$suite" in
   parse) run_parse ;;
@@ -222,11 +287,15 @@ case "$suite" in
   all) run_fast; run_limited ;;
   compare) run_compare ;;
   batch-sizes) run_batch_sizes ;;
+  emails-cold) run_emails_cold ;;
+  single-grants) run_single_grants ;;
+  limited-emails) run_emails_cold limited-emails-100k-cold --requests-per-minute 500 ;;
+  directory-store) run_directory_store ;;
 esac
 
 echo
 case "$suite" in
-  compare|batch-sizes) "$bench" compare "$results" ;;
+  compare|batch-sizes|directory-store) "$bench" compare "$results" ;;
   *) "$bench" report "$results" ;;
 esac
 echo "(results: $results)"

@@ -12,6 +12,10 @@ internal static class BenchCommand
           parse    <file> [--name <label>] [--chunk-rows 1000]
           bulk     <file> [--name <label>] [--chunk-rows 1000] [--max-events-per-request <n>] [--requests-per-minute <n>]
                    [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
+                   [--directory cold|warm|swept] [--directory-store sqlite|memory] [--directory-file <sqlite file>]
+          directory-warm <sqlite file> --from <file>   a warm directory of the file's customers, for bulk --directory-file
+          grants   <name>=<file>[,<name>=<file>…] [--directory-store sqlite|memory] [--requests-per-minute <n>] [--server-pid <pid>]
+                   single grants as POST /api/grants makes them, file after file in one process (one directory)
           naive    <file> [--name <label>] [--rows <n>] [--baseline <bulk label>] [--requests-per-minute <n>] [--server-pid <pid>]
           campaign <label> [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
           report   <results.jsonl>
@@ -49,8 +53,26 @@ internal static class BenchCommand
                 return 0;
             case "bulk":
                 Print(await EndToEndBenchmark.BulkAsync(name, file,
-                    Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")) with { MaxEventsPerRequest = Number("--max-events-per-request") },
+                    Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")) with
+                    {
+                        MaxEventsPerRequest = Number("--max-events-per-request"),
+                        Directory = Text("--directory", "cold"),
+                        DirectoryStore = Text("--directory-store", "sqlite"),
+                        DirectoryFile = options.GetValueOrDefault("--directory-file"),
+                    },
                     new EndToEndTargets(Real("--max-requests-per-1000"), Real("--max-peak-mb"))).ConfigureAwait(false));
+                return 0;
+            case "directory-warm":
+                Console.Error.WriteLine(await BenchDirectory.WriteWarmFileAsync(file, Text("--from", "")).ConfigureAwait(false));
+                return 0;
+            case "grants":
+                var files = file.Split(',').Select(static f => f.Split('=', 2)).Select(static p => (p[0], p[1])).ToList();
+                var polar = Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")) with { DirectoryStore = Text("--directory-store", "sqlite") };
+                foreach (var result in await EndToEndBenchmark.GrantSequenceAsync(files, polar).ConfigureAwait(false))
+                {
+                    Print(result);
+                }
+
                 return 0;
             case "naive":
                 Print(await EndToEndBenchmark.NaiveAsync(name, file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),

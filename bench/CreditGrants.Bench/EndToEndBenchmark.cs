@@ -12,6 +12,15 @@ public sealed record PolarSettings(string Server, string Token, int? RequestsPer
 {
     /// <summary><c>Polar:MaxEventsPerRequest</c> for the run; null keeps the gateway's default.</summary>
     public int? MaxEventsPerRequest { get; init; }
+
+    /// <summary>The customer directory a bulk run starts from: cold, warm or swept (see <see cref="BenchDirectory"/>).</summary>
+    public string Directory { get; init; } = "cold";
+
+    /// <summary>Where the customer directory is kept: sqlite (the CLI's store) or memory.</summary>
+    public string DirectoryStore { get; init; } = "sqlite";
+
+    /// <summary>The SQLite directory file to use (kept after the run); null: a new temporary one.</summary>
+    public string? DirectoryFile { get; init; }
 }
 
 /// <summary>What a run must meet to pass: Polar requests per 1,000 grants and the peak working set.</summary>
@@ -31,6 +40,7 @@ public static class EndToEndBenchmark
         var services = PolarHost.Build(polar, tally);
         await using (services.ConfigureAwait(false))
         {
+            var directory = await BenchDirectory.PrepareAsync(services, polar.Directory, polar.DirectoryStore, polar.DirectoryFile, path).ConfigureAwait(false);
             var probe = await BalanceProbe.StartAsync(services.GetRequiredService<IPolarGateway>(), path).ConfigureAwait(false);
             tally.Reset();
             var runner = services.GetRequiredService<BulkRunner>();
@@ -55,26 +65,18 @@ public static class EndToEndBenchmark
             }
 
             var requests = tally.Total;
-            var byKind = tally.ByKind;
-            var rateLimited = tally.RateLimited;
-            var wait = tally.WaitSeconds;
-            var bytesSent = tally.BytesSent;
+            var counted = tally.Stamp(new BenchResult(name, "bulk", summary.Rows, seconds, memory));
             var check = await probe.FinishAsync().ConfigureAwait(false);
-            var result = new BenchResult(name, "bulk", summary.Rows, seconds, memory)
+            var result = counted with
             {
                 Granted = summary.Granted + summary.GrantedOrDuplicate,
                 Rejected = summary.Rejected + summary.Failed,
                 Duplicates = summary.Duplicates,
-                Requests = requests,
-                RequestsByKind = byKind,
-                RateLimited = rateLimited,
-                PolarWaitSeconds = wait,
-                BytesSent = bytesSent,
                 RequestsPerMinute = polar.RequestsPerMinute,
                 BoundSeconds = polar.RequestsPerMinute is { } budget ? requests * 60.0 / budget : null,
                 ChunkRows = polar.ChunkRows,
                 MaxEventsPerRequest = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PolarClientOptions>>().Value.MaxEventsPerRequest,
-                Note = check,
+                Note = $"{check}; {directory}",
             };
             return WithTargets(result, targets);
         }
@@ -87,71 +89,97 @@ public static class EndToEndBenchmark
         var services = PolarHost.Build(polar, tally);
         await using (services.ConfigureAwait(false))
         {
-            var probe = await BalanceProbe.StartAsync(services.GetRequiredService<IPolarGateway>(), path).ConfigureAwait(false);
-            tally.Reset();
-            var grants = services.GetRequiredService<GrantService>();
-            var validator = services.GetRequiredService<GrantValidator>();
-            long rows = 0, granted = 0, refused = 0;
-            double seconds;
-            ResourceFigures memory;
-            var watch = ResourceWatch.Start(polar.ServerProcessId);
-            await using (watch.ConfigureAwait(false))
+            var result = await GrantEachAsync(services, tally, name, path, polar, maxRows).ConfigureAwait(false);
+            var perRow = result.Seconds / Math.Max(1, result.Rows);
+            return result with
             {
-                var clock = Stopwatch.StartNew();
-                var plan = await FileChunks.PlanAsync(path, polar.ChunkRows).ConfigureAwait(false);
-                await foreach (var chunk in FileChunks.ReadAsync(path, plan, validator).ConfigureAwait(false))
-                {
-                    foreach (var row in chunk.TakeWhile(_ => rows < maxRows))
-                    {
-                        rows++;
-                        if (!row.IsValid)
-                        {
-                            refused++;
-                            continue;
-                        }
+                Baseline = baseline,
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"extrapolated: 100,000 rows {perRow * 100_000 / 60:F1} min, 1,000,000 rows {perRow * 1_000_000 / 60:F0} min; {result.Note}"),
+            };
+        }
+    }
 
-                        try
-                        {
-                            var outcome = await grants.GrantAsync(row.Grant!).ConfigureAwait(false);
-                            granted += outcome.Status == GrantStatus.Granted ? 1 : 0;
-                        }
-                        catch (GrantException)
-                        {
-                            refused++;
-                        }
+    /// <summary>
+    /// Single grants as the app's <c>POST /api/grants</c> makes them (<c>GrantApi</c> calls <see cref="GrantService.GrantAsync"/>
+    /// once per request; its caps and body checks make no Polar request): every row of each file in turn, one at a time, in
+    /// one process, so that the customer directory (<see cref="PolarSettings.DirectoryStore"/>, starting empty) keeps what
+    /// the earlier files taught it. One result per file, its requests counted alone.
+    /// </summary>
+    public static async Task<IReadOnlyList<BenchResult>> GrantSequenceAsync(IReadOnlyList<(string Name, string Path)> files, PolarSettings polar)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(polar);
+        var tally = new RequestTally();
+        var services = PolarHost.Build(polar, tally);
+        await using (services.ConfigureAwait(false))
+        {
+            var results = new List<BenchResult>(files.Count);
+            foreach (var (name, path) in files)
+            {
+                results.Add(await GrantEachAsync(services, tally, name, path, polar, long.MaxValue).ConfigureAwait(false) with { Kind = "single grants" });
+            }
+
+            return results;
+        }
+    }
+
+    /// <summary>Each row of the file granted alone with <see cref="GrantService.GrantAsync"/>, in file order; the requests counted from the first grant to the last.</summary>
+    private static async Task<BenchResult> GrantEachAsync(ServiceProvider services, RequestTally tally, string name, string path, PolarSettings polar, long maxRows)
+    {
+        var probe = await BalanceProbe.StartAsync(services.GetRequiredService<IPolarGateway>(), path).ConfigureAwait(false);
+        tally.Reset();
+        var grants = services.GetRequiredService<GrantService>();
+        var validator = services.GetRequiredService<GrantValidator>();
+        long rows = 0, granted = 0, refused = 0;
+        double seconds;
+        ResourceFigures memory;
+        var watch = ResourceWatch.Start(polar.ServerProcessId);
+        await using (watch.ConfigureAwait(false))
+        {
+            var clock = Stopwatch.StartNew();
+            var plan = await FileChunks.PlanAsync(path, polar.ChunkRows).ConfigureAwait(false);
+            await foreach (var chunk in FileChunks.ReadAsync(path, plan, validator).ConfigureAwait(false))
+            {
+                foreach (var row in chunk.TakeWhile(_ => rows < maxRows))
+                {
+                    rows++;
+                    if (!row.IsValid)
+                    {
+                        refused++;
+                        continue;
                     }
 
-                    if (rows >= maxRows)
+                    try
                     {
-                        break;
+                        var outcome = await grants.GrantAsync(row.Grant!).ConfigureAwait(false);
+                        granted += outcome.Status == GrantStatus.Granted ? 1 : 0;
+                    }
+                    catch (GrantException)
+                    {
+                        refused++;
                     }
                 }
 
-                seconds = clock.Elapsed.TotalSeconds;
-                memory = watch.Stop();
+                if (rows >= maxRows)
+                {
+                    break;
+                }
             }
 
-            var requests = tally.Total;
-            var byKind = tally.ByKind;
-            var rateLimited = tally.RateLimited;
-            var wait = tally.WaitSeconds;
-            var bytesSent = tally.BytesSent;
-            var check = await probe.FinishAsync().ConfigureAwait(false);
-            var perRow = seconds / Math.Max(1, rows);
-            return new BenchResult(name, "naive", rows, seconds, memory)
-            {
-                Granted = granted,
-                Rejected = refused,
-                Requests = requests,
-                RequestsByKind = byKind,
-                RateLimited = rateLimited,
-                PolarWaitSeconds = wait,
-                BytesSent = bytesSent,
-                Baseline = baseline,
-                Note = string.Create(CultureInfo.InvariantCulture,
-                    $"extrapolated: 100,000 rows {perRow * 100_000 / 60:F1} min, 1,000,000 rows {perRow * 1_000_000 / 60:F0} min; {check}"),
-            };
+            seconds = clock.Elapsed.TotalSeconds;
+            memory = watch.Stop();
         }
+
+        var counted = tally.Stamp(new BenchResult(name, "naive", rows, seconds, memory));
+        var check = await probe.FinishAsync().ConfigureAwait(false);
+        return counted with
+        {
+            Granted = granted,
+            Rejected = refused,
+            RequestsPerMinute = polar.RequestsPerMinute,
+            Note = check,
+        };
     }
 
     internal static BenchResult WithTargets(BenchResult result, EndToEndTargets targets)

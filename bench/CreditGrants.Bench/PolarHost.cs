@@ -42,6 +42,7 @@ public static class PolarHost
                 options.MaxEventsPerRequest = maxEvents;
             }
         });
+        BenchDirectory.AddStore(services, polar.DirectoryStore, polar.DirectoryFile);
         services.AddGrantServices();
         services.Configure<BulkOptions>(options => options.ChunkRows = polar.ChunkRows);
         services.AddSingleton(tally);

@@ -42,6 +42,20 @@ public sealed class RequestTally
         }
     }
 
+    /// <summary>The result with the requests counted so far: total, by kind, 429 answers, time waiting, bytes sent.</summary>
+    public BenchResult Stamp(BenchResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return result with
+        {
+            Requests = Total,
+            RequestsByKind = ByKind,
+            RateLimited = RateLimited,
+            PolarWaitSeconds = WaitSeconds,
+            BytesSent = BytesSent,
+        };
+    }
+
     public void Reset()
     {
         _byKind.Clear();
@@ -58,6 +72,7 @@ public sealed class RequestTally
         {
             ("POST", _) when path.EndsWith("/v1/events/ingest", StringComparison.Ordinal) => "ingest",
             ("POST", _) when path.EndsWith("/v1/customers/", StringComparison.Ordinal) => "customer create",
+            ("GET", _) when path.EndsWith("/v1/customers/", StringComparison.Ordinal) => "customer list page",
             ("GET", _) when path.Contains("/v1/customers/", StringComparison.Ordinal) => "customer read",
             ("GET", _) when path.Contains("/v1/meters/", StringComparison.Ordinal) => "meter read",
             _ => $"{request.Method.Method} {path}",
