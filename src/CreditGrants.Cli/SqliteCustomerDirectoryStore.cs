@@ -14,7 +14,6 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
     /// <summary>The folder of the data folder that holds directory files.</summary>
     public const string Folder = "customers";
 
-    private const int MaxParameters = 500;
     private readonly string _connectionString;
     private readonly Lazy<Task> _schema;
 
@@ -40,19 +39,23 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
     {
         ArgumentNullException.ThrowIfNull(externalIds);
         var found = new Dictionary<string, CustomerDirectoryEntry>(StringComparer.Ordinal);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var batch in externalIds.Distinct(StringComparer.Ordinal).Chunk(MaxParameters))
+        if (externalIds.Count == 0)
         {
-            await using var command = connection.CreateCommand();
-            var names = batch.Select((id, i) => { command.Parameters.AddWithValue($"$p{i}", id); return $"$p{i}"; });
-            command.CommandText = $"SELECT external_id, customer_id, confirmed_at FROM customers WHERE external_id IN ({string.Join(',', names)})";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var externalId = reader.GetString(0);
-                found[externalId] = new CustomerDirectoryEntry(externalId, reader.IsDBNull(1) ? null : Guid.Parse(reader.GetString(1), CultureInfo.InvariantCulture),
-                    FromTicks(reader.GetInt64(2)));
-            }
+            return found;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        // All ids in one parameter, as a JSON array that SQLite's json_each unrolls: one statement, whatever the count.
+        command.CommandText = "SELECT c.external_id, c.customer_id, c.confirmed_at FROM json_each($ids) AS j JOIN customers AS c ON c.external_id = j.value";
+        command.Parameters.AddWithValue("$ids", System.Text.Json.JsonSerializer.Serialize(externalIds.Distinct(StringComparer.Ordinal).ToArray(),
+            DirectoryJsonContext.Default.StringArray));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var externalId = reader.GetString(0);
+            found[externalId] = new CustomerDirectoryEntry(externalId, reader.IsDBNull(1) ? null : Guid.Parse(reader.GetString(1), CultureInfo.InvariantCulture),
+                FromTicks(reader.GetInt64(2)));
         }
 
         return found;
@@ -151,3 +154,6 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
 
     private static DateTimeOffset FromTicks(long ticks) => new(ticks, TimeSpan.Zero);
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
+internal sealed partial class DirectoryJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

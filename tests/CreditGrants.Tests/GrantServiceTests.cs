@@ -62,28 +62,31 @@ public sealed class GrantServiceTests
     }
 
     [Fact]
-    public async Task An_existing_customer_is_not_created_again()
+    public async Task An_existing_customer_is_not_created_again_and_the_grant_goes_to_it_by_external_id()
     {
         var existing = _polar.AddCustomer("ada@lovelace.dev", "user-1");
 
         var outcome = await _service.GrantAsync(Grant(email: "ada@lovelace.dev"));
 
+        // One create, answered "external ID already exists": the customer is there, and nothing else is read.
+        Assert.Equal(existing, Assert.Single(_polar.Customers));
         Assert.False(outcome.CustomerCreated);
-        Assert.Equal(existing.Id, outcome.CustomerId);
-        Assert.Equal(0, _polar.CreateCalls);
+        Assert.True(outcome.CustomerExists);
+        var sent = Assert.Single(_polar.Ingested);
+        Assert.Equal(("user-1", (Guid?)null), (sent.ExternalCustomerId, sent.CustomerId));
     }
 
     [Fact]
-    public async Task A_create_that_loses_a_race_uses_the_customer_read_back()
+    public async Task A_create_that_loses_a_race_grants_to_the_winner_by_external_id()
     {
         _polar.BeforeCreate = create => _polar.AddCustomer(create.Email, create.ExternalId);
 
         var outcome = await _service.GrantAsync(Grant(email: "ada@lovelace.dev"));
 
-        var winner = Assert.Single(_polar.Customers);
+        Assert.Single(_polar.Customers);
         Assert.False(outcome.CustomerCreated);
-        Assert.Equal(winner.Id, outcome.CustomerId);
-        Assert.Equal(winner.Id, Assert.Single(_polar.Ingested).CustomerId);
+        Assert.True(outcome.CustomerExists);
+        Assert.Equal("user-1", Assert.Single(_polar.Ingested).ExternalCustomerId);
     }
 
     [Fact]

@@ -120,16 +120,14 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
             return (null, true, false);
         }
 
-        if (await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false) is { } existing)
-        {
-            return (existing, false, false);
-        }
-
         if (reference.Email is null)
         {
-            return (null, false, false);
+            // Nothing to create a customer from: read it (one request), or the event waits for it by external id.
+            return (await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false), false, false);
         }
 
+        // Create first, as bulk rows do: one request whether the customer is new (201) or exists (Polar's "external ID already
+        // exists"); a read first would cost a second request for every new customer, the usual case of a grant with an email.
         try
         {
             var created = await polar.CreateCustomerAsync(new CustomerCreate(reference.Email, reference.Name, externalId), cancellationToken)
@@ -140,10 +138,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Conflict)
         {
-            // Another create won the race for this external id, or the email belongs to someone else: read back to tell which.
-            if (await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false) is { } raced)
+            if (ex.Errors.Any(e => e.Location is [.., "external_id"]))
             {
-                return (raced, false, false);
+                // A customer holds the external id (made before, or by a create that raced this one): the grant goes to it.
+                await directory.RememberExistsAsync(externalId, cancellationToken).ConfigureAwait(false);
+                return (null, true, false);
             }
 
             var owner = await polar.FindCustomerByEmailAsync(reference.Email, cancellationToken).ConfigureAwait(false);
