@@ -216,7 +216,8 @@ public sealed partial class CreditsCli
             }
             else
             {
-                await _out.WriteLineAsync($"{swept.Customers:N0} customers recorded in {swept.Requests:N0} Polar requests.").ConfigureAwait(false);
+                await _out.WriteLineAsync($"{swept.Customers:N0} customer{(swept.Customers == 1 ? "" : "s")} recorded in {swept.Requests:N0} Polar " +
+                    $"request{(swept.Requests == 1 ? "" : "s")}.").ConfigureAwait(false);
             }
 
             return ExitCodes.Ok;
