@@ -156,7 +156,7 @@ public sealed class CliTokenScanTests : IAsyncLifetime
         await Run("balance --json", Settings(_faulty, tokenInEnvironment: true), "balance", "--customer", "scan-1", "--json", "--verbose");
         await Run("bulk run", Settings(_faulty), ["bulk", "run", bulkFile, "--out", Path.Combine(_dir, "grants.results.csv"), .. file]);
         await Run("bulk run --dry-run --json", Settings(_faulty), ["bulk", "run", bulkFile, "--dry-run", "--json", "--batch", "dry", "--out", Path.Combine(_dir, "dry.results.csv"), .. file]);
-        await Run("bulk run --storage", Settings(_faulty), ["bulk", "run", bulkFile, "--batch", "shared", "--out", Path.Combine(_dir, "shared.results.csv"), .. storage, .. file]);
+        await Run("bulk run --storage", Settings(_faulty), ["bulk", "run", bulkFile, "--batch", "budget-run", "--out", Path.Combine(_dir, "budget-run.results.csv"), .. storage, .. file]);
         await Run("campaigns preview", Settings(_faulty), ["campaigns", "preview", campaign, .. file]);
         await Run("campaigns run --local-state", Settings(_faulty), ["campaigns", "run", campaign, "--local-state", .. file]);
         await Run("campaigns run --storage --json", Settings(_faulty), ["campaigns", "run", campaign, "--json", .. storage, .. file]);
