@@ -1,0 +1,23 @@
+using System.Text.Json;
+using Azure.Storage.Queues;
+
+namespace CreditGrants.Testing;
+
+/// <summary>The <c>extensions.queues</c> section of the app's host.json, with the host's defaults for what it leaves out.</summary>
+internal sealed record QueuesHostJson(int BatchSize, int NewBatchThreshold, TimeSpan MaxPollingInterval, TimeSpan VisibilityTimeout,
+    int MaxDequeueCount, QueueMessageEncoding MessageEncoding)
+{
+    public static QueuesHostJson Read(string path)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
+        var queues = document.RootElement.GetProperty("extensions").GetProperty("queues");
+        int Int(string name, int fallback) => queues.TryGetProperty(name, out var v) ? v.GetInt32() : fallback;
+        TimeSpan Time(string name, TimeSpan fallback) =>
+            queues.TryGetProperty(name, out var v) ? TimeSpan.Parse(v.GetString()!, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+        var encoding = queues.TryGetProperty("messageEncoding", out var e) && e.GetString() is "none"
+            ? QueueMessageEncoding.None
+            : QueueMessageEncoding.Base64;
+        return new QueuesHostJson(Int("batchSize", 16), Int("newBatchThreshold", 8), Time("maxPollingInterval", TimeSpan.FromMinutes(1)),
+            Time("visibilityTimeout", TimeSpan.Zero), Int("maxDequeueCount", 5), encoding);
+    }
+}
