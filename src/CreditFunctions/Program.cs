@@ -2,6 +2,7 @@ using CreditFunctions;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 
+CreditGrants.CultureDefaults.UseInvariant();
 var builder = FunctionsApplication.CreateBuilder(args);
 
 builder.Services.AddCreditFunctionsTelemetry();

@@ -2,6 +2,8 @@ using System.Collections;
 using System.Runtime.InteropServices;
 using CreditGrants.Cli;
 
+CreditGrants.CultureDefaults.UseInvariant();
+
 // Settings such as Grants__DefaultMeter or Polar__RequestsPerMinute come from the environment, as in the Functions app.
 var configuration = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
 foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())

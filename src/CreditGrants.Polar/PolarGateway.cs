@@ -31,17 +31,65 @@ public sealed partial class PolarGateway(
 
     private readonly ConcurrentDictionary<string, (GrantTarget Target, DateTimeOffset Expires)> _targets = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The customer whose external id is exactly <paramref name="externalId"/>, or null. An id that is safe as a path segment is
+    /// read with <c>GET /v1/customers/external/{id}</c>; any other (holding <c>/</c>, <c>\</c>, <c>%</c>, <c>?</c>, <c>#</c>, or
+    /// being <c>.</c> or <c>..</c>) never goes into a path, since Polar's server decodes the path before routing (an id
+    /// <c>a/state</c> would read customer <c>a</c>'s state): it is looked up in the customer list (its <c>query</c> matches
+    /// external id prefixes) and matched exactly. Either way an answer counts only if it is a customer with exactly that
+    /// external id; anything else throws <see cref="PolarException"/> rather than being taken for the customer.
+    /// </summary>
     public async Task<Customer?> FindCustomerByExternalIdAsync(string externalId, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(externalId);
+        if (!IsSafePathSegment(externalId))
+        {
+            return await FindCustomerInListAsync(externalId, cancellationToken).ConfigureAwait(false);
+        }
+
+        Customer customer;
         try
         {
-            return await client.GetCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false);
+            customer = await client.GetCustomerByExternalIdAsync(externalId, cancellationToken).ConfigureAwait(false);
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.NotFound)
         {
             return null;
         }
+
+        return string.Equals(customer.ExternalId, externalId, StringComparison.Ordinal)
+            ? customer
+            : throw new PolarException(PolarErrorKind.Unexpected,
+                $"Polar answered the read of external id '{Escape(externalId)}' with a customer whose external id is '{Escape(customer.ExternalId)}'; it was not taken for that customer.",
+                System.Net.HttpStatusCode.OK);
     }
+
+    /// <summary>Whether a value can stand as one path segment that Polar's server routes as it is (after decoding it).</summary>
+    public static bool IsSafePathSegment(string value) =>
+        value is not ("" or "." or "..") && value.IndexOfAny(['/', '\\', '%', '?', '#']) < 0;
+
+    private async Task<Customer?> FindCustomerInListAsync(string externalId, CancellationToken cancellationToken)
+    {
+        for (var page = 1; page <= MaxPages; page++)
+        {
+            var result = await client.ListCustomersAsync(new CustomerListQuery(Query: externalId, Page: page, Limit: 100), cancellationToken)
+                .ConfigureAwait(false);
+            if (result.Items.FirstOrDefault(c => c.DeletedAt is null && string.Equals(c.ExternalId, externalId, StringComparison.Ordinal)) is { } match)
+            {
+                return match;
+            }
+
+            if (result.Items.Count == 0 || page >= result.Pagination.MaxPage)
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+
+    private static string Escape(string? value) =>
+        value is null ? "none" : string.Concat(value.Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? $"\\u{(int)c:X4}" : c.ToString()));
 
     public async Task<Customer?> FindCustomerByEmailAsync(string email, CancellationToken cancellationToken = default)
     {

@@ -8,6 +8,9 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // Formatting and parsing free of the machine's locale (the build runs with ICU, not invariant mode).
+        System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         var outcome = EmulatorCommandLine.Parse(args, Environment.GetEnvironmentVariable);
         if (outcome.Help)
         {

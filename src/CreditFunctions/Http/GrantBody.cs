@@ -62,7 +62,7 @@ internal sealed partial class GrantBodyJsonContext : JsonSerializerContext;
 /// value as sent and what is accepted. The serializer decides what is refused; the body is only looked at again, leniently,
 /// to name the value in the message.
 /// </summary>
-internal static class GrantBodyReader
+internal static partial class GrantBodyReader
 {
     private static readonly string[] TopLevelFields = ["customer", "units", "meter", "reason", "grantId"];
     private static readonly string[] CustomerFields = ["externalId", "customerId", "email", "name"];
@@ -107,6 +107,13 @@ internal static class GrantBodyReader
             return (null, errors);
         }
 
+        if (Nesting(bytes) is var depth && depth > MaxDepth)
+        {
+            errors.Add(new FieldError("body", null,
+                $"is nested {depth} levels deep; at most {MaxDepth} are read, and a grant body needs 2: {Accepted("body", maxUnits)}"));
+            return (null, errors);
+        }
+
         GrantBody? body;
         try
         {
@@ -130,9 +137,18 @@ internal static class GrantBodyReader
         }
 
         var grantId = body.GrantId;
+        if (idempotencyKey is not null && CreditGrants.Identity.Identifier.Trim(idempotencyKey) is var trimmedKey && trimmedKey.Length != idempotencyKey.Length)
+        {
+            // The key is the grant id: taken exactly as given, as grantId is (GrantValidator), so a retry of a grant made with
+            // the space can never become a second grant.
+            errors.Add(FieldError.Of(idempotencyHeader, idempotencyKey,
+                $"has spaces at its start or end; grant ids are taken exactly as given, so send '{CreditGrants.Identity.Display.Escape(trimmedKey)}' if that is the grant you mean"));
+            return (null, errors);
+        }
+
         if (grantId is not null && idempotencyKey is not null && !string.Equals(grantId, idempotencyKey, StringComparison.Ordinal))
         {
-            errors.Add(new FieldError("grantId", grantId, $"differs from the {idempotencyHeader} header '{idempotencyKey}'; send one, or the same value in both"));
+            errors.Add(FieldError.Of("grantId", grantId, $"differs from the {idempotencyHeader} header '{CreditGrants.Identity.Display.Shorten(idempotencyKey)}'; send one, or the same value in both"));
         }
 
         grantId ??= idempotencyKey;
@@ -152,11 +168,57 @@ internal static class GrantBodyReader
             body.Meter, body.Reason, "http"), errors);
     }
 
+    /// <summary>How deep a body may nest (the serializer's default); deeper bodies are refused saying so, not as invalid JSON.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>The deepest nesting of objects and arrays in a JSON text (strings and their escapes skipped).</summary>
+    private static int Nesting(ReadOnlySpan<byte> bytes)
+    {
+        int depth = 0, deepest = 0;
+        var inString = false;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var b = bytes[i];
+            if (inString)
+            {
+                if (b == (byte)'\\')
+                {
+                    i++;
+                }
+                else if (b == (byte)'"')
+                {
+                    inString = false;
+                }
+            }
+            else if (b == (byte)'"')
+            {
+                inString = true;
+            }
+            else if (b is (byte)'{' or (byte)'[')
+            {
+                deepest = Math.Max(deepest, ++depth);
+            }
+            else if (b is (byte)'}' or (byte)']')
+            {
+                depth--;
+            }
+        }
+
+        return deepest;
+    }
+
     /// <summary>Names what the serializer refused: the field its path points at, the value there as sent, and what is accepted.</summary>
     private static FieldError Explain(ReadOnlySpan<byte> bytes, JsonException refusal, decimal maxUnits)
     {
         var path = PathSegments(refusal.Path);
         var field = path.Count == 0 ? "body" : string.Join('.', path);
+        if (refusal.InnerException is InvalidOperationException inner && inner.Message.Contains("surrogate", StringComparison.OrdinalIgnoreCase))
+        {
+            // A \uD800-style escape with no partner: JSON can write it, but it is no character.
+            return new FieldError(field, null,
+                "contains an unpaired surrogate escape (such as \\uD800): half of a surrogate pair and no character; send the text as it was written");
+        }
+
         JsonDocument? lenient = null;
         try
         {
@@ -264,7 +326,9 @@ internal static class GrantBodyReader
     {
         var message = refusal.Message;
         var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
-        return (cut < 0 ? message : message[..cut])
+        // Never name the app's or the runtime's types: say what was expected instead.
+        message = InternalTypeName().Replace(cut < 0 ? message : message[..cut], "the expected value");
+        return message
             .Replace(" Change the reader options.", "", StringComparison.Ordinal)
             .Replace(" which is not supported in this mode", "", StringComparison.Ordinal)
             .Replace(", when isFinalBlock is true", "", StringComparison.Ordinal)
@@ -307,6 +371,8 @@ internal static class GrantBodyReader
         return Math.Min(offset, bytes.Length - 1);
     }
 
-    private static string Shorten(string value) =>
-        value.Length <= 80 ? value : string.Concat(value.AsSpan(0, 77), "...");
+    private static string Shorten(string value) => CreditGrants.Identity.Display.Shorten(value);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b(System|Microsoft|CreditFunctions|CreditGrants)(\.[\w`]+)+(\[[^\]]*\])?")]
+    private static partial System.Text.RegularExpressions.Regex InternalTypeName();
 }

@@ -1,3 +1,4 @@
+using CreditGrants.Identity;
 using CreditGrants.Customers;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
@@ -140,11 +141,18 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
                     continue;
                 }
 
+                if (!ensured.Exists && grant.Customer.MustExistBecause is { } why)
+                {
+                    outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: external id '{Display.Shorten(externalId)}' {why}, and no " +
+                        "Polar customer does (or none is known yet: run again after `credits customers sync`); nothing was granted");
+                    continue;
+                }
+
                 if (!ensured.Exists && grant.Customer.Email is null)
                 {
                     if (options.RequireExistingCustomers)
                     {
-                        outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: no Polar customer has external id '{externalId}': create the " +
+                        outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: no Polar customer has external id '{Display.Escape(externalId)}': create the " +
                             "customer first, add an email column so that the file creates it, or allow grants to customers that do not exist yet " +
                             "(Polar counts such a grant only if the customer is created within 180 minutes)");
                         continue;
@@ -219,7 +227,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
 
     /// <summary>The note on a row granted to an external id that no customer holds: Polar's 180-minute rule, with the deadline.</summary>
     public static string AwaitingNote(string externalId, DateTimeOffset linkBy) =>
-        $"no Polar customer has external id '{externalId}' yet: Polar counts this grant only if a customer with this external id is created " +
+        $"no Polar customer has external id '{Display.Escape(externalId)}' yet: Polar counts this grant only if a customer with this external id is created " +
         $"within 180 minutes (by {linkBy.UtcDateTime:yyyy-MM-dd HH:mm} UTC); check the id for typos";
 
     /// <summary>
@@ -438,14 +446,14 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             var owner = await polar.FindCustomerByEmailAsync(email, cancellationToken).ConfigureAwait(false);
             return owner switch
             {
-                null => new CustomerState(null, false, $"Polar refused to create customer '{externalId}': {ex.Message}"),
+                null => new CustomerState(null, false, $"Polar refused to create customer '{Display.Escape(externalId)}': {ex.Message}"),
                 _ when owner.ExternalId == externalId => new CustomerState(owner, true, null),
                 _ => new CustomerState(null, false, GrantService.EmailConflict(email, owner, externalId)),
             };
         }
         catch (PolarException ex) when (ex.Kind == PolarErrorKind.Validation)
         {
-            return new CustomerState(null, false, $"Polar refused to create customer '{externalId}': {ex.Message}");
+            return new CustomerState(null, false, $"Polar refused to create customer '{Display.Escape(externalId)}': {ex.Message}");
         }
     }
 

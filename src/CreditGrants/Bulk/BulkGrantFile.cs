@@ -1,3 +1,4 @@
+using CreditGrants.Identity;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -265,7 +266,7 @@ public static class BulkGrantFile
                 errors.AddRange(validation.Errors.Where(e => e.Field != "units" || errors.All(u => u.Field != "units")));
                 if (duplicateLines?.Contains(line) == true)
                 {
-                    errors.Add(new FieldError("grantId", explicitId, "repeats a grant_id of an earlier row of this file; a grant id grants once"));
+                    errors.Add(FieldError.Of("grantId", explicitId, "repeats a grant_id of an earlier row of this file; a grant id grants once"));
                 }
 
                 yield return new BulkRow(line, errors.Count == 0 ? validation.Grant : null, errors, unitsCell, externalId, customerId);
@@ -292,9 +293,9 @@ public static class BulkGrantFile
         _ => $"is not well-formed CSV ({reason}): quote cells that hold the separator or quotes, and double the quotes inside them",
     };
 
-    /// <summary>A cell of the current row, trimmed (also of Unicode blanks such as no-break spaces); null when empty or absent.</summary>
+    /// <summary>A cell of the current row, trimmed as every id is (<see cref="Identifier.Trim"/>: Unicode blanks such as no-break spaces too); null when empty or absent.</summary>
     private static string? Cell(CsvReader reader, int index) =>
-        index < 0 || index >= reader.FieldCount ? null : reader.GetString(index).Trim() is { Length: > 0 } value ? value : null;
+        index < 0 || index >= reader.FieldCount ? null : Identifier.Trim(reader.GetString(index)) is { Length: > 0 } value ? value : null;
 
     /// <summary>Opens a reader positioned before the header row, with the format the file's first lines show.</summary>
     private static async Task<(BulkFileFormat, CsvReader)> OpenAsync(Stream file, int? maxHeaderBytes, CancellationToken cancellationToken)

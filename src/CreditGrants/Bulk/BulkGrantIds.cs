@@ -1,3 +1,4 @@
+using CreditGrants.Identity;
 using System.Globalization;
 using CreditGrants.Grants;
 
@@ -32,7 +33,7 @@ public sealed record BulkGrantIds(string Scheme, string Key)
     /// <summary>Why <paramref name="batch"/> cannot name a batch, or null when it can (1–100 characters, no control characters, trimmed).</summary>
     public static string? CheckBatch(string? batch)
     {
-        var trimmed = batch?.Trim();
+        var trimmed = batch is null ? null : Identifier.Trim(batch);
         if (string.IsNullOrEmpty(trimmed))
         {
             return "a batch name is required: 1 to 100 characters that name this run of grants, such as 'welcome-2026-12'";
@@ -43,9 +44,8 @@ public sealed record BulkGrantIds(string Scheme, string Key)
             return $"the batch name is {trimmed.Length} characters; at most {MaxBatchLength} are accepted";
         }
 
-        return trimmed.Any(char.IsControl) || trimmed.Contains('\uFFFD', StringComparison.Ordinal)
-            ? "the batch name must not hold control characters or U+FFFD"
-            : null;
+        // A batch name is part of every derived grant id: the id rule applies to it whole.
+        return Identifier.Check(trimmed) is [var first, ..] ? $"the batch name '{Display.Shorten(trimmed)}' {first.Message}" : null;
     }
 
     /// <summary>The grant id of a row without a <c>grant_id</c>.</summary>

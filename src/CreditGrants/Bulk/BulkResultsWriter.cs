@@ -1,11 +1,14 @@
 using System.Globalization;
+using CreditGrants.Identity;
 using CsvHelper;
 
 namespace CreditGrants.Bulk;
 
 /// <summary>
 /// Writes the results CSV: one line per row of the input with its outcome. Text cells that a spreadsheet would
-/// run as a formula (starting with =, +, -, @, a tab or CR) are neutralized with a leading apostrophe.
+/// run as a formula (starting with =, +, -, @, a tab or CR) are neutralized with a leading apostrophe, and control and
+/// invisible characters are written as <c>\u001B</c>-style escapes (<see cref="Display.Escape"/>), so that a value shown in a
+/// terminal or a spreadsheet can neither run nor pass for another.
 /// </summary>
 public sealed class BulkResultsWriter : IAsyncDisposable
 {
@@ -43,8 +46,8 @@ public sealed class BulkResultsWriter : IAsyncDisposable
         {
             _writer.WriteRecord(
             [
-                row.Line.ToString(CultureInfo.InvariantCulture), row.GrantId ?? "", row.ExternalCustomerId ?? "", row.CustomerId ?? "",
-                row.Units ?? "", row.Meter ?? "", StatusText(row.Status), row.Reason ?? "",
+                row.Line.ToString(CultureInfo.InvariantCulture), Display.Escape(row.GrantId), Display.Escape(row.ExternalCustomerId),
+                Display.Escape(row.CustomerId), Display.Escape(row.Units), Display.Escape(row.Meter), StatusText(row.Status), Display.Escape(row.Reason),
             ]);
         }
 

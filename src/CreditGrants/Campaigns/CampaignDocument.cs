@@ -33,6 +33,7 @@ public sealed record CampaignDocument
 
     public BudgetDocument? Budget { get; init; }
 
+    [JsonConverter(typeof(WholeNumberInt32Converter))]
     public int? CatchUp { get; init; }
 }
 
@@ -49,7 +50,7 @@ public sealed record NewCustomersDocument;
 public sealed record AllCustomersDocument(IReadOnlyDictionary<string, JsonElement>? Metadata, bool? HasActiveSubscription);
 
 /// <summary>A budget as written.</summary>
-public sealed record BudgetDocument(decimal? MaxTotalUnits, long? MaxGrants);
+public sealed record BudgetDocument(decimal? MaxTotalUnits, [property: JsonConverter(typeof(WholeNumberConverter))] long? MaxGrants);
 
 /// <summary>The serializer of campaign documents: camelCase, and a member the model does not know is refused.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
@@ -57,3 +58,46 @@ public sealed record BudgetDocument(decimal? MaxTotalUnits, long? MaxGrants);
 [JsonSerializable(typeof(CampaignDocument))]
 [JsonSerializable(typeof(string))]
 internal sealed partial class CampaignJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// Reads a whole number as JSON Schema counts one: <c>2</c> and <c>2.0</c> alike (the published schema's <c>integer</c>
+/// accepts both); <c>2.5</c> or a number out of range is refused with a message that names no .NET type.
+/// </summary>
+internal sealed class WholeNumberConverter : JsonConverter<long>
+{
+    public override long Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDecimal(out var value))
+        {
+            throw new JsonException("must be a whole number");
+        }
+
+        return value == decimal.Truncate(value) && value is >= long.MinValue and <= long.MaxValue
+            ? (long)value
+            : throw new JsonException($"must be a whole number, not {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+    }
+
+    public override void Write(Utf8JsonWriter writer, long value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteNumberValue(value);
+    }
+}
+
+/// <summary>The <see cref="WholeNumberConverter"/> for <see cref="int"/> values (out of range is refused).</summary>
+internal sealed class WholeNumberInt32Converter : JsonConverter<int>
+{
+    private static readonly WholeNumberConverter Whole = new();
+
+    public override int Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var value = Whole.Read(ref reader, typeof(long), options);
+        return value is >= int.MinValue and <= int.MaxValue ? (int)value : throw new JsonException($"is {value}, beyond the numbers accepted here");
+    }
+
+    public override void Write(Utf8JsonWriter writer, int value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteNumberValue(value);
+    }
+}

@@ -1,3 +1,4 @@
+using CreditGrants.Identity;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
@@ -224,10 +225,17 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
         for (var i = 0; i < ids.Count; i++)
         {
             var id = ids[i];
-            if (id.Trim() != id || id.Any(char.IsControl) || id.Contains('\uFFFD', StringComparison.Ordinal))
+            if (Identifier.Trim(id) != id)
             {
-                errors.Add(new CampaignError($"$.audience.externalIds[{i}]", Quote(id),
-                    "has leading or trailing blanks, control characters or U+FFFD; accepted: an external id exactly as the customer has it"));
+                errors.Add(new CampaignError($"$.audience.externalIds[{i}]", Quote(Display.Escape(id)),
+                    "has leading or trailing blanks; accepted: an external id exactly as the customer has it"));
+            }
+
+            // The id rule of every way in: what can never be an id is refused here; an id with invisible characters or not in
+            // NFC is checked when granted, where it goes only to a customer that holds exactly that string.
+            foreach (var problem in Identifier.Check(id).Where(p => !p.CanBeAnExistingId))
+            {
+                errors.Add(new CampaignError($"$.audience.externalIds[{i}]", Quote(Display.Escape(id)), problem.Message));
             }
         }
 

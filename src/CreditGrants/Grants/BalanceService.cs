@@ -9,7 +9,7 @@ public sealed class BalanceService(IPolarGateway polar)
     public async Task<CreditBalance> GetBalanceAsync(string externalCustomerId, string meterName, CancellationToken cancellationToken = default)
     {
         var customer = await polar.FindCustomerByExternalIdAsync(externalCustomerId, cancellationToken).ConfigureAwait(false)
-            ?? throw new GrantException(GrantErrorKind.CustomerNotFound, $"No Polar customer has the external id '{externalCustomerId}'.");
+            ?? throw new GrantException(GrantErrorKind.CustomerNotFound, $"No Polar customer has the external id '{Identity.Display.Escape(externalCustomerId)}'.");
         var meter = await polar.FindMeterAsync(meterName, cancellationToken).ConfigureAwait(false)
             ?? throw new MeterNotGrantableException(meterName, MeterProblem.NotFound, $"No meter is named '{meterName}' (names are case-sensitive).");
         var standing = await polar.GetCustomerMeterAsync(customer.Id, meter.Id, cancellationToken).ConfigureAwait(false);

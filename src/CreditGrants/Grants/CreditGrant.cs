@@ -1,13 +1,17 @@
 namespace CreditGrants.Grants;
 
-/// <summary>Who receives a grant: by the app's own id (<see cref="ExternalId"/>) or by Polar's customer id.</summary>
-public sealed record CustomerRef(string? ExternalId, Guid? CustomerId, string? Email = null, string? Name = null)
+/// <summary>
+/// Who receives a grant: by the app's own id (<see cref="ExternalId"/>) or by Polar's customer id. <see cref="MustExistBecause"/>
+/// is set for an external id that <see cref="Identity.Identifier"/> would refuse (invisible characters, not NFC) but that may
+/// be a customer's exact id in Polar: such a grant goes only to a customer that holds it, and no customer is created.
+/// </summary>
+public sealed record CustomerRef(string? ExternalId, Guid? CustomerId, string? Email = null, string? Name = null, string? MustExistBecause = null)
 {
     public static CustomerRef External(string externalId, string? email = null, string? name = null) => new(externalId, null, email, name);
 
     public static CustomerRef Polar(Guid customerId) => new(null, customerId);
 
-    public override string ToString() => ExternalId is not null ? $"external id '{ExternalId}'" : $"customer {CustomerId}";
+    public override string ToString() => ExternalId is not null ? $"external id '{Identity.Display.Escape(ExternalId)}'" : $"customer {CustomerId}";
 }
 
 /// <summary>A validated grant of <see cref="Units"/> credits on a meter; the same <see cref="GrantId"/> never grants twice.</summary>

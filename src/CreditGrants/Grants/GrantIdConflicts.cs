@@ -134,7 +134,7 @@ public static class GrantIdConflicts
         units is { } u ? $"{u.ToString("0.######", CultureInfo.InvariantCulture)} units" : "an unknown number of units";
 
     private static string DescribeCustomer(RecordedEvent use) =>
-        (use.Customer?.ExternalId ?? use.ExternalCustomerId) is { } externalId ? $"external id '{externalId}'"
+        (use.Customer?.ExternalId ?? use.ExternalCustomerId) is { } externalId ? $"external id '{Identity.Display.Escape(externalId)}'"
         : (use.Customer?.Id ?? use.CustomerId) is { } id ? $"customer {id}"
         : "no customer";
 

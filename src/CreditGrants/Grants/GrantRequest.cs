@@ -1,11 +1,15 @@
 using System.Globalization;
 using System.Net.Mail;
+using CreditGrants.Identity;
 
 namespace CreditGrants.Grants;
 
 /// <summary>One refused field: its name, the value given, and what would be accepted.</summary>
 public sealed record FieldError(string Field, string? Value, string Message)
 {
+    /// <summary>A refused field whose value is echoed safely (escaped, and shortened in whole characters).</summary>
+    public static FieldError Of(string field, string? value, string message) => new(field, value is null ? null : Display.Shorten(value), message);
+
     public override string ToString() => Value is null ? $"{Field}: {Message}" : $"{Field} '{Value}': {Message}";
 }
 
@@ -46,8 +50,8 @@ public sealed class GrantValidator(GrantOptions options)
         ArgumentNullException.ThrowIfNull(request);
         var errors = new List<FieldError>();
 
-        var grantId = CheckId("grantId", request.GrantId, required: true, errors);
-        var externalId = CheckId("customer.externalId", request.ExternalCustomerId, required: false, errors);
+        var grantId = CheckGrantId(request.GrantId, errors);
+        var (externalId, mustExistBecause) = CheckExternalId(request.ExternalCustomerId, errors);
         Guid? customerId = null;
         if (request.CustomerId is not null)
         {
@@ -78,51 +82,100 @@ public sealed class GrantValidator(GrantOptions options)
         var email = CheckEmail(request.Email, errors);
         var name = CheckText("customer.name", request.Name, MaxNameLength, errors);
         var units = CheckUnits(request.Units, errors);
-        var meter = CheckText("meter", request.Meter, MaxMeterNameLength, errors) ?? options.DefaultMeter;
+        var meter = CheckMeter(request.Meter, errors) ?? options.DefaultMeter;
         var reason = CheckText("reason", request.Reason, MaxReasonLength, errors);
         if (errors.Count > 0)
         {
             return new GrantValidation(null, errors);
         }
 
-        var customer = new CustomerRef(externalId, customerId, email, name);
+        // An external id that only an existing customer may hold: never create one from the email, so no lookalike is made.
+        var customer = mustExistBecause is null
+            ? new CustomerRef(externalId, customerId, email, name)
+            : new CustomerRef(externalId, customerId, null, null, mustExistBecause);
         var id = request.GrantIdDerived ? new GrantId(grantId!).AsDerived() : new GrantId(grantId!);
         return new GrantValidation(new CreditGrant(id, customer, units, meter, reason, request.Source), []);
     }
 
-    private static string? CheckId(string field, string? value, bool required, List<FieldError> errors)
+    /// <summary>
+    /// A grant id is the grant's identity (its event id derives from it), so it is taken exactly as given: one with spaces at
+    /// either end is refused naming its trimmed form (a retry of a grant made with the space must not become a new grant;
+    /// bulk files trim their cells before this), and any character <see cref="Identifier.Check"/> refuses is refused.
+    /// </summary>
+    private static string? CheckGrantId(string? value, List<FieldError> errors)
     {
+        const string Field = "grantId";
         if (value is null)
         {
-            if (required)
-            {
-                errors.Add(new FieldError(field, null, "is required"));
-            }
-
+            errors.Add(new FieldError(Field, null, "is required"));
             return null;
         }
 
-        if (string.IsNullOrWhiteSpace(value))
+        if (!CheckLength(Field, value, MaxIdLength, errors))
         {
-            errors.Add(new FieldError(field, value, "must not be empty or blank"));
             return null;
         }
 
-        if (value.Length > MaxIdLength)
+        var trimmed = Identifier.Trim(value);
+        if (trimmed.Length != value.Length && trimmed.Length > 0)
         {
-            errors.Add(new FieldError(field, Shorten(value), $"is {value.Length} characters; at most {MaxIdLength} are accepted"));
+            errors.Add(FieldError.Of(Field, value,
+                $"has spaces at its start or end; grant ids are taken exactly as given, so send '{Display.Escape(trimmed)}' if that is the grant you mean"));
             return null;
         }
 
-        if (value.Any(char.IsControl))
-        {
-            errors.Add(new FieldError(field, Printable(value), "must not contain control characters (tabs, newlines, NUL, …)"));
-            return null;
-        }
-
-        return Garbled(field, value, errors) ? null : value;
+        return NoProblems(Field, value, Identifier.Check(value), errors) ? value : null;
     }
 
+    /// <summary>
+    /// An external customer id, trimmed of Unicode spaces. Control characters, lone surrogates and U+FFFD are refused. Format
+    /// characters and text not in NFC are refused too unless that exact string is a customer's external id in Polar: the grant
+    /// then carries the reason, and goes through only to a customer that exists (never creating one).
+    /// </summary>
+    private static (string? Value, string? MustExistBecause) CheckExternalId(string? value, List<FieldError> errors)
+    {
+        const string Field = "customer.externalId";
+        if (value is null)
+        {
+            return (null, null);
+        }
+
+        var trimmed = Identifier.Trim(value);
+        if (!CheckLength(Field, trimmed, MaxIdLength, errors))
+        {
+            return (null, null);
+        }
+
+        var problems = Identifier.Check(trimmed);
+        if (problems.Count > 0 && problems.All(p => p.CanBeAnExistingId))
+        {
+            return (trimmed, $"{string.Join("; ", problems.Select(p => p.Message))}. It is granted only to a customer who holds exactly this external id");
+        }
+
+        return NoProblems(Field, trimmed, problems, errors) ? (trimmed, null) : (null, null);
+    }
+
+    private static string? CheckMeter(string? value, List<FieldError> errors)
+    {
+        const string Field = "meter";
+        if (value is null)
+        {
+            return null;
+        }
+
+        var trimmed = Identifier.Trim(value);
+        if (!CheckLength(Field, trimmed, MaxMeterNameLength, errors))
+        {
+            return null;
+        }
+
+        return NoProblems(Field, trimmed, Identifier.Check(trimmed), errors) ? trimmed : null;
+    }
+
+    /// <summary>
+    /// Free text sent to Polar (a name, a reason): no control characters and no bidi embeddings, overrides or isolates,
+    /// which would make it display as other text (marks such as U+200F and joiners, which scripts need, are kept).
+    /// </summary>
     private static string? CheckText(string field, string? value, int maxLength, List<FieldError> errors)
     {
         if (value is null)
@@ -130,25 +183,52 @@ public sealed class GrantValidator(GrantOptions options)
             return null;
         }
 
+        if (!CheckLength(field, value, maxLength, errors))
+        {
+            return null;
+        }
+
+        var problems = Identifier.Check(value)
+            .Where(p => p.Kind is not (IdentifierProblemKind.Format or IdentifierProblemKind.NotNormalized))
+            .ToList();
+        var overrides = value.Select((c, i) => (c, i)).Where(p => p.c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069')
+            .Select(p => Identifier.Describe(p.c, Display.Length(value[..p.i]) + 1)).ToList();
+        if (overrides.Count > 0)
+        {
+            problems.Add(new IdentifierProblem(IdentifierProblemKind.Format,
+                $"contains the bidirectional control {string.Join(", ", overrides)}, which makes it display as other text; remove it"));
+        }
+
+        return NoProblems(field, value, problems, errors) ? value : null;
+    }
+
+    private static bool CheckLength(string field, string value, int maxLength, List<FieldError> errors)
+    {
         if (string.IsNullOrWhiteSpace(value))
         {
-            errors.Add(new FieldError(field, value, "must not be blank; leave it out instead"));
-            return null;
+            errors.Add(FieldError.Of(field, value, field is "grantId" or "customer.externalId" ? "must not be empty or blank" : "must not be blank; leave it out instead"));
+            return false;
         }
 
-        if (value.Length > maxLength)
+        // Counted as Polar counts: code points, so an emoji is one character.
+        var length = Display.Length(value);
+        if (length > maxLength)
         {
-            errors.Add(new FieldError(field, Shorten(value), $"is {value.Length} characters; at most {maxLength} are accepted"));
-            return null;
+            errors.Add(FieldError.Of(field, value, $"is {length} characters; at most {maxLength} are accepted"));
+            return false;
         }
 
-        if (value.Contains('\0', StringComparison.Ordinal))
+        return true;
+    }
+
+    private static bool NoProblems(string field, string value, IReadOnlyCollection<IdentifierProblem> problems, List<FieldError> errors)
+    {
+        foreach (var problem in problems)
         {
-            errors.Add(new FieldError(field, Printable(value), "must not contain a NUL character"));
-            return null;
+            errors.Add(FieldError.Of(field, value, problem.Message));
         }
 
-        return Garbled(field, value, errors) ? null : value;
+        return problems.Count == 0;
     }
 
     private static string? CheckEmail(string? value, List<FieldError> errors)
@@ -158,8 +238,8 @@ public sealed class GrantValidator(GrantOptions options)
             return null;
         }
 
-        var trimmed = value.Trim();
-        if (Garbled("customer.email", value, errors))
+        var trimmed = Identifier.Trim(value);
+        if (!NoProblems("customer.email", value, Identifier.Check(trimmed), errors))
         {
             return null;
         }
@@ -171,7 +251,7 @@ public sealed class GrantValidator(GrantOptions options)
             && !address.Host.EndsWith('.');
         if (!valid)
         {
-            errors.Add(new FieldError("customer.email", Shorten(value), "must be an email address such as ada@lovelace.dev"));
+            errors.Add(FieldError.Of("customer.email", value, "must be an email address such as ada@lovelace.dev"));
             return null;
         }
 
@@ -190,7 +270,7 @@ public sealed class GrantValidator(GrantOptions options)
         if (!decimal.TryParse(value, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent | NumberStyles.AllowLeadingSign,
                 CultureInfo.InvariantCulture, out var units))
         {
-            errors.Add(new FieldError("units", Shorten(value), $"{Accepted}, with a '.' for decimals"));
+            errors.Add(FieldError.Of("units", value, $"{Accepted}, with a '.' for decimals"));
             return 0;
         }
 
@@ -215,25 +295,4 @@ public sealed class GrantValidator(GrantOptions options)
 
         return Math.Round(units, MaxDecimalPlaces);
     }
-
-    /// <summary>
-    /// U+FFFD (�) is what a decoder leaves for bytes it could not read: text that holds it was read in the wrong encoding
-    /// somewhere, and would name a customer or an id that nobody has.
-    /// </summary>
-    private static bool Garbled(string field, string value, List<FieldError> errors)
-    {
-        if (!value.Contains('\uFFFD', StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        errors.Add(new FieldError(field, Shorten(value),
-            "contains U+FFFD (�), the mark of text read in the wrong encoding; send the text as it was written, in UTF-8"));
-        return true;
-    }
-
-    private static string Shorten(string value) => value.Length <= 80 ? value : string.Concat(value.AsSpan(0, 77), "...");
-
-    private static string Printable(string value) =>
-        Shorten(string.Concat(value.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())));
 }

@@ -120,6 +120,15 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
             return (null, true, false);
         }
 
+        if (reference.MustExistBecause is { } why)
+        {
+            // A lookalike-prone id: only a customer that holds exactly this string may have it (a read; never a create).
+            return await directory.CheckAsync(externalId, cancellationToken).ConfigureAwait(false) is { } holder
+                ? (holder, false, false)
+                : throw new GrantException(GrantErrorKind.CustomerNotFound,
+                    $"customer.externalId '{Identity.Display.Shorten(externalId)}' {why}, and no Polar customer does; nothing was granted.");
+        }
+
         if (reference.Email is null)
         {
             // Nothing to create a customer from: read it (one request), or the event waits for it by external id.
@@ -147,7 +156,7 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
 
             var owner = await polar.FindCustomerByEmailAsync(reference.Email, cancellationToken).ConfigureAwait(false);
             throw new GrantException(GrantErrorKind.CustomerConflict, owner is null
-                ? $"Polar refused to create a customer with external id '{externalId}': {ex.Message}"
+                ? $"Polar refused to create a customer with external id '{Identity.Display.Escape(externalId)}': {ex.Message}"
                 : EmailConflict(reference.Email, owner, externalId));
         }
     }
@@ -156,7 +165,7 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
     public static string EmailConflict(string email, Customer owner, string externalId)
     {
         ArgumentNullException.ThrowIfNull(owner);
-        return $"The email '{email}' belongs to customer {owner.Id} (external id '{owner.ExternalId ?? "none"}'), not to external id '{externalId}'.";
+        return $"The email '{Identity.Display.Escape(email)}' belongs to customer {owner.Id} (external id '{Identity.Display.Escape(owner.ExternalId ?? "none")}'), not to external id '{Identity.Display.Escape(externalId)}'.";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grant {Status}: {Units} units to {Customer} on meter {Meter} (grant {GrantId}, source {Source})")]

@@ -167,12 +167,60 @@ public sealed class WireFormatTests
     [Fact]
     public async Task External_customer_id_is_escaped_in_the_path()
     {
-        var stub = PolarLikeStub();
+        var stub = new StubHandler().Always(_ => StubHandler.Json(HttpStatusCode.OK, PolarJson.Customer(Guid.NewGuid(), "a@b.dev", "team a é")));
         await using var host = PolarTestHost.ForStub(stub);
 
-        await host.Gateway.FindCustomerByExternalIdAsync("team/a b");
+        var customer = await host.Gateway.FindCustomerByExternalIdAsync("team a é");
 
-        Assert.Equal("/v1/customers/external/team%2Fa%20b", stub.Requests.Single().Uri.AbsolutePath);
+        Assert.Equal("/v1/customers/external/team%20a%20%C3%A9", stub.Requests.Single().Uri.AbsolutePath);
+        Assert.Equal("team a é", customer!.ExternalId);
+    }
+
+    [Theory]
+    [InlineData("acme-g07/state")]
+    [InlineData("..")]
+    [InlineData(".")]
+    [InlineData("a%2Fb")]
+    [InlineData("who?me")]
+    [InlineData("tag#1")]
+    [InlineData("back\\slash")]
+    public async Task An_external_id_that_would_change_the_paths_meaning_is_looked_up_in_the_list_and_matched_exactly(string externalId)
+    {
+        // Polar's server decodes the path before routing: 'acme-g07/state' in the path would read customer acme-g07's state.
+        var holder = Guid.NewGuid();
+        var stub = new StubHandler().Always(request => request.Path == "/v1/customers/"
+            ? StubHandler.Json(HttpStatusCode.OK, PolarJson.Page(
+                PolarJson.Customer(Guid.NewGuid(), "prefix@b.dev", externalId + "-other"), PolarJson.Customer(holder, "a@b.dev", externalId)))
+            : StubHandler.Json(HttpStatusCode.OK, PolarJson.Customer(Guid.NewGuid(), "wrong@b.dev", "acme-g07")));
+        await using var host = PolarTestHost.ForStub(stub);
+
+        var customer = await host.Gateway.FindCustomerByExternalIdAsync(externalId);
+
+        var request = Assert.Single(stub.Requests);
+        Assert.Equal("/v1/customers/", request.Uri.AbsolutePath);
+        Assert.Equal(externalId, System.Web.HttpUtility.ParseQueryString(request.Uri.Query)["query"]);
+        Assert.Equal(holder, customer!.Id);
+    }
+
+    [Fact]
+    public async Task A_path_unsafe_external_id_no_customer_holds_exactly_is_not_found()
+    {
+        var stub = new StubHandler().Always(_ => StubHandler.Json(HttpStatusCode.OK, PolarJson.Page(PolarJson.Customer(Guid.NewGuid(), "a@b.dev", "acme/g07-2"))));
+        await using var host = PolarTestHost.ForStub(stub);
+
+        Assert.Null(await host.Gateway.FindCustomerByExternalIdAsync("acme/g07"));
+    }
+
+    [Fact]
+    public async Task An_answer_for_another_external_id_is_never_taken_for_the_customer()
+    {
+        var stub = new StubHandler().Always(_ => StubHandler.Json(HttpStatusCode.OK, PolarJson.Customer(Guid.NewGuid(), "a@b.dev", "acme-g07")));
+        await using var host = PolarTestHost.ForStub(stub);
+
+        var error = await Assert.ThrowsAsync<PolarException>(() => host.Gateway.FindCustomerByExternalIdAsync("acme-g08"));
+
+        Assert.Contains("'acme-g08'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'acme-g07'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
