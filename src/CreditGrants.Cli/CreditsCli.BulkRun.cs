@@ -161,6 +161,6 @@ public sealed partial class CreditsCli
 
     /// <summary>True for the process's own stdout or stderr when it is not redirected to a file or a pipe.</summary>
     private static bool IsInteractiveTerminal(TextWriter writer) =>
-        (ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected)
-        || (ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected);
+        TerminalSafeWriter.Unwrap(writer) is var inner && ((ReferenceEquals(inner, Console.Out) && !Console.IsOutputRedirected)
+        || (ReferenceEquals(inner, Console.Error) && !Console.IsErrorRedirected));
 }

@@ -44,8 +44,9 @@ public sealed partial class CreditsCli
     /// <summary>A command line writing to the given streams, reading variables and app settings (<c>Grants:DefaultMeter</c>, …) from the given sources.</summary>
     public CreditsCli(TextWriter output, TextWriter error, Func<string, string?> environment, IReadOnlyDictionary<string, string?>? configuration = null)
     {
-        _out = output;
-        _error = error;
+        // Everything printed goes through the terminal-safe writer; only the Spectre console writes underneath it.
+        _out = TerminalSafeWriter.Wrap(output);
+        _error = TerminalSafeWriter.Wrap(error);
         _environment = environment;
         _configuration = configuration ?? new Dictionary<string, string?>();
     }
