@@ -30,6 +30,14 @@ public sealed record EmulatorOptions
     /// <summary>The token's scopes (<c>customers:read</c>, <c>events:write</c>, …); null grants every scope.</summary>
     public IReadOnlyCollection<string>? Scopes { get; init; }
 
+    /// <summary>
+    /// Stricter than Polar about what an ingested event refers to: an event with both <c>customer_id</c> and
+    /// <c>external_customer_id</c> is refused (Polar takes it as a <c>customer_id</c> event), and a <c>parent_id</c> must name
+    /// the <c>external_id</c> or id of an event already stored or in the same request (Polar accepts any and resolves it later).
+    /// Off by default.
+    /// </summary>
+    public bool StrictEventReferences { get; init; }
+
     /// <summary>The clock behind timestamps, the future-timestamp check, rate-limit windows and latency.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

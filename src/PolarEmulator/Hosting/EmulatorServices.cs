@@ -10,6 +10,7 @@ internal static class EmulatorServices
     public static IServiceCollection AddPolarEmulator(this IServiceCollection services, EmulatorOptions options, string token, EmulatorStore store)
     {
         services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
+        services.AddSingleton(options);
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton(store);
         services.AddSingleton(new TokenPolicy(token, options.Scopes));
