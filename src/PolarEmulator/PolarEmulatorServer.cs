@@ -51,6 +51,11 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// <summary>How many events the emulator holds (ingested ones, deduplicated by <c>external_id</c> as Polar does).</summary>
     public int EventCount => _app.Services.GetRequiredService<EmulatorStore>().EventCount;
 
+    /// <summary>The operations of Polar's API the emulator serves, as <c>METHOD /path/template</c> (<c>GET /v1/customers/{id}</c>).</summary>
+    internal IReadOnlyList<string> ServedOperations => [.. _app.Services.GetRequiredService<PolarRouter>().Routes
+        .Where(r => r.Handler is not null && r.Template.StartsWith("/v1/", StringComparison.Ordinal))
+        .Select(r => $"{r.Method} {r.Template}")];
+
     /// <summary>The guide's meter: the sum of <c>units</c> over events named <c>api_usage</c>.</summary>
     internal static MeterDraft SeedMeterDraft { get; } = new(
         "API Calls",
