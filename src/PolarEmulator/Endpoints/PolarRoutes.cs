@@ -13,7 +13,8 @@ internal static class PolarRoutes
     private static readonly string[] MetersWrite = ["meters:write"];
     private static readonly string[] CustomerMetersRead = ["customer_meters:read"];
 
-    public static PolarRouter Build(CustomerEndpoints customers, EventEndpoints events, MeterEndpoints meters, CustomerMeterEndpoints customerMeters) =>
+    public static PolarRouter Build(CustomerEndpoints customers, EventEndpoints events, MeterEndpoints meters, CustomerMeterEndpoints customerMeters,
+        ControlEndpoints controls) =>
         new(WithUnserved(
     [
         new("GET", "/v1/customers/", CustomersRead, customers.ListAsync),
@@ -36,6 +37,7 @@ internal static class PolarRoutes
         new("GET", "/v1/meters/{id}/quantities", MetersRead, meters.QuantitiesAsync),
         new("GET", "/v1/customer-meters/", CustomerMetersRead, customerMeters.ListAsync),
         new("GET", "/v1/customer-meters/{id}", CustomerMetersRead, customerMeters.GetAsync),
+        new("POST", "/__emulator/catch-up", [], controls.CatchUpAsync),
     ]));
 
     /// <summary>

@@ -21,11 +21,13 @@ internal static class EmulatorServices
         services.AddSingleton<EventEndpoints>();
         services.AddSingleton<MeterEndpoints>();
         services.AddSingleton<CustomerMeterEndpoints>();
+        services.AddSingleton<ControlEndpoints>();
         services.AddSingleton(provider => PolarRoutes.Build(
             provider.GetRequiredService<CustomerEndpoints>(),
             provider.GetRequiredService<EventEndpoints>(),
             provider.GetRequiredService<MeterEndpoints>(),
-            provider.GetRequiredService<CustomerMeterEndpoints>()));
+            provider.GetRequiredService<CustomerMeterEndpoints>(),
+            provider.GetRequiredService<ControlEndpoints>()));
         return services;
     }
 

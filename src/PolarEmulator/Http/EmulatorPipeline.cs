@@ -37,7 +37,8 @@ internal sealed record TokenPolicy(string Token, IReadOnlyCollection<string>? Sc
     public bool Accepts(string presented) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(Token));
 
-    public bool Allows(IReadOnlyList<string> anyOf) => Scopes is null || anyOf.Any(Scopes.Contains);
+    /// <summary>Whether the token holds one of the scopes; an operation naming none (the emulator's own controls) needs only the token.</summary>
+    public bool Allows(IReadOnlyList<string> anyOf) => Scopes is null || anyOf.Count == 0 || anyOf.Any(Scopes.Contains);
 }
 
 /// <summary>

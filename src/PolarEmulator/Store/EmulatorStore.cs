@@ -51,6 +51,48 @@ internal sealed partial class EmulatorStore
 
     public Guid OrganizationId { get; }
 
+    /// <summary>
+    /// How long an ingested event stays out of <c>GET /v1/events/</c> and <c>GET /v1/events/{id}</c>: Polar reads events from a
+    /// separate store fed asynchronously. Measured on the store's clock; zero shows events at once.
+    /// </summary>
+    public TimeSpan EventStoreLag { get; set; }
+
+    /// <summary>How long an ingested event stays out of balances (Polar recomputes them in the background); zero counts it at once.</summary>
+    public TimeSpan BalanceLag { get; set; }
+
+    /// <summary>Events before this index are counted in balances; the rest wait for <see cref="BalanceLag"/> to pass.</summary>
+    private int _countedEvents;
+
+    /// <summary>Events before this index are shown whatever the lag (<see cref="CatchUp"/>).</summary>
+    private int _caughtUpEvents;
+
+    /// <summary>Ends every lag now: what was ingested so far is listed and counted, as once Polar's background work has run.</summary>
+    public void CatchUp()
+    {
+        lock (_lock)
+        {
+            _caughtUpEvents = _events.Count;
+            Settle();
+        }
+    }
+
+    /// <summary>Whether <c>GET /v1/events/</c> shows the event yet.</summary>
+    private bool IsListed(int index) =>
+        index < _caughtUpEvents || EventStoreLag <= TimeSpan.Zero || _events[index].IngestedAt + EventStoreLag <= Now();
+
+    /// <summary>Counts, in ingest order, the events whose balance lag has passed (called under the lock before balances are read).</summary>
+    private void Settle()
+    {
+        var now = Now();
+        while (_countedEvents < _events.Count
+            && (_countedEvents < _caughtUpEvents || BalanceLag <= TimeSpan.Zero || _events[_countedEvents].IngestedAt + BalanceLag <= now))
+        {
+            var record = _events[_countedEvents++];
+            using var metadata = JsonDocument.Parse(record.Metadata);
+            Count(record, EventCustomer(record), metadata.RootElement, _meters, countMatches: true);
+        }
+    }
+
     /// <summary>The clock's time at Polar's precision (microseconds), so what is stored is what is answered.</summary>
     private DateTimeOffset Now() => Timestamps.Microseconds(_time.GetUtcNow());
 
@@ -213,6 +255,7 @@ internal sealed partial class EmulatorStore
     {
         lock (_lock)
         {
+            Settle();
             var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
             if (customer is null)
             {
@@ -432,7 +475,7 @@ internal sealed partial class EmulatorStore
             var matches = new List<(int Item, long Order)>();
             foreach (var index in query.Metadata.Count > 0 ? MetadataCandidates(query.Metadata) : Enumerable.Range(0, _events.Count))
             {
-                if (EventMatches(index, query, meter, tree, anchor))
+                if (IsListed(index) && EventMatches(index, query, meter, tree, anchor))
                 {
                     matches.Add((index, index));
                 }
@@ -525,6 +568,7 @@ internal sealed partial class EmulatorStore
                 return (null, null);
             }
 
+            Settle();
             var redefines = patch.Filter.IsSet || patch.Aggregation.IsSet;
             if (redefines && meter.MatchedEvents > 0)
             {
@@ -568,6 +612,7 @@ internal sealed partial class EmulatorStore
     {
         lock (_lock)
         {
+            Settle();
             return _customerMetersById.GetValueOrDefault(id)?.ToResource(OrganizationId);
         }
     }
@@ -576,6 +621,7 @@ internal sealed partial class EmulatorStore
     {
         lock (_lock)
         {
+            Settle();
             IEnumerable<CustomerMeterRecord> candidates = _customerMeters;
             if (query.CustomerIds.Count > 0 || query.ExternalCustomerIds.Count > 0)
             {
@@ -724,7 +770,7 @@ internal sealed partial class EmulatorStore
             return;
         }
 
-        foreach (var index in indexes)
+        foreach (var index in indexes.Where(i => i < _countedEvents))
         {
             var record = _events[index];
             using var metadata = JsonDocument.Parse(record.Metadata);
@@ -761,7 +807,11 @@ internal sealed partial class EmulatorStore
             customer = _customersByExternalId.GetValueOrDefault(externalCustomerId);
         }
 
-        Count(record, customer, metadata, _meters, countMatches: true);
+        if (_countedEvents == index && BalanceLag <= TimeSpan.Zero)
+        {
+            _countedEvents++;
+            Count(record, customer, metadata, _meters, countMatches: true);
+        }
     }
 
     /// <summary>The event with this id, as <c>GET /v1/events/{id}</c> returns it, or null.</summary>
@@ -769,7 +819,7 @@ internal sealed partial class EmulatorStore
     {
         lock (_lock)
         {
-            return FindEventIndex(id) is { } index
+            return FindEventIndex(id) is { } index && IsListed(index)
                 ? EventResourceAt(index, _eventsWithParent > 0 ? EventTree.Build(_events, FindEventIndex) : null)
                 : null;
         }
@@ -987,7 +1037,7 @@ internal sealed partial class EmulatorStore
     {
         meter.MatchedEvents = 0;
         MeterRecord[] only = [meter];
-        foreach (var record in _events)
+        foreach (var record in _events.Take(_countedEvents))
         {
             var customer = record.CustomerId is { } customerId
                 ? FindCustomer(customerId)
