@@ -36,6 +36,14 @@ public interface IPolarGateway
     /// </summary>
     Task<EventLookup> FindEventsByMetadataAsync(string key, IReadOnlyCollection<string> values, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// As <see cref="FindEventsByMetadataAsync"/>, for events Polar said it holds (ids it reported as duplicates, events
+    /// just ingested): Polar lists events from a store fed seconds behind ingest, so values not found yet are read again,
+    /// with growing pauses, until found or the read-back patience is spent; what is still missing is then missing.
+    /// </summary>
+    Task<EventLookup> FindIngestedEventsByMetadataAsync(string key, IReadOnlyCollection<string> values, CancellationToken cancellationToken = default) =>
+        FindEventsByMetadataAsync(key, values, cancellationToken);
+
     /// <summary>One page of customers matching the query (deleted ones left out), with Polar's pagination.</summary>
     Task<PolarPage<Customer>> ListCustomersAsync(CustomerListQuery query, CancellationToken cancellationToken = default);
 

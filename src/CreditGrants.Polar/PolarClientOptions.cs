@@ -50,6 +50,13 @@ public sealed class PolarClientOptions : IValidatableObject
     [Range(0, 86_400)]
     public int MeterCacheSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// How long a read-back waits for events Polar said it holds (reported duplicates, events just ingested) to appear in
+    /// <c>GET /v1/events/</c>, which Polar feeds asynchronously (seconds behind ingest); 0 reads once.
+    /// </summary>
+    [Range(0, 600)]
+    public int ReadBackPatienceSeconds { get; set; } = 20;
+
     /// <summary>The API's base address for <see cref="Server"/> (a method, so option validation never calls it).</summary>
     public Uri GetBaseAddress() => ResolveServer(Server);
 

@@ -185,6 +185,37 @@ public sealed partial class PolarGateway(
         return new EventLookup(found.ToDictionary(p => p.Key, p => (IReadOnlyList<RecordedEvent>)p.Value, StringComparer.Ordinal), requests);
     }
 
+    /// <inheritdoc />
+    public async Task<EventLookup> FindIngestedEventsByMetadataAsync(string key, IReadOnlyCollection<string> values,
+        CancellationToken cancellationToken = default)
+    {
+        var lookup = await FindEventsByMetadataAsync(key, values, cancellationToken).ConfigureAwait(false);
+        var found = lookup.Events.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        var requests = lookup.Requests;
+        var deadline = time.GetUtcNow().AddSeconds(options.Value.ReadBackPatienceSeconds);
+        var pause = TimeSpan.FromMilliseconds(250);
+        var missing = values.Distinct(StringComparer.Ordinal).Where(v => !found.ContainsKey(v)).ToList();
+        while (missing.Count > 0 && time.GetUtcNow() + pause <= deadline)
+        {
+            LogReadBackLag(missing.Count, pause.TotalMilliseconds);
+            await Task.Delay(pause, time, cancellationToken).ConfigureAwait(false);
+            var again = await FindEventsByMetadataAsync(key, missing, cancellationToken).ConfigureAwait(false);
+            requests += again.Requests;
+            foreach (var (value, events) in again.Events)
+            {
+                found[value] = events;
+            }
+
+            missing = [.. missing.Where(v => !found.ContainsKey(v))];
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(4).Ticks));
+        }
+
+        return new EventLookup(found, requests);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Missing} events Polar holds are not listed yet (its event store lags); reading again in {PauseMs} ms")]
+    private partial void LogReadBackLag(int missing, double pauseMs);
+
     /// <summary>Cuts values into requests under both the value count and the query length limits.</summary>
     private static IEnumerable<List<string>> LookupGroups(string key, IEnumerable<string> values)
     {

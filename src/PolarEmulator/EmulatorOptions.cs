@@ -30,6 +30,30 @@ public sealed record EmulatorOptions
     /// <summary>The token's scopes (<c>customers:read</c>, <c>events:write</c>, …); null grants every scope.</summary>
     public IReadOnlyCollection<string>? Scopes { get; init; }
 
+    /// <summary>
+    /// Stricter than Polar about what an ingested event refers to: an event with both <c>customer_id</c> and
+    /// <c>external_customer_id</c> is refused (Polar takes it as a <c>customer_id</c> event), and a <c>parent_id</c> must name
+    /// the <c>external_id</c> or id of an event already stored or in the same request (Polar accepts any and resolves it later).
+    /// Off by default.
+    /// </summary>
+    public bool StrictEventReferences { get; init; }
+
+    /// <summary>
+    /// How long an ingested event is missing from <c>GET /v1/events/</c> (and a 404 at <c>GET /v1/events/{id}</c>, and out of
+    /// meter quantities), as Polar's asynchronously fed event store makes it for a few seconds. Measured on
+    /// <see cref="TimeProvider"/>; zero (the default) shows events at once. <see cref="PolarEmulatorServer.CatchUp"/> ends it.
+    /// </summary>
+    public TimeSpan EventStoreLag { get; init; }
+
+    /// <summary>
+    /// How long an ingested event stays out of balances (customer meters and customer state), as Polar's background
+    /// recompute (debounced about 15 s) makes it. Measured on <see cref="TimeProvider"/>; zero (the default) counts at once.
+    /// </summary>
+    public TimeSpan BalanceLag { get; init; }
+
+    /// <summary>Polar's lags as they usually are: events listed after about 3 s, balances recomputed after about 15 s.</summary>
+    public static (TimeSpan EventStore, TimeSpan Balance) RealisticLag { get; } = (TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(15));
+
     /// <summary>The clock behind timestamps, the future-timestamp check, rate-limit windows and latency.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

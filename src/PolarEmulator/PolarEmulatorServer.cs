@@ -51,6 +51,17 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// <summary>How many events the emulator holds (ingested ones, deduplicated by <c>external_id</c> as Polar does).</summary>
     public int EventCount => _app.Services.GetRequiredService<EmulatorStore>().EventCount;
 
+    /// <summary>
+    /// Ends the event store and balance lags now (<see cref="EmulatorOptions.EventStoreLag"/>, <see cref="EmulatorOptions.BalanceLag"/>):
+    /// everything ingested so far is listed and counted. Also <c>POST /__emulator/catch-up</c>.
+    /// </summary>
+    public void CatchUp() => _app.Services.GetRequiredService<EmulatorStore>().CatchUp();
+
+    /// <summary>The operations of Polar's API the emulator serves, as <c>METHOD /path/template</c> (<c>GET /v1/customers/{id}</c>).</summary>
+    internal IReadOnlyList<string> ServedOperations => [.. _app.Services.GetRequiredService<PolarRouter>().Routes
+        .Where(r => r.Handler is not null && r.Template.StartsWith("/v1/", StringComparison.Ordinal))
+        .Select(r => $"{r.Method} {r.Template}")];
+
     /// <summary>The guide's meter: the sum of <c>units</c> over events named <c>api_usage</c>.</summary>
     internal static MeterDraft SeedMeterDraft { get; } = new(
         "API Calls",
@@ -92,6 +103,8 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
             ? new EmulatorStore(Guid.NewGuid(), options.TimeProvider, changed)
             : EmulatorStore.Restore(snapshot, options.TimeProvider, changed);
         persister?.Attach(store.Snapshot);
+        store.EventStoreLag = options.EventStoreLag;
+        store.BalanceLag = options.BalanceLag;
         if (options.SeedMeter)
         {
             store.EnsureMeter(SeedMeterDraft);
@@ -177,6 +190,11 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         if (options.SeedCustomers < 0)
         {
             throw new ArgumentException($"SeedCustomers {options.SeedCustomers} is not valid: use 0 or more.", nameof(options));
+        }
+
+        if (options.EventStoreLag < TimeSpan.Zero || options.BalanceLag < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"EventStoreLag {options.EventStoreLag} and BalanceLag {options.BalanceLag} must not be negative.", nameof(options));
         }
 
         if (faults.Latency < TimeSpan.Zero)

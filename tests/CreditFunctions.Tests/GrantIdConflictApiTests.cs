@@ -5,12 +5,16 @@ using CreditFunctions.Http;
 
 namespace CreditFunctions.Tests;
 
-/// <summary><c>POST /api/grants</c> against the emulator: a grant id reused for another grant is a 409, a true repeat a 200.</summary>
+/// <summary>
+/// <c>POST /api/grants</c> against the emulator: a grant id reused for another grant is a 409, a true repeat a 200. The
+/// emulator's event store lags behind ingest as Polar's does, so each repeat's read-back finds its first use only by waiting.
+/// </summary>
 public sealed class GrantIdConflictApiTests : IAsyncLifetime
 {
     private App _app = null!;
 
-    public async Task InitializeAsync() => _app = await App.StartAsync();
+    public async Task InitializeAsync() =>
+        _app = await App.StartAsync(new PolarEmulator.EmulatorOptions { SeedMeter = true, EventStoreLag = TimeSpan.FromSeconds(1) });
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
 

@@ -142,7 +142,7 @@ public sealed class EventListTests : IAsyncLifetime
 
         Assert.Equal(["late"], GrantIds(await ListAsync("name=api_usage&start_timestamp=2026-04-05T00:00:00Z")));
         Assert.Equal(["early"], GrantIds(await ListAsync("name=api_usage&end_timestamp=2026-04-05T00:00:00%2B00:00")));
-        Assert.Equal(["storage"], GrantIds(await ListAsync("query=STORAGE")));
+        Assert.Equal(["storage"], GrantIds(await ListAsync($"query=STORAGE&organization_id={_server.OrganizationId}")));
         Assert.Equal(3, Total(await ListAsync("source=user")));
         Assert.Equal(0, Total(await ListAsync("source=system")));
     }
@@ -160,7 +160,24 @@ public sealed class EventListTests : IAsyncLifetime
 
         Assert.Equal(["counted"], GrantIds(await ListAsync($"meter_id={meterId}")));
         Assert.Equal(["not-counted"], GrantIds(await ListAsync($"filter={filter}")));
-        Assert.Equal(0, Total(await ListAsync($"meter_id={Guid.NewGuid()}")));
+    }
+
+    [Fact]
+    public async Task Unknown_meter_id_is_422_on_query_meter_id()
+    {
+        using var response = await _client.GetAsync($"v1/events/?meter_id={Guid.NewGuid()}");
+
+        var body = await response.ExpectAsync(HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("""["query","meter_id"]""", body.GetProperty("detail")[0].GetProperty("loc").GetRawText());
+    }
+
+    [Fact]
+    public async Task Query_without_organization_id_is_422()
+    {
+        using var response = await _client.GetAsync("v1/events/?query=api");
+
+        var body = await response.ExpectAsync(HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("""["query","organization_id"]""", body.GetProperty("detail")[0].GetProperty("loc").GetRawText());
     }
 
     [Fact]

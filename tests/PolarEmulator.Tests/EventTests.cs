@@ -151,12 +151,26 @@ public sealed class EventTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Event_with_both_customer_id_and_external_customer_id_is_422()
+    public async Task Event_with_both_customer_id_and_external_customer_id_is_a_customer_id_event()
     {
         var customer = await _client.CreateCustomerAsync();
 
-        var body = await RefusedAsync($$"""[{"name":"x","customer_id":"{{customer.Id()}}","external_customer_id":"c"}]""");
+        await _client.IngestAsync($$"""[{"name":"api_usage","customer_id":"{{customer.Id()}}","external_customer_id":"someone-else","metadata":{"units":-4} }]""");
 
+        Assert.Equal(4, await BalanceAsync(customer.Id()));
+    }
+
+    [Fact]
+    public async Task Event_with_both_customer_ids_is_422_with_strict_event_references()
+    {
+        await using var strict = await PolarEmulatorServer.StartAsync(new EmulatorOptions { StrictEventReferences = true, TimeProvider = _time });
+        using var client = EmulatorFixture.ClientFor(strict);
+        var customer = await client.CreateCustomerAsync();
+
+        using var response = await client.PostJsonAsync("v1/events/ingest",
+            $$"""{"events":[{"name":"x","customer_id":"{{customer.Id()}}","external_customer_id":"c"}]}""");
+
+        var body = await response.ExpectAsync(HttpStatusCode.UnprocessableEntity);
         Assert.Equal("""["body","events",0]""", body.GetProperty("detail")[0].GetProperty("loc").GetRawText());
     }
 
@@ -244,10 +258,50 @@ public sealed class EventTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Parent_id_must_name_a_known_event()
+    public async Task Parent_id_naming_no_event_is_accepted()
     {
-        var body = await RefusedAsync("""[{"name":"x","external_customer_id":"c","parent_id":"nobody"}]""");
+        var result = await _client.IngestAsync("""[{"name":"x","external_customer_id":"c","parent_id":"nobody-yet"}]""");
 
+        Assert.Equal(1, result.GetProperty("inserted").GetInt32());
+    }
+
+    [Fact]
+    public async Task Parent_id_must_name_a_known_event_with_strict_event_references()
+    {
+        await using var strict = await PolarEmulatorServer.StartAsync(new EmulatorOptions { StrictEventReferences = true, TimeProvider = _time });
+        using var client = EmulatorFixture.ClientFor(strict);
+
+        using var response = await client.PostJsonAsync("v1/events/ingest", """{"events":[{"name":"x","external_customer_id":"c","parent_id":"nobody"}]}""");
+
+        var body = await response.ExpectAsync(HttpStatusCode.UnprocessableEntity);
         Assert.Equal("parent_id", body.GetProperty("detail")[0].GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task Parent_id_may_name_an_event_by_its_id()
+    {
+        var tag = PolarHttp.UniqueId("parent");
+        await _client.IngestAsync($$"""[{"name":"root","external_customer_id":"c","metadata":{"tag":"{{tag}}"} }]""");
+        using var listed = await _client.GetAsync($"v1/events/?metadata[tag]={tag}");
+        var parentId = (await listed.ExpectAsync(HttpStatusCode.OK)).GetProperty("items")[0].Id();
+
+        await _client.IngestAsync($$"""[{"name":"child","external_customer_id":"c","parent_id":"{{parentId}}","metadata":{"tag":"{{tag}}-child"} }]""");
+
+        using var children = await _client.GetAsync($"v1/events/?parent_id={parentId}");
+        var child = Assert.Single((await children.ExpectAsync(HttpStatusCode.OK)).GetProperty("items").EnumerateArray());
+        Assert.Equal(parentId, child.GetProperty("parent_id").GetString());
+    }
+
+    [Fact]
+    public async Task Timestamps_keep_at_most_six_fractional_digits()
+    {
+        var customer = await _client.CreateCustomerAsync();
+        var tag = PolarHttp.UniqueId("precise");
+        await _client.IngestAsync($$"""[{"name":"x","customer_id":"{{customer.Id()}}","timestamp":"2026-01-01T00:00:00.1234567Z","metadata":{"tag":"{{tag}}"} }]""");
+
+        using var listed = await _client.GetAsync($"v1/events/?metadata[tag]={tag}");
+
+        var item = (await listed.ExpectAsync(HttpStatusCode.OK)).GetProperty("items")[0];
+        Assert.Equal("2026-01-01T00:00:00.123456Z", item.GetProperty("timestamp").GetString());
     }
 }

@@ -60,7 +60,7 @@ public sealed class WireRuleTests(EmulatorFixture emulator) : IClassFixture<Emul
     [Fact]
     public async Task Unknown_route_is_404_with_bare_detail()
     {
-        using var response = await _client.GetAsync("v1/subscriptions/");
+        using var response = await _client.GetAsync("v1/no-such-resource/");
 
         var body = await response.ExpectAsync(HttpStatusCode.NotFound);
         Assert.Equal("""{"detail":"Not Found"}""", body.GetRawText());
@@ -91,15 +91,41 @@ public sealed class WireRuleTests(EmulatorFixture emulator) : IClassFixture<Emul
         await response.ExpectAsync(HttpStatusCode.NotFound);
     }
 
-    [Fact]
-    public async Task Current_polar_version_is_accepted()
+    [Theory]
+    [InlineData("2026-04")]
+    [InlineData("2026-10")]
+    [InlineData("2027-01")]
+    public async Task Every_version_the_sdk_ships_is_served_and_echoed(string version)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/meters/");
-        request.Headers.Add("Polar-Version", "2026-04");
+        request.Headers.Add("Polar-Version", version);
 
         using var response = await _client.SendAsync(request);
 
         await response.ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(version, Assert.Single(response.Headers.GetValues("Polar-Version")));
+    }
+
+    [Fact]
+    public async Task Request_without_a_version_is_answered_with_the_default_version()
+    {
+        using var response = await _client.GetAsync("v1/meters/");
+
+        Assert.Equal("2026-04", Assert.Single(response.Headers.GetValues("Polar-Version")));
+    }
+
+    [Theory]
+    [InlineData("GET", "v1/customers/export")]
+    [InlineData("GET", "v1/subscriptions/")]
+    [InlineData("POST", "v1/webhooks/events/6ba7b810-9dad-41d1-80b4-00c04fd430c8/redeliver")]
+    public async Task Polar_operation_the_emulator_does_not_serve_is_501_not_a_missing_resource(string method, string path)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method == "POST" ? PolarHttp.Json("{}") : null };
+
+        using var response = await _client.SendAsync(request);
+
+        var body = await response.ExpectAsync(HttpStatusCode.NotImplemented);
+        Assert.Equal("NotImplemented", body.GetProperty("error").GetString());
     }
 
     [Fact]

@@ -285,7 +285,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             return;
         }
 
-        var lookup = await polar.FindEventsByMetadataAsync(GrantService.GrantIdKey,
+        var lookup = await polar.FindIngestedEventsByMetadataAsync(GrantService.GrantIdKey,
             ambiguous.Select(i => rows[i].Grant!.GrantId.Value).Distinct(StringComparer.Ordinal).ToList(), cancellationToken).ConfigureAwait(false);
         var ours = new List<int>();
         foreach (var index in ambiguous)

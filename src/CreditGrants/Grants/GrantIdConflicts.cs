@@ -24,7 +24,7 @@ public static class GrantIdConflicts
     /// <summary>
     /// The conflicts among <paramref name="repeats"/>, keyed by grant id: one sentence naming what the first use granted
     /// and what to change. A grant id absent from the answer is a true repeat. Costs one <c>GET /v1/events/</c> per
-    /// 100 grant ids (see <see cref="IPolarGateway.FindEventsByMetadataAsync"/>); throws <see cref="PolarException"/>.
+    /// 100 grant ids, read again while Polar's event store lags (see <see cref="IPolarGateway.FindIngestedEventsByMetadataAsync"/>); throws <see cref="PolarException"/>.
     /// </summary>
     public static async Task<IReadOnlyDictionary<string, string>> FindAsync(IPolarGateway polar, IReadOnlyList<RepeatedGrant> repeats,
         CancellationToken cancellationToken = default)
@@ -38,7 +38,7 @@ public static class GrantIdConflicts
         }
 
         var ids = repeats.Select(r => r.Grant.GrantId.Value).Distinct(StringComparer.Ordinal).ToList();
-        var lookup = await polar.FindEventsByMetadataAsync(GrantService.GrantIdKey, ids, cancellationToken).ConfigureAwait(false);
+        var lookup = await polar.FindIngestedEventsByMetadataAsync(GrantService.GrantIdKey, ids, cancellationToken).ConfigureAwait(false);
         foreach (var repeat in repeats)
         {
             var uses = lookup.Events.GetValueOrDefault(repeat.Grant.GrantId.Value) ?? [];

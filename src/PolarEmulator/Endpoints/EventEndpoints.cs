@@ -6,7 +6,7 @@ using PolarEmulator.Wire;
 namespace PolarEmulator.Endpoints;
 
 /// <summary><c>POST /v1/events/ingest</c> (all or nothing, deduplicated on <c>external_id</c> forever), <c>GET /v1/events/</c> and <c>GET /v1/events/{id}</c>.</summary>
-internal sealed class EventEndpoints(EmulatorStore store, TimeProvider time)
+internal sealed class EventEndpoints(EmulatorStore store, TimeProvider time, EmulatorOptions options)
 {
     private static readonly string[] SortProperties = ["timestamp"];
     private static readonly string[] Sources = ["system", "user"];
@@ -45,13 +45,33 @@ internal sealed class EventEndpoints(EmulatorStore store, TimeProvider time)
             query.Metadata(),
             query.Sorting(SortProperties, "-timestamp"),
             page);
+        if (filter.Query is { } text)
+        {
+            // Polar searches events only within one organization, and only for 3 characters or more.
+            if (text.Length < 3)
+            {
+                query.Issues.Add(Issues.TooShort(Issues.Loc("query", "query"), Issues.Text(text), 3));
+            }
+            else if (filter.OrganizationIds.Count == 0)
+            {
+                query.Issues.Add(new Wire.ValidationIssue("missing", Issues.Loc("query", "organization_id"),
+                    "organization_id is required when query is set.", Issues.Null));
+            }
+        }
+
         if (query.Issues.Count > 0)
         {
             await Requests.InvalidAsync(context, query.Issues).ConfigureAwait(false);
             return;
         }
 
-        var (items, total) = store.ListEvents(filter);
+        var (items, total, refusal) = store.ListEvents(filter);
+        if (refusal is not null)
+        {
+            await Requests.RefuseAsync(context, refusal).ConfigureAwait(false);
+            return;
+        }
+
         await Respond.OkAsync(context, Requests.Page(items, total, page), EmulatorJsonContext.Default.ListResourceEventResource).ConfigureAwait(false);
     }
 
@@ -63,14 +83,14 @@ internal sealed class EventEndpoints(EmulatorStore store, TimeProvider time)
             return;
         }
 
-        var (events, issues) = EventBodies.ParseIngest(body.RootElement, time.GetUtcNow());
+        var (events, issues) = EventBodies.ParseIngest(body.RootElement, Timestamps.Microseconds(time.GetUtcNow()), options.StrictEventReferences);
         if (events is null)
         {
             await Requests.InvalidAsync(context, issues).ConfigureAwait(false);
             return;
         }
 
-        var (result, refusal) = store.Ingest(events);
+        var (result, refusal) = store.Ingest(events, options.StrictEventReferences);
         await (refusal is not null
             ? Requests.RefuseAsync(context, refusal)
             : Respond.OkAsync(context, result!, EmulatorJsonContext.Default.IngestResultResource)).ConfigureAwait(false);

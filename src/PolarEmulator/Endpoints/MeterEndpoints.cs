@@ -9,6 +9,39 @@ namespace PolarEmulator.Endpoints;
 internal sealed class MeterEndpoints(EmulatorStore store)
 {
     private static readonly string[] SortProperties = ["created_at", "name"];
+    private static readonly string[] Intervals = ["year", "month", "week", "day", "hour"];
+    private static readonly string[] AggregationFunctions = ["count", "sum", "max", "min", "avg", "unique"];
+
+    /// <summary>
+    /// <c>GET /v1/meters/{id}/quantities</c>: the meter's aggregation over the matching events of each interval from
+    /// <c>start_timestamp</c> to <c>end_timestamp</c> (both required, with <c>interval</c>), and over the whole period.
+    /// </summary>
+    public async Task QuantitiesAsync(HttpContext context, IReadOnlyDictionary<string, string> values)
+    {
+        if (await Requests.PathIdAsync(context, values).ConfigureAwait(false) is not { } id)
+        {
+            return;
+        }
+
+        var query = new QueryReader(context.Request);
+        var present = query.Require("start_timestamp") & query.Require("end_timestamp") & query.Require("interval");
+        var start = query.Timestamp("start_timestamp");
+        var end = query.Timestamp("end_timestamp");
+        var interval = query.Enum("interval", Intervals);
+        var zone = query.TimeZone("timezone") ?? TimeZoneInfo.Utc;
+        var request = new QuantityQuery(start ?? default, end ?? default, interval ?? "day", zone, query.Uuids("customer_id"),
+            query.Strings("external_customer_id"), query.Metadata(), query.Enum("customer_aggregation_function", AggregationFunctions));
+        if (!present || query.Issues.Count > 0)
+        {
+            await Requests.InvalidAsync(context, query.Issues).ConfigureAwait(false);
+            return;
+        }
+
+        var (quantities, refusal) = store.MeterQuantities(id, request);
+        await (refusal is not null ? Requests.InvalidAsync(context, refusal.Issues)
+            : quantities is null ? Respond.ResourceNotFoundAsync(context)
+            : Respond.OkAsync(context, quantities, EmulatorJsonContext.Default.MeterQuantitiesResource)).ConfigureAwait(false);
+    }
 
     public async Task CreateAsync(HttpContext context, IReadOnlyDictionary<string, string> values)
     {

@@ -13,7 +13,9 @@ internal static class PolarRoutes
     private static readonly string[] MetersWrite = ["meters:write"];
     private static readonly string[] CustomerMetersRead = ["customer_meters:read"];
 
-    public static PolarRouter Build(CustomerEndpoints customers, EventEndpoints events, MeterEndpoints meters, CustomerMeterEndpoints customerMeters) => new(
+    public static PolarRouter Build(CustomerEndpoints customers, EventEndpoints events, MeterEndpoints meters, CustomerMeterEndpoints customerMeters,
+        ControlEndpoints controls) =>
+        new(WithUnserved(
     [
         new("GET", "/v1/customers/", CustomersRead, customers.ListAsync),
         new("POST", "/v1/customers/", CustomersWrite, customers.CreateAsync),
@@ -32,7 +34,47 @@ internal static class PolarRoutes
         new("POST", "/v1/meters/", MetersWrite, meters.CreateAsync),
         new("GET", "/v1/meters/{id}", MetersRead, meters.GetAsync),
         new("PATCH", "/v1/meters/{id}", MetersWrite, meters.UpdateAsync),
+        new("GET", "/v1/meters/{id}/quantities", MetersRead, meters.QuantitiesAsync),
         new("GET", "/v1/customer-meters/", CustomerMetersRead, customerMeters.ListAsync),
         new("GET", "/v1/customer-meters/{id}", CustomerMetersRead, customerMeters.GetAsync),
-    ]);
+        new("POST", "/__emulator/catch-up", [], controls.CatchUpAsync),
+    ]));
+
+    /// <summary>
+    /// The served routes, then every other operation of Polar's API (<c>polar-operations.txt</c>) without a handler, so
+    /// that a path Polar has is told apart from a missing resource (501, not 404) and never falls into a served template
+    /// (<c>/v1/customers/export</c> is not <c>/v1/customers/{id}</c>).
+    /// </summary>
+    private static List<PolarRoute> WithUnserved(List<PolarRoute> served)
+    {
+        var known = served.Select(r => (r.Method, r.Template)).ToHashSet();
+        foreach (var (method, template) in PolarOperations())
+        {
+            if (known.Add((method, template)))
+            {
+                served.Add(new PolarRoute(method, template, [], Handler: null));
+            }
+        }
+
+        return served;
+    }
+
+    /// <summary>The operations of Polar's API, one <c>METHOD /path</c> a line, as Polar's SDK calls them.</summary>
+    public static IEnumerable<(string Method, string Template)> PolarOperations()
+    {
+        using var stream = typeof(PolarRoutes).Assembly.GetManifestResourceStream("PolarEmulator.polar-operations.txt")
+            ?? throw new InvalidOperationException("The embedded list of Polar's operations is missing.");
+        using var reader = new StreamReader(stream);
+        var operations = new List<(string, string)>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0 && !line.StartsWith('#'))
+            {
+                var space = line.IndexOf(' ', StringComparison.Ordinal);
+                operations.Add((line[..space], line[(space + 1)..]));
+            }
+        }
+
+        return operations;
+    }
 }

@@ -9,7 +9,7 @@ internal static class EmulatorCommandLine
     public const int DefaultPort = 8787;
 
     public const string Usage = """
-        Polar emulator: a local stand-in for Polar's REST API (API version 2026-04).
+        Polar emulator: a local stand-in for Polar's REST API (API versions 2026-04, 2026-10 and 2027-01).
 
         Usage: dotnet run --project src/PolarEmulator -- [options]
 
@@ -23,6 +23,11 @@ internal static class EmulatorCommandLine
           --fault-seed <n>             Seed of the fault sequence (default 0): same seed, same faults.
           --latency-ms <n>             Delay added to every request, in milliseconds.
           --drop-rate <f>              Fraction 0..1 of connections aborted without an answer.
+          --lag                        Polar's usual lags: events listed 3 s after ingest, balances counted after 15 s.
+          --event-lag-ms <n>           Events stay out of GET /v1/events/ for n milliseconds after ingest (default 0).
+          --balance-lag-ms <n>         Events stay out of balances for n milliseconds after ingest (default 0).
+          --strict-events              Refuse events naming both customer_id and external_customer_id, or an unknown parent_id
+                                       (Polar accepts both).
           --help                       Show this text.
         """;
 
@@ -75,6 +80,18 @@ internal static class EmulatorCommandLine
                         break;
                     case "--latency-ms":
                         faults = faults with { Latency = TimeSpan.FromMilliseconds(Integer(name, Value(), 0, 600_000, "an integer from 0 to 600000")) };
+                        break;
+                    case "--lag":
+                        options = options with { EventStoreLag = EmulatorOptions.RealisticLag.EventStore, BalanceLag = EmulatorOptions.RealisticLag.Balance };
+                        break;
+                    case "--event-lag-ms":
+                        options = options with { EventStoreLag = TimeSpan.FromMilliseconds(Integer(name, Value(), 0, 3_600_000, "an integer from 0 to 3600000")) };
+                        break;
+                    case "--balance-lag-ms":
+                        options = options with { BalanceLag = TimeSpan.FromMilliseconds(Integer(name, Value(), 0, 3_600_000, "an integer from 0 to 3600000")) };
+                        break;
+                    case "--strict-events":
+                        options = options with { StrictEventReferences = true };
                         break;
                     case "--drop-rate":
                         faults = faults with { DropRate = Fraction(name, Value()) };

@@ -10,6 +10,7 @@ internal static class EmulatorServices
     public static IServiceCollection AddPolarEmulator(this IServiceCollection services, EmulatorOptions options, string token, EmulatorStore store)
     {
         services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
+        services.AddSingleton(options);
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton(store);
         services.AddSingleton(new TokenPolicy(token, options.Scopes));
@@ -20,11 +21,13 @@ internal static class EmulatorServices
         services.AddSingleton<EventEndpoints>();
         services.AddSingleton<MeterEndpoints>();
         services.AddSingleton<CustomerMeterEndpoints>();
+        services.AddSingleton<ControlEndpoints>();
         services.AddSingleton(provider => PolarRoutes.Build(
             provider.GetRequiredService<CustomerEndpoints>(),
             provider.GetRequiredService<EventEndpoints>(),
             provider.GetRequiredService<MeterEndpoints>(),
-            provider.GetRequiredService<CustomerMeterEndpoints>()));
+            provider.GetRequiredService<CustomerMeterEndpoints>(),
+            provider.GetRequiredService<ControlEndpoints>()));
         return services;
     }
 

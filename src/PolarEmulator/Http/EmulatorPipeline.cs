@@ -37,7 +37,8 @@ internal sealed record TokenPolicy(string Token, IReadOnlyCollection<string>? Sc
     public bool Accepts(string presented) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(Token));
 
-    public bool Allows(IReadOnlyList<string> anyOf) => Scopes is null || anyOf.Any(Scopes.Contains);
+    /// <summary>Whether the token holds one of the scopes; an operation naming none (the emulator's own controls) needs only the token.</summary>
+    public bool Allows(IReadOnlyList<string> anyOf) => Scopes is null || anyOf.Count == 0 || anyOf.Any(Scopes.Contains);
 }
 
 /// <summary>
@@ -46,7 +47,13 @@ internal sealed record TokenPolicy(string Token, IReadOnlyCollection<string>? Sc
 /// </summary>
 internal static class EmulatorPipeline
 {
-    public const string ApiVersion = "2026-04";
+    /// <summary>The API version answered when a request names none.</summary>
+    public const string DefaultApiVersion = "2026-04";
+
+    /// <summary>
+    /// The versions Polar's SDK (1.0.1) ships; for every endpoint and webhook the emulator serves their schemas are the same.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ApiVersions = ["2026-04", "2026-10", "2027-01"];
 
     /// <summary>Polar's request body limit: 10 MiB.</summary>
     public const long MaxBodyBytes = 10 * 1024 * 1024;
@@ -131,10 +138,14 @@ internal static class EmulatorPipeline
     private static Task CheckWireRulesAsync(HttpContext context, RequestDelegate next)
     {
         var request = context.Request;
-        if (request.Headers.TryGetValue("Polar-Version", out var version) && version.ToString() != ApiVersion)
+        var version = request.Headers.TryGetValue("Polar-Version", out var asked) ? asked.ToString() : DefaultApiVersion;
+        if (!ApiVersions.Contains(version, StringComparer.Ordinal))
         {
             return Respond.RouteNotFoundAsync(context);
         }
+
+        // Polar echoes the version it answered with.
+        context.Response.Headers["Polar-Version"] = version;
 
         if (HttpMethods.IsPost(request.Method) || HttpMethods.IsPut(request.Method) || HttpMethods.IsPatch(request.Method))
         {
@@ -197,10 +208,14 @@ internal static class EmulatorPipeline
                 context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
                 context.Response.Headers.Location = $"{request.Scheme}://{request.Host}{request.PathBase}{redirect.Path}{request.QueryString}";
                 return;
+            case RouteMatch.Found { Route.Handler: null } unserved:
+                await Respond.ErrorAsync(context, StatusCodes.Status501NotImplemented, "NotImplemented",
+                    $"The Polar emulator does not serve {unserved.Route.Method} {unserved.Route.Template} (Polar does); see src/PolarEmulator/README.md.").ConfigureAwait(false);
+                return;
             case RouteMatch.Found found:
                 if (await AuthorizeAsync(context, found.Route).ConfigureAwait(false))
                 {
-                    await found.Route.Handler(context, found.Values).ConfigureAwait(false);
+                    await found.Route.Handler!(context, found.Values).ConfigureAwait(false);
                 }
 
                 return;

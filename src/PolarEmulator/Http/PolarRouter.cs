@@ -3,8 +3,11 @@ namespace PolarEmulator.Http;
 /// <summary>Handles a matched route; <paramref name="values"/> holds the path parameters.</summary>
 internal delegate Task RouteHandler(HttpContext context, IReadOnlyDictionary<string, string> values);
 
-/// <summary>One operation of Polar's API: method, path template (collections end with a slash), the scopes that allow it.</summary>
-internal sealed record PolarRoute(string Method, string Template, IReadOnlyList<string> Scopes, RouteHandler Handler)
+/// <summary>
+/// One operation of Polar's API: method, path template (collections end with a slash), the scopes that allow it, and its
+/// handler, or null for an operation Polar has and the emulator does not serve.
+/// </summary>
+internal sealed record PolarRoute(string Method, string Template, IReadOnlyList<string> Scopes, RouteHandler? Handler)
 {
     public string[] Segments { get; } = Template.Split('/');
 }

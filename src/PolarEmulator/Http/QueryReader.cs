@@ -173,6 +173,54 @@ internal sealed class QueryReader(HttpRequest request)
         return null;
     }
 
+    /// <summary>Whether a required parameter is present; when absent, records FastAPI's <c>missing</c> refusal.</summary>
+    public bool Require(string name)
+    {
+        if (request.Query.ContainsKey(name))
+        {
+            return true;
+        }
+
+        Issues.Add(new ValidationIssue("missing", Validation.Issues.Loc("query", name), "Field required", Validation.Issues.Null));
+        return false;
+    }
+
+    /// <summary>One value of an enumeration, or null when absent.</summary>
+    public string? Enum(string name, IReadOnlyList<string> allowed)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        if (allowed.Contains(text, StringComparer.Ordinal))
+        {
+            return text;
+        }
+
+        Issues.Add(Validation.Issues.Enum(Validation.Issues.Loc("query", name), Validation.Issues.Text(text), allowed));
+        return null;
+    }
+
+    /// <summary>An IANA time zone (<c>Europe/Paris</c>), or null when absent; an unknown name is refused.</summary>
+    public TimeZoneInfo? TimeZone(string name)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        if (text.Length > 0 && TimeZoneInfo.TryFindSystemTimeZoneById(text, out var zone))
+        {
+            return zone;
+        }
+
+        Issues.Add(text.Length == 0
+            ? Validation.Issues.TooShort(Validation.Issues.Loc("query", name), Validation.Issues.Text(text), 1)
+            : new ValidationIssue("enum", Validation.Issues.Loc("query", name), "Input should be a valid IANA time zone", Validation.Issues.Text(text)));
+        return null;
+    }
+
     /// <summary>A meter filter given as a JSON string (<c>?filter={"conjunction":…}</c>), or null when absent.</summary>
     public MeterFilter? Filter(string name)
     {

@@ -136,3 +136,14 @@ internal sealed record StateSnapshot(
     IReadOnlyList<MeterResource> Meters,
     IReadOnlyList<EventRecord> Events,
     IReadOnlyList<Guid>? ActiveSubscriptionCustomers = null);
+
+/// <summary>What <c>GET /v1/meters/{id}/quantities</c> asks for: the period, its interval and zone, and the events counted.</summary>
+internal sealed record QuantityQuery(
+    DateTimeOffset Start,
+    DateTimeOffset End,
+    string Interval,
+    TimeZoneInfo Zone,
+    IReadOnlyList<Guid> CustomerIds,
+    IReadOnlyList<string> ExternalCustomerIds,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Metadata,
+    string? CustomerAggregation);

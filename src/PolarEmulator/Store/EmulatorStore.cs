@@ -13,7 +13,7 @@ namespace PolarEmulator.Store;
 /// Customers are indexed by id, email (case-insensitive) and external id; events by external id (dedup) and by
 /// customer; balances are kept incrementally, so an ingest costs time in its own events and reads cost nothing.
 /// </summary>
-internal sealed class EmulatorStore
+internal sealed partial class EmulatorStore
 {
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
@@ -31,6 +31,7 @@ internal sealed class EmulatorStore
     private readonly HashSet<string> _eventExternalIds = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, List<int>> _eventsByCustomerId = [];
     private readonly Dictionary<string, List<int>> _eventsByExternalCustomerId = new(StringComparer.Ordinal);
+    private readonly Dictionary<Guid, int> _eventIndexById = [];
 
     // Built for a metadata key the first time a list filters on it, then kept up to date by every insert.
     private readonly Dictionary<string, Dictionary<string, List<int>>> _eventsByMetadata = new(StringComparer.Ordinal);
@@ -49,6 +50,51 @@ internal sealed class EmulatorStore
     }
 
     public Guid OrganizationId { get; }
+
+    /// <summary>
+    /// How long an ingested event stays out of <c>GET /v1/events/</c> and <c>GET /v1/events/{id}</c>: Polar reads events from a
+    /// separate store fed asynchronously. Measured on the store's clock; zero shows events at once.
+    /// </summary>
+    public TimeSpan EventStoreLag { get; set; }
+
+    /// <summary>How long an ingested event stays out of balances (Polar recomputes them in the background); zero counts it at once.</summary>
+    public TimeSpan BalanceLag { get; set; }
+
+    /// <summary>Events before this index are counted in balances; the rest wait for <see cref="BalanceLag"/> to pass.</summary>
+    private int _countedEvents;
+
+    /// <summary>Events before this index are shown whatever the lag (<see cref="CatchUp"/>).</summary>
+    private int _caughtUpEvents;
+
+    /// <summary>Ends every lag now: what was ingested so far is listed and counted, as once Polar's background work has run.</summary>
+    public void CatchUp()
+    {
+        lock (_lock)
+        {
+            _caughtUpEvents = _events.Count;
+            Settle();
+        }
+    }
+
+    /// <summary>Whether <c>GET /v1/events/</c> shows the event yet.</summary>
+    private bool IsListed(int index) =>
+        index < _caughtUpEvents || EventStoreLag <= TimeSpan.Zero || _events[index].IngestedAt + EventStoreLag <= Now();
+
+    /// <summary>Counts, in ingest order, the events whose balance lag has passed (called under the lock before balances are read).</summary>
+    private void Settle()
+    {
+        var now = Now();
+        while (_countedEvents < _events.Count
+            && (_countedEvents < _caughtUpEvents || BalanceLag <= TimeSpan.Zero || _events[_countedEvents].IngestedAt + BalanceLag <= now))
+        {
+            var record = _events[_countedEvents++];
+            using var metadata = JsonDocument.Parse(record.Metadata);
+            Count(record, EventCustomer(record), metadata.RootElement, _meters, countMatches: true);
+        }
+    }
+
+    /// <summary>The clock's time at Polar's precision (microseconds), so what is stored is what is answered.</summary>
+    private DateTimeOffset Now() => Timestamps.Microseconds(_time.GetUtcNow());
 
     public int EventCount
     {
@@ -77,7 +123,7 @@ internal sealed class EmulatorStore
             var customer = new CustomerRecord
             {
                 Id = Guid.NewGuid(),
-                CreatedAt = _time.GetUtcNow(),
+                CreatedAt = Now(),
                 Metadata = draft.Metadata,
                 Email = draft.Email,
                 Name = draft.Name,
@@ -106,7 +152,7 @@ internal sealed class EmulatorStore
         var added = 0;
         lock (_lock)
         {
-            var now = _time.GetUtcNow();
+            var now = Now();
             var metadata = new Dictionary<string, JsonElement>();
             _customers.EnsureCapacity(_customers.Count + count);
             _customersById.EnsureCapacity(_customersById.Count + count);
@@ -161,7 +207,7 @@ internal sealed class EmulatorStore
                 var customer = new CustomerRecord
                 {
                     Id = Guid.NewGuid(),
-                    CreatedAt = _time.GetUtcNow(),
+                    CreatedAt = Now(),
                     Metadata = seed.Metadata.ToDictionary(m => m.Key, m => JsonSerializer.SerializeToElement(m.Value, EmulatorJsonContext.Default.String)),
                     Email = seed.Email,
                     Name = seed.Name,
@@ -209,6 +255,7 @@ internal sealed class EmulatorStore
     {
         lock (_lock)
         {
+            Settle();
             var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
             if (customer is null)
             {
@@ -293,7 +340,7 @@ internal sealed class EmulatorStore
             customer.TaxId = patch.TaxId.Or(customer.TaxId);
             customer.Locale = patch.Locale.Or(customer.Locale);
 
-            customer.ModifiedAt = _time.GetUtcNow();
+            customer.ModifiedAt = Now();
             updated = customer.ToResource(OrganizationId);
         }
 
@@ -312,7 +359,7 @@ internal sealed class EmulatorStore
                 return false;
             }
 
-            customer.DeletedAt = _time.GetUtcNow();
+            customer.DeletedAt = Now();
             RemoveFromIndex(_customersByEmail, customer.Email, customer);
             RemoveFromIndex(_customersByExternalId, customer.ExternalId, customer);
             if (_customerMetersByCustomer.Remove(customer.Id, out var meters))
@@ -333,7 +380,7 @@ internal sealed class EmulatorStore
     // ---- Events ----------------------------------------------------------------------------------------------
 
     /// <summary>Inserts the events, all or nothing: any unknown customer or parent refuses the whole request.</summary>
-    public (IngestResultResource? Result, Refusal? Refusal) Ingest(IReadOnlyList<EventDraft> drafts)
+    public (IngestResultResource? Result, Refusal? Refusal) Ingest(IReadOnlyList<EventDraft> drafts, bool strictReferences = false)
     {
         IngestResultResource result;
         lock (_lock)
@@ -352,7 +399,8 @@ internal sealed class EmulatorStore
                     refusals.Add(Issues.Polar("customer_id", Issues.Loc("body", "events", draft.Index, "customer_id"),
                         Issues.Text(customerId.ToString()), "Customer not found."));
                 }
-                else if (draft.ParentId is { } parentId && !batchExternalIds.Contains(parentId) && !_eventExternalIds.Contains(parentId))
+                else if (strictReferences && draft.ParentId is { } parentId && !batchExternalIds.Contains(parentId) && !_eventExternalIds.Contains(parentId)
+                    && !(Guid.TryParse(parentId, out var parentGuid) && _eventIndexById.ContainsKey(parentGuid)))
                 {
                     refusals.Add(Issues.Polar("parent_id", Issues.Loc("body", "events", draft.Index, "parent_id"),
                         Issues.Text(parentId), "Parent event not found."));
@@ -364,7 +412,7 @@ internal sealed class EmulatorStore
                 return (null, new Refusal(refusals));
             }
 
-            var now = _time.GetUtcNow();
+            var now = Now();
             int inserted = 0, duplicates = 0;
             foreach (var draft in drafts)
             {
@@ -398,33 +446,36 @@ internal sealed class EmulatorStore
     /// Lists events as <c>GET /v1/events/</c> does: every filter applies (a list filter matches any of its values,
     /// <c>metadata[key]</c> repeated matches any of its values), sorted by timestamp then insertion order, one page.
     /// </summary>
-    public (IReadOnlyList<EventResource> Items, int TotalCount) ListEvents(EventQuery query)
+    public (IReadOnlyList<EventResource> Items, int TotalCount, Refusal? Refusal) ListEvents(EventQuery query)
     {
         lock (_lock)
         {
             MeterRecord? meter = null;
-            if ((query.OrganizationIds.Count > 0 && !query.OrganizationIds.Contains(OrganizationId))
-                || (query.Sources.Count > 0 && !query.Sources.Contains(EventRecord.Source, StringComparer.Ordinal))
-                || (query.MeterId is { } meterId && !_metersById.TryGetValue(meterId, out meter)))
+            if (query.MeterId is { } meterId && !_metersById.TryGetValue(meterId, out meter))
             {
-                return ([], 0);
+                return ([], 0, new Refusal([Issues.Polar("value_error", Issues.Loc("query", "meter_id"), Issues.Text(meterId.ToString()), "Meter not found.")]));
             }
 
-            var tree = _eventsWithParent > 0 || query.ParentId is not null ? EventTree.Build(_events) : null;
+            if (query.OrganizationIds.Count > 0 && !query.OrganizationIds.Contains(OrganizationId))
+            {
+                return ([], 0, null);
+            }
+
+            var tree = _eventsWithParent > 0 || query.ParentId is not null ? EventTree.Build(_events, FindEventIndex) : null;
             int? anchor = null;
             if (query.ParentId is { } parentId)
             {
                 anchor = FindEventIndex(parentId);
                 if (anchor is null)
                 {
-                    return ([], 0);
+                    return ([], 0, null);
                 }
             }
 
             var matches = new List<(int Item, long Order)>();
             foreach (var index in query.Metadata.Count > 0 ? MetadataCandidates(query.Metadata) : Enumerable.Range(0, _events.Count))
             {
-                if (EventMatches(index, query, meter, tree, anchor))
+                if (IsListed(index) && EventMatches(index, query, meter, tree, anchor))
                 {
                     matches.Add((index, index));
                 }
@@ -432,7 +483,7 @@ internal sealed class EmulatorStore
 
             var sorted = Sort(matches, query.Sorting, (index, _) => _events[index].Timestamp);
             var (page, total) = query.Page.Slice(sorted);
-            return ([.. page.Select(p => EventResourceAt(p.Item, tree))], total);
+            return ([.. page.Select(p => EventResourceAt(p.Item, tree))], total, null);
         }
     }
 
@@ -446,7 +497,7 @@ internal sealed class EmulatorStore
             var meter = new MeterRecord
             {
                 Id = Guid.NewGuid(),
-                CreatedAt = _time.GetUtcNow(),
+                CreatedAt = Now(),
                 Name = draft.Name,
                 Filter = draft.Filter,
                 Aggregation = draft.Aggregation,
@@ -517,6 +568,7 @@ internal sealed class EmulatorStore
                 return (null, null);
             }
 
+            Settle();
             var redefines = patch.Filter.IsSet || patch.Aggregation.IsSet;
             if (redefines && meter.MatchedEvents > 0)
             {
@@ -525,7 +577,7 @@ internal sealed class EmulatorStore
                     "The filter and aggregation of a meter cannot be changed once it has processed events.")]));
             }
 
-            var now = _time.GetUtcNow();
+            var now = Now();
             meter.Name = patch.Name.Or(meter.Name);
             meter.Filter = patch.Filter.Or(meter.Filter);
             meter.Aggregation = patch.Aggregation.Or(meter.Aggregation);
@@ -560,6 +612,7 @@ internal sealed class EmulatorStore
     {
         lock (_lock)
         {
+            Settle();
             return _customerMetersById.GetValueOrDefault(id)?.ToResource(OrganizationId);
         }
     }
@@ -568,6 +621,7 @@ internal sealed class EmulatorStore
     {
         lock (_lock)
         {
+            Settle();
             IEnumerable<CustomerMeterRecord> candidates = _customerMeters;
             if (query.CustomerIds.Count > 0 || query.ExternalCustomerIds.Count > 0)
             {
@@ -716,7 +770,7 @@ internal sealed class EmulatorStore
             return;
         }
 
-        foreach (var index in indexes)
+        foreach (var index in indexes.Where(i => i < _countedEvents))
         {
             var record = _events[index];
             using var metadata = JsonDocument.Parse(record.Metadata);
@@ -728,6 +782,7 @@ internal sealed class EmulatorStore
     {
         var index = _events.Count;
         _events.Add(record);
+        _eventIndexById[EventIdAt(index)] = index;
         if (record.ParentId is not null)
         {
             _eventsWithParent++;
@@ -752,7 +807,11 @@ internal sealed class EmulatorStore
             customer = _customersByExternalId.GetValueOrDefault(externalCustomerId);
         }
 
-        Count(record, customer, metadata, _meters, countMatches: true);
+        if (_countedEvents == index && BalanceLag <= TimeSpan.Zero)
+        {
+            _countedEvents++;
+            Count(record, customer, metadata, _meters, countMatches: true);
+        }
     }
 
     /// <summary>The event with this id, as <c>GET /v1/events/{id}</c> returns it, or null.</summary>
@@ -760,8 +819,8 @@ internal sealed class EmulatorStore
     {
         lock (_lock)
         {
-            return FindEventIndex(id) is { } index
-                ? EventResourceAt(index, _eventsWithParent > 0 ? EventTree.Build(_events) : null)
+            return FindEventIndex(id) is { } index && IsListed(index)
+                ? EventResourceAt(index, _eventsWithParent > 0 ? EventTree.Build(_events, FindEventIndex) : null)
                 : null;
         }
     }
@@ -770,6 +829,7 @@ internal sealed class EmulatorStore
     {
         var record = _events[index];
         if ((query.Names.Count > 0 && !query.Names.Contains(record.Name, StringComparer.Ordinal))
+            || (query.Sources.Count > 0 && !query.Sources.Contains(record.Source, StringComparer.Ordinal))
             || (query.Start is { } start && record.Timestamp < start)
             || (query.End is { } end && record.Timestamp > end)
             || (query.Query is { } text && !record.Name.Contains(text, StringComparison.OrdinalIgnoreCase)))
@@ -803,7 +863,7 @@ internal sealed class EmulatorStore
         }
 
         using var metadata = JsonDocument.Parse(record.Metadata);
-        var facts = new MeterEventFacts(record.Name, EventRecord.Source, record.Timestamp, new JsonObjectView(metadata.RootElement));
+        var facts = new MeterEventFacts(record.Name, record.Source, record.Timestamp, new JsonObjectView(metadata.RootElement));
         return (query.Filter is null || Matches(query.Filter, facts)) && (meter is null || Matches(meter.Filter, facts));
     }
 
@@ -846,7 +906,7 @@ internal sealed class EmulatorStore
         return new EventResource(EventIdAt(index), record.Timestamp, OrganizationId, record.CustomerId,
             EventCustomer(record)?.ToResource(OrganizationId), record.ExternalCustomerId, MemberId: null, ExternalMemberId: null,
             tree?.ChildCount(index) ?? 0, tree?.ParentOf(index) is { } parent ? EventIdAt(parent) : null, Label: record.Name, record.Name,
-            EventRecord.Source, JsonElement.Parse(record.Metadata));
+            record.Source, JsonElement.Parse(record.Metadata));
     }
 
     /// <summary>A stable UUID v4 for the n-th event of this organization, so ids survive a restart without being stored.</summary>
@@ -862,18 +922,7 @@ internal sealed class EmulatorStore
         return new Guid(hash[..16], bigEndian: true);
     }
 
-    private int? FindEventIndex(Guid id)
-    {
-        for (var index = 0; index < _events.Count; index++)
-        {
-            if (EventIdAt(index) == id)
-            {
-                return index;
-            }
-        }
-
-        return null;
-    }
+    private int? FindEventIndex(Guid id) => _eventIndexById.TryGetValue(id, out var index) ? index : null;
 
     /// <summary>The events whose metadata holds, for every key filtered on, one of the values asked for; in insertion order.</summary>
     private IEnumerable<int> MetadataCandidates(IReadOnlyDictionary<string, IReadOnlyList<string>> wanted)
@@ -940,7 +989,7 @@ internal sealed class EmulatorStore
             customer.FirstUserEventAt = record.Timestamp;
         }
 
-        var facts = new MeterEventFacts(record.Name, EventRecord.Source, record.Timestamp, new JsonObjectView(metadata));
+        var facts = new MeterEventFacts(record.Name, record.Source, record.Timestamp, new JsonObjectView(metadata));
         foreach (var meter in meters)
         {
             if (!Matches(meter.Filter, facts))
@@ -988,7 +1037,7 @@ internal sealed class EmulatorStore
     {
         meter.MatchedEvents = 0;
         MeterRecord[] only = [meter];
-        foreach (var record in _events)
+        foreach (var record in _events.Take(_countedEvents))
         {
             var customer = record.CustomerId is { } customerId
                 ? FindCustomer(customerId)
@@ -1082,13 +1131,16 @@ internal sealed class EmulatorStore
     }
 }
 
-/// <summary>Parent and child links between events (a parent is named by its external id at ingest).</summary>
+/// <summary>
+/// Parent and child links between events: a parent is named at ingest by its external id or its id, and is resolved when
+/// read, so a parent that arrives later is linked then (as Polar does); one never stored leaves the event a root.
+/// </summary>
 internal sealed class EventTree
 {
     private readonly Dictionary<int, int> _parents = [];
     private readonly Dictionary<int, int> _children = [];
 
-    public static EventTree Build(IReadOnlyList<EventRecord> events)
+    public static EventTree Build(IReadOnlyList<EventRecord> events, Func<Guid, int?> byId)
     {
         var tree = new EventTree();
         var wanted = events.Where(e => e.ParentId is not null).Select(e => e.ParentId!).ToHashSet(StringComparer.Ordinal);
@@ -1103,7 +1155,10 @@ internal sealed class EventTree
 
         for (var i = 0; i < events.Count; i++)
         {
-            if (events[i].ParentId is { } parentId && byExternalId.TryGetValue(parentId, out var parent))
+            if (events[i].ParentId is { } parentId
+                && (byExternalId.TryGetValue(parentId, out var parent)
+                    || (Guid.TryParse(parentId, out var parentGuid) && byId(parentGuid) is { } found && (parent = found) >= 0))
+                && parent != i)
             {
                 tree._parents[i] = parent;
                 tree._children[parent] = tree._children.GetValueOrDefault(parent) + 1;

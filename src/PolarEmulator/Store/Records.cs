@@ -112,7 +112,10 @@ internal sealed class MeterRecord
     };
 }
 
-/// <summary>An ingested event; immutable. Metadata is kept as its raw UTF-8 JSON object to stay small at a million events.</summary>
+/// <summary>
+/// An event, ingested (<c>source</c> <c>user</c>) or written by Polar itself (<c>system</c>: customer and meter lifecycle);
+/// immutable. Metadata is kept as its raw UTF-8 JSON object to stay small at a million events.
+/// </summary>
 internal sealed record EventRecord(
     string Name,
     DateTimeOffset Timestamp,
@@ -121,9 +124,14 @@ internal sealed record EventRecord(
     string? ExternalCustomerId,
     string? ExternalId,
     string? ParentId,
-    byte[] Metadata)
+    byte[] Metadata,
+    string Source = EventRecord.UserSource)
 {
-    public const string Source = "user";
+    /// <summary>Every ingested event's source.</summary>
+    public const string UserSource = "user";
+
+    /// <summary>The source of events Polar writes itself.</summary>
+    public const string SystemSource = "system";
 
     public static readonly byte[] EmptyMetadata = "{}"u8.ToArray();
 }

@@ -98,6 +98,11 @@ internal static class StateFile
             WriteOptional(writer, "external_customer_id", record.ExternalCustomerId);
             WriteOptional(writer, "external_id", record.ExternalId);
             WriteOptional(writer, "parent_id", record.ParentId);
+            if (record.Source != EventRecord.UserSource)
+            {
+                writer.WriteString("source", record.Source);
+            }
+
             writer.WritePropertyName("metadata");
             writer.WriteRawValue(record.Metadata, skipInputValidation: true);
             writer.WriteEndObject();
@@ -131,5 +136,6 @@ internal static class StateFile
         e.TryGetProperty("external_customer_id", out var externalCustomerId) ? externalCustomerId.GetString() : null,
         e.TryGetProperty("external_id", out var externalId) ? externalId.GetString() : null,
         e.TryGetProperty("parent_id", out var parentId) ? parentId.GetString() : null,
-        JsonMarshal.GetRawUtf8Value(e.GetProperty("metadata")).ToArray());
+        JsonMarshal.GetRawUtf8Value(e.GetProperty("metadata")).ToArray(),
+        e.TryGetProperty("source", out var source) ? source.GetString()! : EventRecord.UserSource);
 }

@@ -9,7 +9,7 @@ internal static class EventBodies
 {
     private static readonly HashSet<string> ReservedMetadata = new(StringComparer.Ordinal) { "_cost", "_llm" };
 
-    public static (IReadOnlyList<EventDraft>? Events, List<ValidationIssue> Issues) ParseIngest(JsonElement body, DateTimeOffset now)
+    public static (IReadOnlyList<EventDraft>? Events, List<ValidationIssue> Issues) ParseIngest(JsonElement body, DateTimeOffset now, bool strict = false)
     {
         var issues = new List<ValidationIssue>();
         if (!body.TryGetProperty("events", out var events))
@@ -28,7 +28,7 @@ internal static class EventBodies
         var index = 0;
         foreach (var item in events.EnumerateArray())
         {
-            if (Event(item, index++, now, issues) is { } draft)
+            if (Event(item, index++, now, strict, issues) is { } draft)
             {
                 drafts.Add(draft);
             }
@@ -37,7 +37,7 @@ internal static class EventBodies
         return issues.Count > 0 ? (null, issues) : (drafts, issues);
     }
 
-    private static EventDraft? Event(JsonElement value, int index, DateTimeOffset now, List<ValidationIssue> issues)
+    private static EventDraft? Event(JsonElement value, int index, DateTimeOffset now, bool strict, List<ValidationIssue> issues)
     {
         var location = Issues.Loc("body", "events", index);
         if (value.ValueKind != JsonValueKind.Object)
@@ -53,13 +53,18 @@ internal static class EventBodies
         string? externalCustomerId = null;
         var hasCustomer = reader.IsPresent("customer_id");
         var hasExternalCustomer = reader.IsPresent("external_customer_id");
-        if (hasCustomer && hasExternalCustomer)
+        if (hasCustomer && hasExternalCustomer && strict)
         {
             issues.Add(Issues.ValueError(location, value, "Set exactly one of customer_id and external_customer_id, not both."));
         }
         else if (hasCustomer)
         {
+            // Polar's schema tries the customer_id form first: with both ids, the event is a customer_id event.
             customerId = reader.RequiredUuid4("customer_id");
+            if (hasExternalCustomer)
+            {
+                reader.OptionalString("external_customer_id");
+            }
         }
         else if (hasExternalCustomer)
         {

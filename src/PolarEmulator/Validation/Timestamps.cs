@@ -7,6 +7,9 @@ namespace PolarEmulator.Validation;
 /// <summary>Reads an event timestamp the way pydantic's <c>AwareDatetime</c> does: ISO 8601 with a zone, or Unix time.</summary>
 internal static partial class Timestamps
 {
+    /// <summary>A time truncated to whole microseconds: Polar (PostgreSQL, Python) keeps no more than 6 fractional digits.</summary>
+    public static DateTimeOffset Microseconds(DateTimeOffset time) => time.AddTicks(-(time.Ticks % 10));
+
     /// <summary>Parses the value; on failure says which pydantic error it is.</summary>
     public static bool TryParseAware(JsonElement value, out DateTimeOffset timestamp, out ValidationIssueKind refusal)
     {
@@ -22,7 +25,7 @@ internal static partial class Timestamps
 
             // pydantic reads numbers above 2e10 as milliseconds.
             var milliseconds = Math.Abs(seconds) > 2e10 ? seconds : seconds * 1000;
-            timestamp = DateTimeOffset.UnixEpoch.AddMilliseconds(milliseconds);
+            timestamp = Microseconds(DateTimeOffset.UnixEpoch.AddMilliseconds(milliseconds));
             return true;
         }
 
@@ -55,6 +58,7 @@ internal static partial class Timestamps
             return false;
         }
 
+        timestamp = Microseconds(timestamp);
         return true;
     }
 

@@ -124,6 +124,12 @@ internal sealed record EventResource(
     string Source,
     JsonElement Metadata);
 
+/// <summary>Polar's <c>MeterQuantities</c>: one bucket per interval from the start (truncated to the interval) to the end, and the total.</summary>
+internal sealed record MeterQuantitiesResource(IReadOnlyList<MeterQuantityResource> Quantities, double Total);
+
+/// <summary>Polar's <c>MeterQuantity</c>.</summary>
+internal sealed record MeterQuantityResource(DateTimeOffset Timestamp, double Quantity);
+
 /// <summary>Polar's <c>ListResource</c>.</summary>
 internal sealed record ListResource<T>(IReadOnlyList<T> Items, PaginationResource Pagination);
 
@@ -181,7 +187,8 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 /// <summary>Snake_case serialization of the emulator's responses; nulls are written because Polar's schema requires them.</summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    Converters = [typeof(PolarDateTimeConverter)])]
 [JsonSerializable(typeof(CustomerResource))]
 [JsonSerializable(typeof(CustomerStateResource))]
 [JsonSerializable(typeof(MeterResource))]
@@ -191,6 +198,7 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 [JsonSerializable(typeof(ListResource<CustomerMeterResource>))]
 [JsonSerializable(typeof(ListResource<EventResource>))]
 [JsonSerializable(typeof(EventResource))]
+[JsonSerializable(typeof(MeterQuantitiesResource))]
 [JsonSerializable(typeof(IngestResultResource))]
 [JsonSerializable(typeof(ErrorResource))]
 [JsonSerializable(typeof(DetailResource))]
@@ -200,4 +208,5 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(int))]
+[JsonSerializable(typeof(double))]
 internal sealed partial class EmulatorJsonContext : JsonSerializerContext;

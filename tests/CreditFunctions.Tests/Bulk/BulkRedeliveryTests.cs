@@ -3,14 +3,17 @@ using PolarEmulator;
 
 namespace CreditFunctions.Tests.Bulk;
 
-/// <summary>Queue messages come at least once: a message processed again grants nothing twice and counts nothing twice.</summary>
+/// <summary>
+/// Queue messages come at least once: a message processed again grants nothing twice and counts nothing twice, also while
+/// the emulator's event store lags behind ingest as Polar's does (read-backs wait for it).
+/// </summary>
 public sealed class BulkRedeliveryTests : IAsyncLifetime
 {
     private const int Customers = 30;
     private BulkApp _app = null!;
 
     public async Task InitializeAsync() =>
-        _app = await BulkApp.StartAsync(new EmulatorOptions { SeedMeter = true, SeedCustomers = Customers });
+        _app = await BulkApp.StartAsync(new EmulatorOptions { SeedMeter = true, SeedCustomers = Customers, EventStoreLag = TimeSpan.FromSeconds(1) });
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
 

@@ -5,7 +5,7 @@ using Json.Schema;
 namespace PolarEmulator.Tests.Support;
 
 /// <summary>Polar's own OpenAPI schema (docs/polar/openapi-2026-04.subset.json), ready to validate bodies against its components.</summary>
-public static class PolarSchema
+public static partial class PolarSchema
 {
     private const string FileName = "openapi-2026-04.subset.json";
     private static readonly Uri DocumentUri = new("https://polar.emulator.test/openapi.json");
@@ -97,6 +97,11 @@ public static class PolarSchema
     {
         var registry = new FormatRegistry();
         registry.Register(new PredicateFormat("uuid4", static e => e.ValueKind != JsonValueKind.String || (Guid.TryParse(e.GetString(), out var g) && g.Version == 4)));
+        // Polar's date-times are RFC 3339 with a zone and at most 6 fractional digits (Python's microseconds).
+        registry.Register(new PredicateFormat("date-time", static e => e.ValueKind != JsonValueKind.String || PolarDateTime().IsMatch(e.GetString()!)));
         return registry;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")]
+    private static partial System.Text.RegularExpressions.Regex PolarDateTime();
 }
