@@ -76,6 +76,11 @@ param polarMaxRetryDelaySeconds int = 60
 @maxValue(86400)
 param polarMeterCacheSeconds int = 60
 
+@description('How long a read-back waits for events Polar said it holds to appear in its event store, which trails ingest by seconds (0 reads once).')
+@minValue(0)
+@maxValue(600)
+param polarReadBackPatienceSeconds int = 20
+
 // ---------------------------------------------------------------------------------------
 // Grants (section Grants)
 // ---------------------------------------------------------------------------------------
@@ -326,6 +331,7 @@ var appSettings = {
   Polar__MaxRetries: string(polarMaxRetries)
   Polar__MaxRetryDelaySeconds: string(polarMaxRetryDelaySeconds)
   Polar__MeterCacheSeconds: string(polarMeterCacheSeconds)
+  Polar__ReadBackPatienceSeconds: string(polarReadBackPatienceSeconds)
   Polar__InteractiveSharePercent: string(polarInteractiveSharePercent)
   PolarBudget__Enabled: 'true'
   PolarBudget__Table: polarBudgetTableName
