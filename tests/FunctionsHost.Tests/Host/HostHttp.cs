@@ -174,32 +174,39 @@ internal static class HostHttp
                 continue;
             }
 
-            var template = ((string?)trigger["route"] ?? function.Name).Split('/');
-            if (template.Length != segments.Length)
-            {
-                continue;
-            }
-
-            var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            var matches = true;
-            for (var i = 0; i < template.Length && matches; i++)
-            {
-                if (template[i] is ['{', .. var name, '}'])
-                {
-                    values[name] = Uri.UnescapeDataString(segments[i]);
-                }
-                else
-                {
-                    matches = string.Equals(template[i], segments[i], StringComparison.OrdinalIgnoreCase);
-                }
-            }
-
-            if (matches)
+            if (MatchTemplate(((string?)trigger["route"] ?? function.Name).Split('/'), segments) is { } values)
             {
                 return (function, (string)trigger["name"]!, values);
             }
         }
 
         throw new InvalidOperationException($"No function serves {method} {url.AbsolutePath} (404).");
+    }
+
+    /// <summary>
+    /// The values of a route template's <c>{name}</c> segments (each one decoded path segment) when the path's segments
+    /// match it, literal segments ignoring case; null when they do not.
+    /// </summary>
+    public static Dictionary<string, string>? MatchTemplate(string[] template, string[] segments)
+    {
+        if (template.Length != segments.Length)
+        {
+            return null;
+        }
+
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < template.Length; i++)
+        {
+            if (template[i] is ['{', .. var name, '}'])
+            {
+                values[name] = Uri.UnescapeDataString(segments[i]);
+            }
+            else if (!string.Equals(template[i], segments[i], StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+        }
+
+        return values;
     }
 }

@@ -117,27 +117,7 @@ internal sealed class OpenApiContract
         var segments = absolutePath[ServerPath.Length..].Split('/');
         foreach (var (template, item) in _document["paths"]!.AsObject())
         {
-            var parts = template.Split('/');
-            if (parts.Length != segments.Length || item?[method.ToLowerInvariant()] is not JsonObject operation)
-            {
-                continue;
-            }
-
-            var values = new Dictionary<string, string>(StringComparer.Ordinal);
-            var matches = true;
-            for (var i = 0; i < parts.Length && matches; i++)
-            {
-                if (parts[i] is ['{', .. var name, '}'])
-                {
-                    values[name] = Uri.UnescapeDataString(segments[i]);
-                }
-                else
-                {
-                    matches = string.Equals(parts[i], segments[i], StringComparison.OrdinalIgnoreCase);
-                }
-            }
-
-            if (matches)
+            if (item?[method.ToLowerInvariant()] is JsonObject operation && HostHttp.MatchTemplate(template.Split('/'), segments) is { } values)
             {
                 return ($"{PathPointer(template)}/{method.ToLowerInvariant()}", operation, values);
             }
