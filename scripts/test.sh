@@ -10,8 +10,8 @@ Usage: bash scripts/test.sh [--project NAME] [--filter EXPR]
 
 Builds (warnings are errors), starts Azurite on ports 10000-10002, runs the tests, stops Azurite, and ends
 with one line: "N passed, N failed[, N skipped]". Exit code 0 when every test passed. It stops at once when
-those ports are taken (another Azurite?). Needs the .NET SDK, Node.js and npm (npm ci installs Azurite, and
-Polar's TypeScript SDK with tsc for the emulator's SDK conformance tests, counted with PolarEmulator.Tests).
+those ports are taken (another Azurite?). Needs the .NET SDK, Node.js and npm (npm ci installs Azurite, Polar's
+TypeScript SDK and tsc for the emulator's SDK conformance tests, and the OpenAPI tools the tests run).
 
   --project NAME   run one test project: a folder of tests/ (CreditGrants.Cli.Tests, or CreditGrants.Cli);
                    default: every project of CreditFunctions.sln
@@ -95,7 +95,7 @@ if [ -f package-lock.json ]; then
   npm ci --silent --no-audit --no-fund > "$log_dir/npm.log" 2>&1
 else
   npm install --silent --no-audit --no-fund > "$log_dir/npm.log" 2>&1
-fi || { cat "$log_dir/npm.log"; fail "npm could not install Azurite, Polar's SDK and TypeScript (see above)."; }
+fi || { cat "$log_dir/npm.log"; fail "npm could not install the tools of package.json (Azurite, Polar's SDK, TypeScript, the OpenAPI tools; see above)."; }
 mkdir -p "$log_dir/azurite"
 # The installed bin itself (what `npx azurite` runs), so that $! is Azurite's own process and stopping it stops it.
 ./node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --location "$log_dir/azurite" \

@@ -18,12 +18,13 @@ public sealed class MetadataTests(AppUnderHost app)
         { "SubmitBulkGrants", "post", "bulk-grants", "Function" },
         { "GetBulkGrantJob", "get", "bulk-grants/{jobId}", "Function" },
         { "GetBulkGrantResults", "get", "bulk-grants/{jobId}/results", "Function" },
+        { "GetOpenApiDocument", "get", "openapi.json", "Anonymous" },
     };
 
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
-        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GrantCredits", "ProcessGrantWork", "RunCampaigns", "SubmitBulkGrants"];
+        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ProcessGrantWork", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));

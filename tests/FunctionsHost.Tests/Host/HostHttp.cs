@@ -24,7 +24,8 @@ internal sealed record HostHttpResponse(HttpStatusCode Status, IReadOnlyDictiona
 /// HTTP through the host's side of the protocol: routes a request to the function whose httpTrigger route and methods
 /// match (under the host's <c>/api</c> prefix), builds the RpcHttp input and trigger metadata the host sends to a worker
 /// with the .NET worker's capabilities (body only as raw bytes, nullable-value dictionaries, no request in the trigger
-/// metadata), and reads the RpcHttp the worker returns.
+/// metadata), and reads the RpcHttp the worker returns. Every request and its answer are checked against the host's
+/// <see cref="WorkerHost.HttpContract"/> (the API's OpenAPI document), so every HTTP test holds the document true.
 /// </summary>
 internal static class HostHttp
 {
@@ -34,8 +35,12 @@ internal static class HostHttp
     /// <summary>The capabilities this translation assumes; a worker that stops declaring one fails the request clearly.</summary>
     public static readonly string[] RequiredCapabilities = ["RpcHttpBodyOnly", "RawHttpBodyBytes", "UseNullableValueDictionaryForHttp", "RpcHttpTriggerMetadataRemoved"];
 
+    /// <summary>
+    /// Sends a request to the function whose route matches, as the host does, and checks the exchange against the host's
+    /// contract. <paramref name="baseAddress"/> is where the request was received (the host's own address by default).
+    /// </summary>
     public static async Task<HostHttpResponse> SendAsync(this WorkerHost host, HttpMethod method, string pathAndQuery, byte[]? body = null,
-        IReadOnlyDictionary<string, string>? headers = null, CancellationToken cancellationToken = default)
+        IReadOnlyDictionary<string, string>? headers = null, Uri? baseAddress = null, CancellationToken cancellationToken = default)
     {
         var missing = RequiredCapabilities.Where(c => !host.HasCapability(c)).ToArray();
         if (missing.Length > 0)
@@ -43,7 +48,7 @@ internal static class HostHttp
             throw new InvalidOperationException($"The worker no longer declares {string.Join(", ", missing)}: the test host's HTTP translation needs updating.");
         }
 
-        var url = new Uri(BaseAddress, pathAndQuery);
+        var url = new Uri(baseAddress ?? BaseAddress, pathAndQuery);
         var (function, binding, routeValues) = Route(host, method, url);
         var http = new RpcHttp { Method = method.Method, Url = url.AbsoluteUri };
         var query = HttpUtility.ParseQueryString(url.Query);
@@ -95,7 +100,16 @@ internal static class HostHttp
         metadata["Query"] = new TypedData { Json = new JsonObject(query.AllKeys.OfType<string>().Select(k => KeyValuePair.Create(k, (JsonNode?)query[k]))).ToJsonString() };
         metadata["Headers"] = new TypedData { Json = new JsonObject(allHeaders.Select(h => KeyValuePair.Create(h.Key, (JsonNode?)h.Value))).ToJsonString() };
 
-        var response = await host.InvokeAsync(function.Name, [new ParameterBinding { Name = binding, Data = new TypedData { Http = http } }], metadata, cancellationToken);
+        var answer = await InvokeAsync(host, function.Name, binding, http, metadata, cancellationToken);
+        // Every exchange is held to the API's contract (docs/openapi.json), unless the host was told to check none.
+        host.HttpContract?.Check(method, url, allHeaders, body, answer);
+        return answer;
+    }
+
+    private static async Task<HostHttpResponse> InvokeAsync(WorkerHost host, string functionName, string binding, RpcHttp http,
+        Dictionary<string, TypedData> metadata, CancellationToken cancellationToken)
+    {
+        var response = await host.InvokeAsync(functionName, [new ParameterBinding { Name = binding, Data = new TypedData { Http = http } }], metadata, cancellationToken);
         if (response.Result.Status != StatusResult.Types.Status.Success)
         {
             // What the host answers for a failed invocation.
@@ -105,7 +119,7 @@ internal static class HostHttp
 
         var output = response.ReturnValue?.Http
             ?? response.OutputData.FirstOrDefault(o => o.Name == "$return")?.Data?.Http
-            ?? throw new InvalidOperationException($"{function.Name} returned no HTTP response.");
+            ?? throw new InvalidOperationException($"{functionName} returned no HTTP response.");
         var responseHeaders = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in output.Headers)
         {
@@ -160,32 +174,39 @@ internal static class HostHttp
                 continue;
             }
 
-            var template = ((string?)trigger["route"] ?? function.Name).Split('/');
-            if (template.Length != segments.Length)
-            {
-                continue;
-            }
-
-            var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            var matches = true;
-            for (var i = 0; i < template.Length && matches; i++)
-            {
-                if (template[i] is ['{', .. var name, '}'])
-                {
-                    values[name] = Uri.UnescapeDataString(segments[i]);
-                }
-                else
-                {
-                    matches = string.Equals(template[i], segments[i], StringComparison.OrdinalIgnoreCase);
-                }
-            }
-
-            if (matches)
+            if (MatchTemplate(((string?)trigger["route"] ?? function.Name).Split('/'), segments) is { } values)
             {
                 return (function, (string)trigger["name"]!, values);
             }
         }
 
         throw new InvalidOperationException($"No function serves {method} {url.AbsolutePath} (404).");
+    }
+
+    /// <summary>
+    /// The values of a route template's <c>{name}</c> segments (each one decoded path segment) when the path's segments
+    /// match it, literal segments ignoring case; null when they do not.
+    /// </summary>
+    public static Dictionary<string, string>? MatchTemplate(string[] template, string[] segments)
+    {
+        if (template.Length != segments.Length)
+        {
+            return null;
+        }
+
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < template.Length; i++)
+        {
+            if (template[i] is ['{', .. var name, '}'])
+            {
+                values[name] = Uri.UnescapeDataString(segments[i]);
+            }
+            else if (!string.Equals(template[i], segments[i], StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+        }
+
+        return values;
     }
 }

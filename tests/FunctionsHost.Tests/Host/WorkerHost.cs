@@ -74,6 +74,12 @@ internal sealed class WorkerHost : IAsyncDisposable
     /// <summary>The functions the worker reported, by name, as the host indexed them.</summary>
     public IReadOnlyDictionary<string, IndexedFunction> Functions { get; private set; } = new Dictionary<string, IndexedFunction>();
 
+    /// <summary>
+    /// The contract every HTTP exchange through <see cref="HostHttp"/> is checked against: the API's OpenAPI document by
+    /// default; null checks nothing (for a test that breaks the contract on purpose).
+    /// </summary>
+    public OpenApiContract? HttpContract { get; set; } = OpenApiContract.Repository;
+
     /// <summary>The worker's load answers, by function name.</summary>
     public IReadOnlyDictionary<string, FunctionLoadResponse> LoadResponses { get; private set; } = new Dictionary<string, FunctionLoadResponse>();
 
