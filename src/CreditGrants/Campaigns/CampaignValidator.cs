@@ -72,6 +72,13 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
 
         using (document)
         {
+            var broken = new List<CampaignError>();
+            FindUnreadableStrings(document.RootElement, "$", broken);
+            if (broken.Count > 0)
+            {
+                return Invalid([.. broken]);
+            }
+
             var schemaErrors = SchemaErrors(document.RootElement);
             if (schemaErrors.Count > 0)
             {
@@ -93,6 +100,43 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
     }
 
     private static CampaignValidation Invalid(params CampaignError[] errors) => new(null, errors);
+
+    /// <summary>Strings JSON can write but that are no text: a <c>\uD800</c>-style escape without its partner.</summary>
+    private static void FindUnreadableStrings(JsonElement element, string path, List<CampaignError> errors)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    FindUnreadableStrings(property.Value, $"{path}.{property.Name}", errors);
+                }
+
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    FindUnreadableStrings(item, $"{path}[{index++}]", errors);
+                }
+
+                break;
+            case JsonValueKind.String:
+                try
+                {
+                    _ = element.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    errors.Add(new CampaignError(path, null,
+                        "contains an unpaired surrogate escape (such as \\uD800): half of a surrogate pair and no character; write the text as it is"));
+                }
+
+                break;
+            default:
+                break;
+        }
+    }
 
     /// <summary>The rules a schema cannot say, over a document that has the schema's shape.</summary>
     private CampaignValidation Rules(CampaignDocument doc)
