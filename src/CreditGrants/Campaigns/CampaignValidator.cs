@@ -470,5 +470,8 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
 
     private static string Shorten(string value) => value.Length <= 80 ? value : string.Concat(value.AsSpan(0, 77), "...");
 
-    private static string FirstSentence(string message) => message.Split(". ", 2)[0].TrimEnd('.');
+    // The parser's first sentence, with any .NET type it names said in plain words (a message never names internal types).
+    private static string FirstSentence(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message.Split(". ", 2)[0].TrimEnd('.'),
+            @"\b(System|Microsoft|CreditGrants)(\.[\w`]+)+(\[[^\]]*\])?", "the expected value");
 }

@@ -33,4 +33,16 @@ public sealed class CampaignWholeNumberTests
         Assert.DoesNotContain("System.", error.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("Int64", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_whole_number_beyond_the_range_is_refused_in_plain_words()
+    {
+        var document = Weekly();
+        document["budget"] = JsonNode.Parse("""{"maxGrants": 1e20}""");
+
+        var error = Assert.Single(Errors(document));
+
+        Assert.Contains("whole number", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", error.ToString(), StringComparison.Ordinal);
+    }
 }
