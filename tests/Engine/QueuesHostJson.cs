@@ -7,6 +7,19 @@ namespace CreditGrants.Testing;
 internal sealed record QueuesHostJson(int BatchSize, int NewBatchThreshold, TimeSpan MaxPollingInterval, TimeSpan VisibilityTimeout,
     int MaxDequeueCount, QueueMessageEncoding MessageEncoding)
 {
+    /// <summary>Sets the WebJobs queue extension's options as the host sets them from this section; a test may shorten
+    /// <paramref name="visibilityTimeout"/> (the delay before a failed message is delivered again), and says so.</summary>
+    public void ApplyTo(Microsoft.Azure.WebJobs.Host.QueuesOptions options, TimeSpan? visibilityTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.BatchSize = BatchSize;
+        options.NewBatchThreshold = NewBatchThreshold;
+        options.MaxPollingInterval = MaxPollingInterval;
+        options.VisibilityTimeout = visibilityTimeout ?? VisibilityTimeout;
+        options.MaxDequeueCount = MaxDequeueCount;
+        options.MessageEncoding = MessageEncoding;
+    }
+
     public static QueuesHostJson Read(string path)
     {
         using var document = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });

@@ -62,15 +62,7 @@ internal sealed class QueueEngine : IAsyncDisposable
                 [ConnectionSetting] = connection,
                 ["AzureWebJobsStorage"] = connection,
             }))
-            .ConfigureWebJobs(builder => builder.AddAzureStorageQueues(options =>
-            {
-                options.BatchSize = hostJson.BatchSize;
-                options.NewBatchThreshold = hostJson.NewBatchThreshold;
-                options.MaxPollingInterval = hostJson.MaxPollingInterval;
-                options.VisibilityTimeout = visibilityTimeout ?? hostJson.VisibilityTimeout;
-                options.MaxDequeueCount = hostJson.MaxDequeueCount;
-                options.MessageEncoding = hostJson.MessageEncoding;
-            }))
+            .ConfigureWebJobs(builder => builder.AddAzureStorageQueues(options => hostJson.ApplyTo(options, visibilityTimeout)))
             .ConfigureServices(services =>
             {
                 services.AddSingleton<ITypeLocator>(new WebJobsAdapter.OnlyTypes(typeof(GrantWorkJob)));

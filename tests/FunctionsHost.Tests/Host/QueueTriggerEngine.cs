@@ -57,15 +57,7 @@ internal sealed class QueueTriggerEngine : IAsyncDisposable
                 [ConnectionSetting] = connection,
                 ["AzureWebJobsStorage"] = connection,
             }))
-            .ConfigureWebJobs(builder => builder.AddAzureStorageQueues(options =>
-            {
-                options.BatchSize = hostJson.BatchSize;
-                options.NewBatchThreshold = hostJson.NewBatchThreshold;
-                options.MaxPollingInterval = hostJson.MaxPollingInterval;
-                options.VisibilityTimeout = hostJson.VisibilityTimeout;
-                options.MaxDequeueCount = hostJson.MaxDequeueCount;
-                options.MessageEncoding = hostJson.MessageEncoding;
-            }))
+            .ConfigureWebJobs(builder => builder.AddAzureStorageQueues(options => hostJson.ApplyTo(options)))
             .ConfigureServices(services =>
             {
                 services.AddSingleton<ITypeLocator>(new WebJobsAdapter.OnlyTypes(typeof(QueueForwarder)));
