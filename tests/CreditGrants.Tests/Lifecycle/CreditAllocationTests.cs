@@ -1,0 +1,133 @@
+using CreditGrants.Lifecycle;
+using CsCheck;
+
+namespace CreditGrants.Tests.Lifecycle;
+
+/// <summary>
+/// The consumption rule of docs/credit-lifecycle.md on many interleavings of grants, usage, revocations, expiries and resets
+/// (CsCheck generates them and shrinks a failing one), plus the cases the issue names.
+/// </summary>
+public sealed class CreditAllocationTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static DateTimeOffset At(int hours) => T0.AddHours(hours);
+
+    /// <summary>A history: blocks (units 1..100, granted, maybe expiring or revoked later), usage steps, resets, and a "now".</summary>
+    private sealed record History(CreditBlock[] Blocks, (int Hour, int Units)[] Usage, int[] Resets, int Now)
+    {
+        public decimal UsageAt(DateTimeOffset moment) => Usage.Where(u => At(u.Hour) <= moment).Sum(u => (decimal)u.Units);
+
+        public IReadOnlyList<CreditBlockState> Allocate(int? now = null) =>
+            CreditAllocation.Allocate(Blocks, Resets.Select(At).ToArray(), UsageAt, At(now ?? Now));
+
+        public override string ToString() =>
+            $"blocks [{string.Join("; ", Blocks.Select(b => $"{b.GrantId} {b.Units} @{(b.GrantedAt - T0).TotalHours} exp {(b.ExpiresAt - T0)?.TotalHours} rev {(b.RevokedAt - T0)?.TotalHours}"))}] " +
+            $"usage [{string.Join(", ", Usage.Select(u => $"{u.Units}@{u.Hour}"))}] resets [{string.Join(", ", Resets)}] now {Now}";
+    }
+
+    private static readonly Gen<CreditBlock> Block =
+        Gen.Select(Gen.Int[1, 100], Gen.Int[0, 40], Gen.Int[1, 40].Nullable(), Gen.Int[1, 40].Nullable(), Gen.Int[0, 9999])
+            .Select((units, granted, expiresAfter, revokedAfter, id) => new CreditBlock($"g{id:D4}", units, At(granted),
+                expiresAfter is { } e ? At(granted + e) : null, revokedAfter is { } r ? At(granted + r) : null));
+
+    private static readonly Gen<History> Histories =
+        Gen.Select(Block.Array[0, 8], Gen.Select(Gen.Int[0, 90], Gen.Int[0, 60]).Array[0, 12], Gen.Int[1, 90].Array[0, 2], Gen.Int[0, 90])
+            .Select((blocks, usage, resets, now) => new History(
+                blocks.DistinctBy(b => b.GrantId).ToArray(), usage, resets.Distinct().ToArray(), now));
+
+    [Fact]
+    public void Spent_units_never_exceed_a_blocks_units_nor_the_usage_and_closed_blocks_keep_nothing()
+    {
+        Histories.Sample(history =>
+        {
+            var states = history.Allocate();
+            var usage = history.UsageAt(At(history.Now));
+            return states.All(s => s.Spent >= 0 && s.Spent <= s.Block.Units && s.Remaining >= 0
+                       && (s.ClosedAt is null ? s.Spent + s.Remaining == s.Block.Units : s.Remaining == 0))
+                   && states.Sum(s => s.Spent) <= usage;
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void A_closed_block_is_frozen_whatever_usage_comes_after()
+    {
+        Histories.Sample(history =>
+        {
+            var early = history.Allocate();
+            var later = history.Allocate(now: 200);
+            return early.Zip(later).All(p => p.First.ClosedAt is null
+                || (p.Second.ClosedAt == p.First.ClosedAt && p.Second.Spent == p.First.Spent && p.Second.Status == p.First.Status));
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void Usage_spends_soonest_expiry_first_then_oldest_and_no_credit_is_left_while_usage_is_charged_to_none()
+    {
+        // Blocks all open from hour 0, no closes: the allocation is a greedy fill in the stated order.
+        var gen = Gen.Select(Gen.Select(Gen.Int[1, 100], Gen.Int[0, 5], Gen.Int[50, 60].Nullable()).Array[1, 8], Gen.Int[0, 800]);
+        gen.Sample((specs, used) =>
+        {
+            var blocks = specs.Select((s, i) => new CreditBlock($"g{i}", s.Item1, At(s.Item2), s.Item3 is { } e ? At(e) : null)).ToArray();
+            var states = CreditAllocation.Allocate(blocks, [], m => m >= At(10) ? used : 0, At(20));
+            var inOrder = states.OrderBy(s => s.Block.ExpiresAt ?? DateTimeOffset.MaxValue).ThenBy(s => s.Block.GrantedAt)
+                .ThenBy(s => s.Block.GrantId, StringComparer.Ordinal).ToArray();
+            var left = (decimal)used;
+            foreach (var state in inOrder)
+            {
+                var expected = Math.Min(left, state.Block.Units);
+                if (state.Spent != expected)
+                {
+                    return false;
+                }
+
+                left -= expected;
+            }
+
+            return states.Sum(s => s.Spent) == Math.Min(used, blocks.Sum(b => b.Units));
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void A_reset_wipes_the_open_blocks_granted_before_it_and_spares_one_granted_at_it()
+    {
+        CreditBlock[] blocks = [new("before", 100, At(0)), new("carry", 40, At(10))];
+
+        var states = CreditAllocation.Allocate(blocks, [At(10)], m => m >= At(5) ? 30 : 0, At(20));
+
+        Assert.Equal((CreditBlockStatus.WipedByReset, 30m, 70m), (states[0].Status, states[0].Spent, states[0].Unspent));
+        Assert.Equal((CreditBlockStatus.Active, 40m), (states[1].Status, states[1].Remaining));
+    }
+
+    [Fact]
+    public void A_revocation_takes_back_only_what_is_unspent_and_later_usage_goes_to_the_next_block()
+    {
+        CreditBlock[] blocks = [new("wrong", 100, At(0), RevokedAt: At(5)), new("right", 50, At(1))];
+
+        var states = CreditAllocation.Allocate(blocks, [], m => m >= At(6) ? 90 : m >= At(2) ? 60 : 0, At(8));
+
+        Assert.Equal((CreditBlockStatus.Revoked, 60m, 40m), (states[0].Status, states[0].Spent, states[0].Unspent));
+        Assert.Equal((CreditBlockStatus.PartlyUsed, 30m, 20m), (states[1].Status, states[1].Spent, states[1].Remaining));
+    }
+
+    [Fact]
+    public void An_expiring_promotion_is_spent_before_credits_that_never_expire()
+    {
+        CreditBlock[] blocks = [new("paid", 100, At(0)), new("promo", 20, At(1), ExpiresAt: At(24))];
+
+        var states = CreditAllocation.Allocate(blocks, [], m => m >= At(3) ? 25 : 0, At(30));
+
+        Assert.Equal((CreditBlockStatus.Expired, 20m), (states[1].Status, states[1].Spent));
+        Assert.Equal((CreditBlockStatus.PartlyUsed, 5m), (states[0].Status, states[0].Spent));
+    }
+
+    [Theory]
+    [InlineData("2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z")]
+    [InlineData("2026-12-01T10:00:01Z", "2026-12-01T11:00:00Z")]
+    [InlineData("2026-12-01T10:59:59+02:00", "2026-12-01T09:00:00Z")]
+    public void An_expiry_inside_an_hour_takes_effect_at_its_end(string expiresAt, string effective)
+    {
+        Assert.Equal(DateTimeOffset.Parse(effective, System.Globalization.CultureInfo.InvariantCulture),
+            CreditAllocation.EffectiveExpiry(DateTimeOffset.Parse(expiresAt, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+}
