@@ -29,6 +29,27 @@ public sealed class OneLineErrorTests : IDisposable
         Assert.DoesNotContain("AccountKey", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("campaigns list")]
+    [InlineData("campaigns status monthly-free-plan")]
+    [InlineData("campaigns upload {sample}")]
+    [InlineData("bulk run {csv}")]
+    public async Task Storage_that_is_not_running_fails_campaign_and_run_commands_at_once_with_exit_4(string command)
+    {
+        var csv = Path.Combine(_dataDir, "one.csv");
+        await File.WriteAllTextAsync(csv, "external_customer_id,units\nu-1,1\n");
+        var args = command.Replace("{sample}", Path.Combine(AppContext.BaseDirectory, "campaigns", "monthly-free-plan.json"), StringComparison.Ordinal)
+            .Replace("{csv}", csv, StringComparison.Ordinal).Split(' ');
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var run = await CliRun.RunAsync(new Dictionary<string, string?>(), [.. args, "--storage", NothingListening]);
+
+        Assert.Equal(ExitCodes.Unavailable, run.ExitCode);
+        Assert.Contains("start Azurite with --skipApiVersionCheck", OneLine(run), StringComparison.Ordinal);
+        // The SDK's own retries take about 24 seconds; the probe answers in well under the SDK's first retry.
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
+    }
+
     [Fact]
     public async Task Unreachable_polar_is_one_line_without_retry_logs_naming_the_server_option_with_exit_4()
     {
