@@ -299,7 +299,8 @@ public sealed partial class CreditsCli
         return $"{verb} {Number(outcome.Units)} units to {who} on meter '{outcome.Meter}' (grant {outcome.GrantId}, event {outcome.EventId}).{customerNote}";
     }
 
-    private static string Number(decimal value) => value.ToString("0.######", CultureInfo.InvariantCulture);
+    /// <summary>A number of units as every human-readable line writes it: thousands separated, as counts are ("2,500 of 250,000 units").</summary>
+    private static string Number(decimal value) => value.ToString("#,0.######", CultureInfo.InvariantCulture);
 
     private static string OptionName(string field) => field switch
     {

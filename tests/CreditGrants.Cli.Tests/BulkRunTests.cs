@@ -318,6 +318,21 @@ public sealed class BulkRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_dry_run_says_how_many_units_it_would_grant()
+    {
+        var file = File("dry.csv", "external_customer_id,units", "user-1,1500", "user-2,1000.5");
+
+        var run = await Credits("bulk", "run", file, "--dry-run");
+        var json = await Credits("bulk", "run", file, "--dry-run", "--json");
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("Units it would grant", run.Out, StringComparison.Ordinal);
+        Assert.Contains("2,500.5", run.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Units granted", run.Out, StringComparison.Ordinal);
+        Assert.Equal(2500.5m, Json(json).GetProperty("unitsWouldGrant").GetDecimal());
+    }
+
+    [Fact]
     public void While_no_row_finishes_a_tick_repeats_the_last_line_each_interval_saying_it_is_still_working()
     {
         using var writer = new StringWriter();

@@ -27,6 +27,15 @@ public sealed class CampaignCliTests : IDisposable
         return path;
     }
 
+    [Fact]
+    public async Task Preview_writes_units_and_grants_with_the_same_thousands_separators()
+    {
+        var run = await Credits("campaigns", "preview", Sample("monthly-free-plan"));
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("0 of 250,000 units, 0 of 1,000 grants used", run.Out, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("welcome-new-signups")]
     [InlineData("monthly-free-plan")]

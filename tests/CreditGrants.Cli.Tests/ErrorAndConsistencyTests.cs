@@ -50,6 +50,35 @@ public sealed class OneLineErrorTests : IDisposable
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
     }
 
+    [Theory]
+    [InlineData("--polar-token", "polar_oat_secret_value")]
+    [InlineData("--polar-token=polar_oat_secret_value")]
+    public async Task A_token_on_the_command_line_points_to_the_token_file_and_is_never_repeated(params string[] token)
+    {
+        var run = await CliRun.RunAsync(new Dictionary<string, string?>(), ["balance", "--customer", "u", .. token]);
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        var line = OneLine(run);
+        Assert.Contains("--polar-token-file <file>", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("polar_oat_secret_value", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failed_balance_does_not_speak_of_grant_ids()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            [PolarConnection.ServerVariable] = "http://127.0.0.1:1/",
+            [PolarConnection.TokenVariable] = "polar_oat_x",
+            ["Polar__MaxRetries"] = "0",
+        };
+
+        var run = await CliRun.RunAsync(environment, "balance", "--customer", "u");
+
+        Assert.Equal(ExitCodes.Unavailable, run.ExitCode);
+        Assert.DoesNotContain("grant id", OneLine(run), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Unreachable_polar_is_one_line_without_retry_logs_naming_the_server_option_with_exit_4()
     {
