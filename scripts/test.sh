@@ -9,8 +9,8 @@ usage() {
 Usage: bash scripts/test.sh [--project NAME] [--filter EXPR]
 
 Builds (warnings are errors), starts Azurite on ports 10000-10002, runs the tests, stops Azurite, and ends
-with one line: "N passed, N failed[, N skipped]". Exit code 0 when every test passed. It stops at once when
-those ports are taken (another Azurite?). Needs the .NET SDK, Node.js and npm (npm ci installs Azurite, Polar's
+with one line: "N passed, N failed[, N skipped]". Exit code 0 when every test passed. When the tests cannot
+start (those ports taken by another Azurite, npm missing) it runs none, says why, and exits 3 without a count. Needs the .NET SDK, Node.js and npm (npm ci installs Azurite, Polar's
 TypeScript SDK and tsc for the emulator's SDK conformance tests, and the OpenAPI tools the tests run).
 
   --project NAME   run one test project: a folder of tests/ (CreditGrants.Cli.Tests, or CreditGrants.Cli);
@@ -80,15 +80,21 @@ fail() {
   exit 1
 }
 
+# Nothing was tested: no count, which would read as a failing test.
+cannot_start() {
+  echo "$1 No test was run." >&2
+  exit 3
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Azurite stands in for Azure Storage (blob 10000, queue 10001, table 10002); the tests reach it
 # through UseDevelopmentStorage=true. Started before the build so that it is up by the time tests run.
 echo "== Azurite (local Azure Storage)"
-command -v npm > /dev/null || fail "npm is not installed: the storage tests need Node.js and npm to run Azurite."
+command -v npm > /dev/null || cannot_start "npm is not installed: the storage tests need Node.js and npm to run Azurite."
 for port in 10000 10001 10002; do
   if port_open "$port"; then
-    fail "Port $port is already in use (another Azurite?). Stop whatever listens on ports 10000-10002 and run again."
+    cannot_start "Port $port is already in use (another Azurite?). Stop whatever listens on ports 10000-10002 and run again."
   fi
 done
 if [ -f package-lock.json ]; then

@@ -5,30 +5,69 @@ namespace CreditGrants.Cli;
 
 /// <summary>
 /// Progress of a bulk run as plain lines, for logs and pipes: "12,000 / 100,000 rows (12%): 11,990 granted, 10 rejected".
-/// Writes the first report, then at most one line per interval, and always the last.
+/// Writes the first report, then at most one line per interval, and always the last; while no row finishes (Polar's request
+/// budget, retries), <see cref="Tick"/> repeats the last line each interval, so a run never looks hung.
 /// </summary>
 internal sealed class BulkProgressLines(TextWriter writer, TimeProvider time, TimeSpan interval)
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(2);
 
+    private readonly Lock _lock = new();
     private long? _printedAt;
     private long _printedRows = -1;
+    private BulkProgress? _last;
+    private long _changedAt;
 
     public void Write(BulkProgress progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var now = time.GetTimestamp();
-        var finished = progress.RowsDone >= progress.RowsTotal;
-        var due = _printedAt is not { } printedAt || time.GetElapsedTime(printedAt, now) >= interval;
-        if (progress.RowsDone == _printedRows || !(finished || due))
+        lock (_lock)
         {
-            return;
-        }
+            var now = time.GetTimestamp();
+            if (_last is null || _last.RowsDone != progress.RowsDone)
+            {
+                _changedAt = now;
+            }
 
-        writer.WriteLine(Line(progress));
+            _last = progress;
+            var finished = progress.RowsDone >= progress.RowsTotal;
+            var due = _printedAt is not { } printedAt || time.GetElapsedTime(printedAt, now) >= interval;
+            if (progress.RowsDone == _printedRows || !(finished || due))
+            {
+                return;
+            }
+
+            Print(Line(progress), now);
+            _printedRows = progress.RowsDone;
+        }
+    }
+
+    /// <summary>
+    /// Called each interval from a timer: when nothing was printed for an interval, prints the latest progress again with how long
+    /// no row has finished. Nothing before the first report or after the last row.
+    /// </summary>
+    public void Tick()
+    {
+        lock (_lock)
+        {
+            var now = time.GetTimestamp();
+            if (_last is not { } last || last.RowsDone >= last.RowsTotal
+                || (_printedAt is { } printedAt && time.GetElapsedTime(printedAt, now) < interval))
+            {
+                return;
+            }
+
+            var waiting = time.GetElapsedTime(_changedAt, now);
+            Print(string.Create(CultureInfo.InvariantCulture, $"{Line(last)}; still working, no row finished for {waiting.TotalSeconds:N0} s"), now);
+            _printedRows = last.RowsDone;
+        }
+    }
+
+    private void Print(string line, long now)
+    {
+        writer.WriteLine(line);
         writer.Flush();
         _printedAt = now;
-        _printedRows = progress.RowsDone;
     }
 
     public static string Line(BulkProgress progress)

@@ -82,7 +82,8 @@ internal static class BulkRunReport
 
         Row("Rejected", Count(summary.Rejected));
         Row("Failed", Count(summary.Failed));
-        Row("Units granted", summary.UnitsGranted.ToString("#,0.######", CultureInfo.InvariantCulture));
+        Row(run.DryRun ? "Units it would grant" : "Units granted",
+            (run.DryRun ? summary.UnitsWouldGrant : summary.UnitsGranted).ToString("#,0.######", CultureInfo.InvariantCulture));
         Row("Polar ingest requests", Count(summary.IngestRequests));
         Row("Results", results);
         return table;
@@ -118,12 +119,18 @@ internal static class BulkRunReport
 internal sealed record BulkRunJson(string Batch, bool DryRun, long Rows, long Granted, long Duplicates, long GrantedOrDuplicate, long WouldGrant,
     long AwaitingCustomer, long Rejected, long Failed, decimal UnitsGranted, long IngestRequests, string Results)
 {
+    /// <summary>In a dry run, the units of the rows ready to grant; 0 otherwise.</summary>
+    public decimal UnitsWouldGrant { get; init; }
+
     public static BulkRunJson From(BulkSummary summary, BulkRun run, string results)
     {
         ArgumentNullException.ThrowIfNull(summary);
         ArgumentNullException.ThrowIfNull(run);
         return new(run.Batch, run.DryRun, summary.Rows, summary.Granted, summary.Duplicates, summary.GrantedOrDuplicate, summary.WouldGrant,
-            summary.AwaitingCustomer, summary.Rejected, summary.Failed, summary.UnitsGranted, summary.IngestRequests, results);
+            summary.AwaitingCustomer, summary.Rejected, summary.Failed, summary.UnitsGranted, summary.IngestRequests, results)
+        {
+            UnitsWouldGrant = summary.UnitsWouldGrant,
+        };
     }
 }
 

@@ -25,9 +25,9 @@ public static class CliErrors
             GrantException or MeterNotGrantableException => (ExitCodes.RefusedByPolar, exception.Message),
             PolarException { Kind: PolarErrorKind.Unavailable, Status: null } =>
                 (ExitCodes.Unavailable, $"{Sentence(exception.Message)} Check the server (--polar-server or {PolarConnection.ServerVariable}) "
-                    + "and your network; running again is safe, as a grant id never grants twice."),
+                    + "and your network, then run again."),
             PolarException { Kind: PolarErrorKind.Unavailable or PolarErrorKind.RateLimited } =>
-                (ExitCodes.Unavailable, $"{Sentence(exception.Message)} Run again later; a grant id never grants twice."),
+                (ExitCodes.Unavailable, $"{Sentence(exception.Message)} Run again later."),
             PolarException => (ExitCodes.RefusedByPolar, exception.Message),
             AuthenticationFailedException =>
                 (ExitCodes.Failed, "Could not sign in to Azure Storage with your Azure identity: run 'az login' (or pass a connection string with --storage)."),

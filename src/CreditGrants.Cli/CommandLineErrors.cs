@@ -6,6 +6,8 @@ namespace CreditGrants.Cli;
 /// <summary>A command line that does not parse, said in one line: what is wrong, the likely intended word, and where help is.</summary>
 internal static class CommandLineErrors
 {
+    private const string PolarTokenOption = "--polar-token";
+
     public static string Describe(ParseResult parse)
     {
         var command = parse.CommandResult.Command;
@@ -19,6 +21,13 @@ internal static class CommandLineErrors
                 ? OptionsOf(parse.CommandResult).SelectMany(o => o.Aliases.Prepend(o.Name))
                 : command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name);
             var what = isOption ? "unknown option" : command.Subcommands.Count > 0 ? "unknown command" : "unexpected argument";
+            if (token.Equals(PolarTokenOption, StringComparison.OrdinalIgnoreCase) || token.StartsWith(PolarTokenOption + "=", StringComparison.OrdinalIgnoreCase))
+            {
+                // Never repeated: its value may be the token itself. A token on the command line is seen in the process list and shell history.
+                return $"{what} '{PolarTokenOption}': credits takes no token on the command line; put it in a file and pass --polar-token-file <file>, "
+                    + $"or set {PolarConnection.TokenVariable}. {help}";
+            }
+
             if (isOption && candidates.Contains(token))
             {
                 // The command takes it, so it was given before the command's name (credits --polar-server sandbox grant …).

@@ -241,13 +241,23 @@ public sealed partial class CreditsCli
     }
 
     /// <summary>
+    /// <see cref="OpenStorageAccount"/>, then a check that its endpoints answer: a storage that is not running fails here at once
+    /// (exit 4) rather than after the SDK's retries.
+    /// </summary>
+    private async Task<StorageAccount> OpenReachableStorageAsync(string? storage, CancellationToken cancellationToken)
+    {
+        var account = OpenStorageAccount(storage);
+        await StorageProbe.EnsureReachableAsync(account, cancellationToken).ConfigureAwait(false);
+        return account;
+    }
+
+    /// <summary>
     /// Bulk jobs on the given storage, named by the app's settings (<c>Bulk__QueueName</c>, …) as in the Functions app; a storage
     /// that does not answer fails here, at once.
     /// </summary>
     private async Task<BulkJobs> OpenBulkJobsAsync(string? storage, CancellationToken cancellationToken)
     {
-        var account = OpenStorageAccount(storage);
-        await StorageProbe.EnsureReachableAsync(account, cancellationToken).ConfigureAwait(false);
+        var account = await OpenReachableStorageAsync(storage, cancellationToken).ConfigureAwait(false);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(_configuration).Build();
         var bulk = configuration.GetSection(BulkOptions.SectionName).Get<BulkOptions>() ?? new BulkOptions();
         var grants = configuration.GetSection(GrantOptions.SectionName).Get<GrantOptions>() ?? new GrantOptions();

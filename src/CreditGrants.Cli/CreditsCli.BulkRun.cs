@@ -38,7 +38,7 @@ public sealed partial class CreditsCli
             file, meter, reason, results, batch, dryRun, requireExisting, storage,
         };
         AddPolarOptions(command);
-        command.SetAction((parse, ct) => RunGuardedAsync(parse, () =>
+        command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
             // Checked before the Polar connection opens, so a mistyped path fails at once and starts no emulator.
             var files = BulkRunFiles.Resolve(parse.GetValue(file)!, parse.GetValue(results));
@@ -49,9 +49,9 @@ public sealed partial class CreditsCli
             }
 
             var defaults = new BulkDefaults(parse.GetValue(meter), parse.GetValue(reason));
-            var budget = SharedBudget(parse.GetValue(storage));
+            var budget = await SharedBudgetAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             var run = new BulkRun(defaults, batchName.Trim(), parse.GetValue(dryRun), parse.GetValue(requireExisting));
-            return RunAsync(parse, async services =>
+            return await RunAsync(parse, async services =>
             {
                 // A meter given for the whole file is checked once, before the first row: a typo stops the run rather than
                 // rejecting every row that relies on it.
@@ -61,7 +61,7 @@ public sealed partial class CreditsCli
                 }
 
                 return await RunBulkFileAsync(services.GetRequiredService<BulkRunner>(), files, run, parse, ct).ConfigureAwait(false);
-            }, ct, budget);
+            }, ct, budget).ConfigureAwait(false);
         }, ct));
         return command;
     }
@@ -118,6 +118,8 @@ public sealed partial class CreditsCli
         CancellationToken cancellationToken)
     {
         var lines = new BulkProgressLines(_error, TimeProvider.System, BulkProgressLines.DefaultInterval);
+        // Rows finish only as Polar answers; the timer keeps a line coming while the run waits on Polar's request budget or a retry.
+        using var heartbeat = TimeProvider.System.CreateTimer(_ => lines.Tick(), null, BulkProgressLines.DefaultInterval, BulkProgressLines.DefaultInterval);
         return await runner.RunFileAsync(files.Input, files.Results, run, new SynchronousProgress<BulkProgress>(p =>
         {
             record(p);

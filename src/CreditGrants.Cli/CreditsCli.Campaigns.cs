@@ -32,8 +32,19 @@ public sealed partial class CreditsCli
         var command = new Command("validate", "Check a campaign document; exit 0, or 2 with every error (JSON path, value, what is accepted)") { file };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
-            var campaign = await ReadCampaignAsync(parse.GetValue(file)!, ct).ConfigureAwait(false);
-            await _out.WriteLineAsync(campaign is null ? "" : $"Campaign '{campaign.Id}' is valid.").ConfigureAwait(false);
+            var json = parse.GetValue(_json);
+            var (campaign, errors) = await ReadCampaignAsync(parse.GetValue(file)!, printErrors: !json, ct).ConfigureAwait(false);
+            if (json)
+            {
+                // Valid or not, one object: a script reads the errors from it rather than from stderr.
+                await WriteJsonAsync(new CampaignValidationJson(campaign?.Id, campaign is not null, errors),
+                    CampaignJsonContext.Default.CampaignValidationJson).ConfigureAwait(false);
+            }
+            else if (campaign is not null)
+            {
+                await _out.WriteLineAsync($"Campaign '{campaign.Id}' is valid.").ConfigureAwait(false);
+            }
+
             return campaign is null ? ExitCodes.InvalidInput : ExitCodes.Ok;
         }, ct));
         return command;
@@ -65,10 +76,11 @@ public sealed partial class CreditsCli
                 throw new CliInputException($"--count {occurrences}: give a number from 1 to 100.");
             }
 
+            var stateStore = await CampaignStoreAsync(parse, parse.GetValue(storage), ct).ConfigureAwait(false);
             return await RunAsync(parse, async services =>
             {
                 var preview = await services.GetRequiredService<CampaignRunner>()
-                    .PreviewAsync(campaign, CampaignStore(parse, parse.GetValue(storage)), instant, occurrences, ct).ConfigureAwait(false);
+                    .PreviewAsync(campaign, stateStore, instant, occurrences, ct).ConfigureAwait(false);
                 await WritePreviewAsync(campaign, preview, parse.GetValue(_json)).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }, ct).ConfigureAwait(false);
@@ -109,8 +121,8 @@ public sealed partial class CreditsCli
                 throw new CliInputException($"--at {parse.GetValue(at)}: is later than now; Polar takes no events dated in the future, so a campaign runs only up to now.");
             }
 
-            var stateStore = CampaignStore(parse, parse.GetValue(storage));
-            var budget = SharedBudget(parse.GetValue(storage));
+            var stateStore = await CampaignStoreAsync(parse, parse.GetValue(storage), ct).ConfigureAwait(false);
+            var budget = await SharedBudgetAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             if (!UsesEmbeddedEmulator(parse) && parse.GetValue(storage) is null)
             {
                 await _error.WriteLineAsync("credits: warning: this run keeps the campaign's state in the data folder; the app's record of the campaign "
@@ -163,6 +175,13 @@ public sealed partial class CreditsCli
                 CustomerSeeds = SampleCustomers.All,
             }, ct).ConfigureAwait(false);
             await server.DisposeAsync().ConfigureAwait(false);
+            if (parse.GetValue(_json))
+            {
+                await WriteJsonAsync(new SamplesSeededJson(dataDir, [.. SampleCustomers.All.Select(c => c.ExternalId)]), CampaignJsonContext.Default.SamplesSeededJson)
+                    .ConfigureAwait(false);
+                return ExitCodes.Ok;
+            }
+
             await _out.WriteLineAsync($"The embedded emulator (state in {dataDir}) has the sample customers sample-1 … sample-{SampleCustomers.Count}: "
                 + "odd ones on plan 'free', even ones on 'pro'; pro customers and sample-3 have an active subscription.").ConfigureAwait(false);
             return ExitCodes.Ok;
@@ -196,11 +215,16 @@ public sealed partial class CreditsCli
     private string DataDir(ParseResult parse) => DataFolder.Resolve(parse.GetValue(_dataDir), _environment);
 
     /// <summary>The app's state table when <c>--storage</c> is given, else the data folder's state files.</summary>
-    private ICampaignStateStore CampaignStore(ParseResult parse, string? storage) =>
-        storage is null ? new FileCampaignStateStore(Path.Combine(DataDir(parse), CampaignStateFolder)) : OpenCampaignStorage(storage).Table;
+    private async Task<ICampaignStateStore> CampaignStoreAsync(ParseResult parse, string? storage, CancellationToken cancellationToken) =>
+        storage is null ? new FileCampaignStateStore(Path.Combine(DataDir(parse), CampaignStateFolder))
+            : (await OpenCampaignStorageAsync(storage, cancellationToken).ConfigureAwait(false)).Table;
 
     /// <summary>Reads and validates a campaign document; prints every error and returns null when it is not valid.</summary>
-    private async Task<Campaign?> ReadCampaignAsync(string path, CancellationToken cancellationToken)
+    private async Task<Campaign?> ReadCampaignAsync(string path, CancellationToken cancellationToken) =>
+        (await ReadCampaignAsync(path, printErrors: true, cancellationToken).ConfigureAwait(false)).Campaign;
+
+    /// <summary>Reads and validates a campaign document: the campaign (null when not valid) and every error, printed on stderr or not.</summary>
+    private async Task<(Campaign? Campaign, IReadOnlyList<string> Errors)> ReadCampaignAsync(string path, bool printErrors, CancellationToken cancellationToken)
     {
         string text;
         try
@@ -227,12 +251,12 @@ public sealed partial class CreditsCli
         }
 
         var validation = new CampaignValidator(ConfiguredGrantOptions()).Validate(text);
-        foreach (var error in validation.Errors)
+        foreach (var error in printErrors ? validation.Errors : [])
         {
             await _error.WriteLineAsync($"credits: {path}: {error}").ConfigureAwait(false);
         }
 
-        return validation.Campaign;
+        return (validation.Campaign, [.. validation.Errors.Select(e => e.ToString())]);
     }
 
     private async Task WritePreviewAsync(Campaign campaign, CampaignPreview preview, bool json)
@@ -342,8 +366,16 @@ internal sealed record CampaignRunJson(string Campaign, IReadOnlyList<Occurrence
 internal sealed record OccurrenceJson(string Occurrence, long Targets, long Granted, long Duplicates, long Rejected, long Failed,
     decimal UnitsGranted, long Waiting, long OverBudget);
 
+/// <summary><c>credits campaigns validate --json</c>: the campaign's id (null when it cannot be read), whether it is valid, every error.</summary>
+internal sealed record CampaignValidationJson(string? Campaign, bool Valid, IReadOnlyList<string> Errors);
+
+/// <summary><c>credits campaigns seed-samples --json</c>: the data folder and the sample customers' external ids.</summary>
+internal sealed record SamplesSeededJson(string DataDir, IReadOnlyList<string> Customers);
+
 /// <summary>The serializer of the campaign commands' JSON output.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(CampaignValidationJson))]
+[JsonSerializable(typeof(SamplesSeededJson))]
 [JsonSerializable(typeof(CampaignPreviewJson))]
 [JsonSerializable(typeof(CampaignRunJson))]
 internal sealed partial class CampaignJsonContext : JsonSerializerContext;

@@ -29,7 +29,7 @@ public sealed partial class CreditsCli
                 return ExitCodes.InvalidInput;
             }
 
-            var (container, _) = OpenCampaignStorage(parse.GetValue(storage));
+            var (container, _) = await OpenCampaignStorageAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             var blob = CampaignScheduler.BlobName(campaign.Id);
             try
             {
@@ -42,8 +42,17 @@ public sealed partial class CreditsCli
                 throw StorageFailure(ex);
             }
 
-            await _out.WriteLineAsync($"Uploaded campaign '{campaign.Id}' to {container.Name}/{blob}; the app runs it at its next timer tick. "
-                + $"Follow it with: credits campaigns status {campaign.Id}").ConfigureAwait(false);
+            if (parse.GetValue(_json))
+            {
+                await WriteJsonAsync(new CampaignUploadedJson(campaign.Id, container.Name, blob), CampaignAzureJsonContext.Default.CampaignUploadedJson)
+                    .ConfigureAwait(false);
+            }
+            else
+            {
+                await _out.WriteLineAsync($"Uploaded campaign '{campaign.Id}' to {container.Name}/{blob}; the app runs it at its next timer tick. "
+                    + $"Follow it with: credits campaigns status {campaign.Id}").ConfigureAwait(false);
+            }
+
             return ExitCodes.Ok;
         }, ct));
         return command;
@@ -55,7 +64,7 @@ public sealed partial class CreditsCli
         var command = new Command("list", "List the campaigns in the app's container with their state") { storage };
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
-            var (container, table) = OpenCampaignStorage(parse.GetValue(storage));
+            var (container, table) = await OpenCampaignStorageAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             var rows = new List<CampaignListEntryJson>();
             try
             {
@@ -74,7 +83,7 @@ public sealed partial class CreditsCli
 
             if (parse.GetValue(_json))
             {
-                await WriteJsonAsync(rows, CampaignAzureJsonContext.Default.ListCampaignListEntryJson).ConfigureAwait(false);
+                await WriteJsonAsync(new CampaignListJson(container.Name, rows), CampaignAzureJsonContext.Default.CampaignListJson).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }
 
@@ -101,21 +110,20 @@ public sealed partial class CreditsCli
         command.SetAction((parse, ct) => RunGuardedAsync(parse, async () =>
         {
             var campaignId = parse.GetValue(id)!;
-            var (_, table) = OpenCampaignStorage(parse.GetValue(storage));
+            var (container, table) = await OpenCampaignStorageAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             CampaignState state;
             try
             {
-                var read = await table.ReadAsync(campaignId, ct).ConfigureAwait(false);
-                if (read.Version is null)
-                {
-                    throw new CliInputException($"No state for campaign '{campaignId}' in this storage account: it has not run yet, or the id is mistyped (see 'credits campaigns list').");
-                }
-
-                state = read.State;
+                state = await ReadStateAsync(table, campaignId, ct).ConfigureAwait(false)
+                    // Uploaded but not run yet (what 'upload' tells the operator to check): new state, not an error.
+                    ?? (await container.GetBlobClient(CampaignScheduler.BlobName(campaignId)).ExistsAsync(ct).ConfigureAwait(false)
+                        ? CampaignState.New(campaignId)
+                        : throw new CliInputException($"No campaign '{campaignId}' in this storage account: it is neither uploaded nor has it run; "
+                            + "check the id (see 'credits campaigns list')."));
             }
             catch (RequestFailedException ex) when (ex.Status == 404)
             {
-                throw new CliInputException($"No campaign state table in this storage account: no campaign has run there yet.");
+                throw new CliInputException($"No campaign '{campaignId}' in this storage account: no campaign is uploaded there yet.");
             }
             catch (RequestFailedException ex)
             {
@@ -130,7 +138,7 @@ public sealed partial class CreditsCli
 
             var text = new StringBuilder();
             text.AppendLine(CultureInfo.InvariantCulture, $"Campaign   {state.CampaignId}{(state.Exhausted ? "  (exhausted: no more grants)" : "")}");
-            text.AppendLine(CultureInfo.InvariantCulture, $"Last       {(state.LastOccurrence is { } last ? Instant(last.ToUniversalTime()) : "never")}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"Last       {(state.LastOccurrence is { } last ? Instant(last.ToUniversalTime()) : "never (the app runs it at its next timer tick)")}");
             text.AppendLine(CultureInfo.InvariantCulture, $"Granted    {state.Grants:N0} grants, {Number(state.UnitsGranted)} units (reserved: {state.GrantsReserved:N0} grants, {Number(state.UnitsReserved)} units)");
             text.AppendLine(CultureInfo.InvariantCulture, $"Skipped    {state.SkippedOccurrences:N0} missed occurrences");
             if (state.LastError is { } error)
@@ -155,6 +163,20 @@ public sealed partial class CreditsCli
         return command;
     }
 
+    /// <summary>The campaign's state in the app's table; null when it has none (never run) or the table does not exist yet.</summary>
+    private static async Task<CampaignState?> ReadStateAsync(TableCampaignStateStore table, string campaignId, CancellationToken ct)
+    {
+        try
+        {
+            var read = await table.ReadAsync(campaignId, ct).ConfigureAwait(false);
+            return read.Version is null ? null : read.State;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return null;
+        }
+    }
+
     private async Task<CampaignListEntryJson> ListEntryAsync(BlobContainerClient container, TableCampaignStateStore table, string blob, CancellationToken ct)
     {
         var content = await container.GetBlobClient(blob).DownloadContentAsync(ct).ConfigureAwait(false);
@@ -175,11 +197,14 @@ public sealed partial class CreditsCli
             validation.IsValid ? state.LastError : string.Join("; ", validation.Errors));
     }
 
-    /// <summary>The app's campaigns container and state table on the given storage, named by the app's settings (<c>Campaigns__…</c>).</summary>
-    private (BlobContainerClient Container, TableCampaignStateStore Table) OpenCampaignStorage(string? storage)
+    /// <summary>
+    /// The app's campaigns container and state table on the given storage, named by the app's settings (<c>Campaigns__…</c>);
+    /// a storage that does not answer fails here, at once (exit 4).
+    /// </summary>
+    private async Task<(BlobContainerClient Container, TableCampaignStateStore Table)> OpenCampaignStorageAsync(string? storage,
+        CancellationToken cancellationToken)
     {
-        var account = OpenStorageAccount(storage);
-
+        var account = await OpenReachableStorageAsync(storage, cancellationToken).ConfigureAwait(false);
         var options = new ConfigurationBuilder().AddInMemoryCollection(_configuration).Build()
             .GetSection(CampaignOptions.SectionName).Get<CampaignOptions>() ?? new CampaignOptions();
         return (account.Blobs.GetBlobContainerClient(options.Container), new TableCampaignStateStore(() => account, Options.Create(options)));
@@ -190,7 +215,14 @@ public sealed partial class CreditsCli
 internal sealed record CampaignListEntryJson(string Blob, string Campaign, bool Valid, string? LastOccurrence, long Grants, decimal UnitsGranted,
     bool Exhausted, string? Error);
 
+/// <summary><c>credits campaigns list --json</c>: the container and its campaigns.</summary>
+internal sealed record CampaignListJson(string Container, IReadOnlyList<CampaignListEntryJson> Campaigns);
+
+/// <summary><c>credits campaigns upload --json</c>.</summary>
+internal sealed record CampaignUploadedJson(string Campaign, string Container, string Blob);
+
 /// <summary>The serializer of the app-side campaign commands.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
-[JsonSerializable(typeof(List<CampaignListEntryJson>))]
+[JsonSerializable(typeof(CampaignListJson))]
+[JsonSerializable(typeof(CampaignUploadedJson))]
 internal sealed partial class CampaignAzureJsonContext : JsonSerializerContext;

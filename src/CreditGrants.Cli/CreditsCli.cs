@@ -54,6 +54,29 @@ public sealed partial class CreditsCli
     /// <summary>Runs one command line and returns its exit code (<see cref="ExitCodes"/>); cancelling the token is Ctrl+C.</summary>
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
+        var parse = BuildRootCommand().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            await _error.WriteLineAsync($"credits: {CommandLineErrors.Describe(parse)}").ConfigureAwait(false);
+            return ExitCodes.InvalidInput;
+        }
+
+        // Ctrl+C is the caller's to turn into a cancelled token (Program.cs); every command then ends with exit code 130.
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = _out, Error = _error, ProcessTerminationTimeout = null }, cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>Every command that runs something, as typed after <c>credits</c> ("bulk run", "grant", …), for tests that walk them all.</summary>
+    internal IReadOnlyList<string> CommandPaths()
+    {
+        static IEnumerable<string> Walk(Command command, string prefix) => command.Subcommands.Count == 0
+            ? [prefix.Trim()]
+            : command.Subcommands.SelectMany(c => Walk(c, $"{prefix} {c.Name}"));
+        return [.. Walk(BuildRootCommand(), "")];
+    }
+
+    private RootCommand BuildRootCommand()
+    {
         var root = new RootCommand("credits: grant usage credits to Polar customers. Exit codes: 0 done, 1 other failure, 2 invalid input, " +
             "3 refused by Polar, 4 Polar or Azure Storage unavailable, 5 rows rejected, 130 stopped by Ctrl+C.");
         root.Options.Add(_json);
@@ -68,17 +91,7 @@ public sealed partial class CreditsCli
             BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
         });
         root.Subcommands.Add(CampaignsCommand());
-
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            await _error.WriteLineAsync($"credits: {CommandLineErrors.Describe(parse)}").ConfigureAwait(false);
-            return ExitCodes.InvalidInput;
-        }
-
-        // Ctrl+C is the caller's to turn into a cancelled token (Program.cs); every command then ends with exit code 130.
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = _out, Error = _error, ProcessTerminationTimeout = null }, cancellationToken)
-            .ConfigureAwait(false);
+        return root;
     }
 
     private Command GrantCommand()
@@ -286,7 +299,8 @@ public sealed partial class CreditsCli
         return $"{verb} {Number(outcome.Units)} units to {who} on meter '{outcome.Meter}' (grant {outcome.GrantId}, event {outcome.EventId}).{customerNote}";
     }
 
-    private static string Number(decimal value) => value.ToString("0.######", CultureInfo.InvariantCulture);
+    /// <summary>A number of units as every human-readable line writes it: thousands separated, as counts are ("2,500 of 250,000 units").</summary>
+    private static string Number(decimal value) => value.ToString("#,0.######", CultureInfo.InvariantCulture);
 
     private static string OptionName(string field) => field switch
     {

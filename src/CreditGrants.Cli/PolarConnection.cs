@@ -19,6 +19,12 @@ public sealed class PolarConnection : IAsyncDisposable
     /// <summary>Where earlier versions kept the embedded emulator's state: <c>.credits</c> in the current folder.</summary>
     public const string LegacyDataDir = ".credits";
 
+    /// <summary>
+    /// The request budget against the embedded emulator when <c>Polar__RequestsPerMinute</c> is unset: the emulator has no
+    /// limit, so pacing at Polar's 500 a minute would only make local runs wait.
+    /// </summary>
+    public const int EmbeddedRequestsPerMinute = 100_000;
+
     /// <summary>How often a run waiting for the data folder checks whether it is free.</summary>
     internal static readonly TimeSpan LockPollInterval = TimeSpan.FromMilliseconds(100);
 
@@ -74,11 +80,18 @@ public sealed class PolarConnection : IAsyncDisposable
                 throw;
             }
 
-            await error.WriteLineAsync(isNew
-                ? $"credits: no Polar server configured; using the embedded Polar emulator, with new, empty state in {dataDir} "
-                  + $"(later runs from any folder use it too). Set {ServerVariable} and {TokenVariable} to use Polar."
-                : $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
-                  + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
+            // Said once, when the state is created (and with --verbose); on every later call it would only be noise.
+            if (isNew || settings.Verbose)
+            {
+                var later = settings.DataDir is null && settings.Environment(DataFolder.Variable) is null
+                    ? " (later runs from any folder use it too)"
+                    : $" (later runs use it when given the same --data-dir or {DataFolder.Variable})";
+                await error.WriteLineAsync(isNew
+                    ? $"credits: no Polar server configured; using the embedded Polar emulator, with new, empty state in {dataDir}{later}. "
+                      + $"Set {ServerVariable} and {TokenVariable} to use Polar."
+                    : $"credits: no Polar server configured; using the embedded Polar emulator (state in {dataDir}). "
+                      + $"Set {ServerVariable} and {TokenVariable} to use Polar.").ConfigureAwait(false);
+            }
             if (settings.DataDir is null && settings.Environment(DataFolder.Variable) is null
                 && Path.GetFullPath(LegacyDataDir) is var legacy && legacy != dataDir && File.Exists(Path.Combine(legacy, EmulatorStateFile)))
             {
@@ -115,6 +128,7 @@ public sealed class PolarConnection : IAsyncDisposable
         }
 
         directoryPath ??= DirectoryPathFor(settings, server, token);
+        var embedded = emulator is not null;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Configuration).Build();
         var services = new ServiceCollection();
         services.AddLogging(logging =>
@@ -135,6 +149,10 @@ public sealed class PolarConnection : IAsyncDisposable
             configuration.GetSection(PolarClientOptions.SectionName).Bind(options);
             options.Server = server;
             options.AccessToken = token;
+            if (embedded)
+            {
+                options.RequestsPerMinute ??= EmbeddedRequestsPerMinute;
+            }
         });
         services.AddOptions<Customers.CustomerDirectoryOptions>().Bind(configuration.GetSection(Customers.CustomerDirectoryOptions.SectionName));
         if (directoryPath is not null)

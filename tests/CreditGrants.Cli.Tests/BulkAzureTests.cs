@@ -16,7 +16,7 @@ namespace CreditGrants.Cli.Tests;
 /// </summary>
 public sealed class BulkAzureTests : IAsyncLifetime
 {
-    private static readonly string Storage = Environment.GetEnvironmentVariable("CREDITS_TEST_STORAGE") ?? "UseDevelopmentStorage=true";
+    private static readonly string Storage = TestStorage.ConnectionString;
     private const string File = "external_customer_id,units\nuser-1,5\nuser-2,7\n";
 
     private readonly string _id = Guid.NewGuid().ToString("N")[..16];
@@ -34,7 +34,7 @@ public sealed class BulkAzureTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await EnsureAzuriteAsync();
+        await TestStorage.EnsureRunningAsync();
         _emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions { SeedMeter = true, SeedCustomers = 5 });
         _app = Worker(_emulator);
     }
@@ -320,25 +320,6 @@ public sealed class BulkAzureTests : IAsyncLifetime
         Assert.Contains("no such file", run.Error, StringComparison.Ordinal);
     }
 
-    private static async Task EnsureAzuriteAsync()
-    {
-        if (!Storage.Contains("UseDevelopmentStorage=true", StringComparison.OrdinalIgnoreCase))
-        {
-            return;
-        }
-
-        using var client = new TcpClient();
-        try
-        {
-            await client.ConnectAsync("127.0.0.1", 10001).WaitAsync(TimeSpan.FromSeconds(2));
-        }
-        catch (Exception ex) when (ex is SocketException or TimeoutException)
-        {
-            throw new InvalidOperationException("Azurite is not listening on 127.0.0.1:10000-10002: run 'bash scripts/test.sh', which starts it.", ex);
-        }
-    }
-
-    /// <summary>A clock whose waits end at once, each after running a step; it records how long each wait was asked to be.</summary>
     private sealed class StepClock(Func<Task> step) : TimeProvider
     {
         public int Waits => Delays.Count;

@@ -268,7 +268,7 @@ public sealed class BulkRunSharedBudgetTests : IDisposable
     public void Dispose()
     {
         Directory.Delete(_dataDir, recursive: true);
-        new Azure.Data.Tables.TableClient("UseDevelopmentStorage=true", _table).Delete();
+        new Azure.Data.Tables.TableClient(TestStorage.ConnectionString, _table).Delete();
     }
 
     [Fact]
@@ -278,10 +278,10 @@ public sealed class BulkRunSharedBudgetTests : IDisposable
         await File.WriteAllTextAsync(input, "external_customer_id,email,units\nb-1,b1@lovelace.dev,5\n");
         var configuration = new Dictionary<string, string?> { ["PolarBudget__Table"] = _table };
 
-        var run = await CliRun.RunAsync(configuration, "bulk", "run", input, "--storage", "UseDevelopmentStorage=true", "--data-dir", _dataDir);
+        var run = await CliRun.RunAsync(configuration, "bulk", "run", input, "--storage", TestStorage.ConnectionString, "--data-dir", _dataDir);
 
         Assert.Equal(ExitCodes.Ok, run.ExitCode);
-        var rows = new Azure.Data.Tables.TableClient("UseDevelopmentStorage=true", _table).Query<Azure.Data.Tables.TableEntity>().ToList();
+        var rows = new Azure.Data.Tables.TableClient(TestStorage.ConnectionString, _table).Query<Azure.Data.Tables.TableEntity>().ToList();
         Assert.True(Assert.Single(rows).GetInt32("Taken") > 0, "the run took its permits from the app's table");
     }
 }

@@ -1,5 +1,8 @@
 using System.Text.Json;
 using CreditGrants.Bulk;
+using CreditGrants.Polar;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using PolarEmulator;
 
 namespace CreditGrants.Cli.Tests;
@@ -312,6 +315,78 @@ public sealed class BulkRunTests : IDisposable
         Assert.Equal(
             ["0 / 3,000 rows (0%)", "2,000 / 3,000 rows (66%): 2,000 granted", "3,000 / 3,000 rows (100%): 3,000 granted"],
             writer.ToString().Split(writer.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task A_dry_run_says_how_many_units_it_would_grant()
+    {
+        var file = File("dry.csv", "external_customer_id,units", "user-1,1500", "user-2,1000.5");
+
+        var run = await Credits("bulk", "run", file, "--dry-run");
+        var json = await Credits("bulk", "run", file, "--dry-run", "--json");
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("Units it would grant", run.Out, StringComparison.Ordinal);
+        Assert.Contains("2,500.5", run.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Units granted", run.Out, StringComparison.Ordinal);
+        Assert.Equal(2500.5m, Json(json).GetProperty("unitsWouldGrant").GetDecimal());
+    }
+
+    [Fact]
+    public void While_no_row_finishes_a_tick_repeats_the_last_line_each_interval_saying_it_is_still_working()
+    {
+        using var writer = new StringWriter();
+        var time = new ManualTime();
+        var lines = new BulkProgressLines(writer, time, TimeSpan.FromSeconds(2));
+
+        lines.Tick();
+        lines.Write(new BulkProgress(0, 2_000, BulkSummary.Empty));
+        time.Advance(TimeSpan.FromSeconds(1));
+        lines.Tick();
+        time.Advance(TimeSpan.FromSeconds(1));
+        lines.Tick();
+        time.Advance(TimeSpan.FromSeconds(2));
+        lines.Tick();
+
+        Assert.Equal(
+            ["0 / 2,000 rows (0%)", "0 / 2,000 rows (0%); still working, no row finished for 2 s", "0 / 2,000 rows (0%); still working, no row finished for 4 s"],
+            writer.ToString().Split(writer.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void A_tick_after_the_last_row_prints_nothing()
+    {
+        using var writer = new StringWriter();
+        var time = new ManualTime();
+        var lines = new BulkProgressLines(writer, time, TimeSpan.FromSeconds(2));
+
+        lines.Write(new BulkProgress(3, 3, BulkSummary.Empty with { Rows = 3, Granted = 3 }));
+        time.Advance(TimeSpan.FromSeconds(5));
+        lines.Tick();
+
+        Assert.Equal(["3 / 3 rows (100%): 3 granted"], writer.ToString().Split(writer.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task Against_the_embedded_emulator_requests_are_not_paced_at_polars_limit()
+    {
+        var settings = new CliSettings(null, null, _dataDir, Verbose: false, _ => null, new Dictionary<string, string?>());
+
+        await using var connection = await PolarConnection.OpenAsync(settings, TextWriter.Null, CancellationToken.None);
+
+        var options = connection.Services.GetRequiredService<IOptions<PolarClientOptions>>().Value;
+        Assert.Equal(PolarConnection.EmbeddedRequestsPerMinute, options.EffectiveRequestsPerMinute);
+    }
+
+    [Fact]
+    public async Task Against_the_embedded_emulator_a_configured_request_budget_is_kept()
+    {
+        var settings = new CliSettings(null, null, _dataDir, Verbose: false, _ => null,
+            new Dictionary<string, string?> { ["Polar:RequestsPerMinute"] = "100" });
+
+        await using var connection = await PolarConnection.OpenAsync(settings, TextWriter.Null, CancellationToken.None);
+
+        Assert.Equal(100, connection.Services.GetRequiredService<IOptions<PolarClientOptions>>().Value.EffectiveRequestsPerMinute);
     }
 
     private static string RepositoryRoot()

@@ -27,6 +27,15 @@ public sealed class CampaignCliTests : IDisposable
         return path;
     }
 
+    [Fact]
+    public async Task Preview_writes_units_and_grants_with_the_same_thousands_separators()
+    {
+        var run = await Credits("campaigns", "preview", Sample("monthly-free-plan"));
+
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("0 of 250,000 units, 0 of 1,000 grants used", run.Out, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("welcome-new-signups")]
     [InlineData("monthly-free-plan")]
@@ -130,7 +139,7 @@ public sealed class CampaignStorageCliTests : IDisposable
     public void Dispose()
     {
         Directory.Delete(_dataDir, recursive: true);
-        var account = CreditGrants.Storage.StorageAccount.FromConnectionString("UseDevelopmentStorage=true");
+        var account = CreditGrants.Storage.StorageAccount.FromConnectionString(TestStorage.ConnectionString);
         account.Blobs.GetBlobContainerClient($"campaigns-{_id}").DeleteIfExists();
         account.Tables.DeleteTable($"campaignstate{_id}");
         account.Tables.DeleteTable($"budget{_id}");
@@ -145,8 +154,8 @@ public sealed class CampaignStorageCliTests : IDisposable
     };
 
     private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(Environment,
-        CampaignCliTests.TakesPolarOptions(args) ? [.. args, "--data-dir", _dataDir, "--storage", "UseDevelopmentStorage=true"]
-            : [.. args, "--storage", "UseDevelopmentStorage=true"]);
+        CampaignCliTests.TakesPolarOptions(args) ? [.. args, "--data-dir", _dataDir, "--storage", TestStorage.ConnectionString]
+            : [.. args, "--storage", TestStorage.ConnectionString]);
 
     private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "campaigns", name + ".json");
 
@@ -163,7 +172,7 @@ public sealed class CampaignStorageCliTests : IDisposable
         Assert.Equal(ExitCodes.Ok, upload.ExitCode);
         Assert.Equal(ExitCodes.Ok, run.ExitCode);
         Assert.Equal(3, JsonDocument.Parse(run.Out).RootElement.GetProperty("granted").GetInt32());
-        var entry = Assert.Single(JsonDocument.Parse(list.Out).RootElement.EnumerateArray());
+        var entry = Assert.Single(JsonDocument.Parse(list.Out).RootElement.GetProperty("campaigns").EnumerateArray());
         Assert.Equal(("launch-partners", 3), (entry.GetProperty("campaign").GetString(), entry.GetProperty("grants").GetInt32()));
         Assert.Equal(ExitCodes.Ok, status.ExitCode);
         Assert.Equal(3000m, JsonDocument.Parse(status.Out).RootElement.GetProperty("unitsGranted").GetDecimal());
@@ -179,7 +188,28 @@ public sealed class CampaignStorageCliTests : IDisposable
         var list = await Credits("campaigns", "list", "--json");
 
         Assert.Equal(ExitCodes.InvalidInput, upload.ExitCode);
-        Assert.Empty(JsonDocument.Parse(list.Out).RootElement.EnumerateArray());
+        Assert.Empty(JsonDocument.Parse(list.Out).RootElement.GetProperty("campaigns").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Status_right_after_upload_is_the_step_upload_names_and_says_it_has_not_run_yet()
+    {
+        var upload = await Credits("campaigns", "upload", Sample("monthly-free-plan"));
+        var status = await Credits("campaigns", "status", "monthly-free-plan");
+
+        Assert.Equal(ExitCodes.Ok, upload.ExitCode);
+        Assert.Contains("credits campaigns status monthly-free-plan", upload.Out, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Ok, status.ExitCode);
+        Assert.Contains("never (the app runs it at its next timer tick)", status.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Status_of_a_campaign_neither_uploaded_nor_run_is_invalid_input()
+    {
+        var status = await Credits("campaigns", "status", "no-such-campaign");
+
+        Assert.Equal(ExitCodes.InvalidInput, status.ExitCode);
+        Assert.Contains("neither uploaded nor has it run", status.Error, StringComparison.Ordinal);
     }
 }
 

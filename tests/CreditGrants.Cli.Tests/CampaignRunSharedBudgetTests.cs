@@ -11,7 +11,7 @@ namespace CreditGrants.Cli.Tests;
 /// </summary>
 public sealed class CampaignRunSharedBudgetTests : IDisposable
 {
-    private const string Storage = "UseDevelopmentStorage=true";
+    private static readonly string Storage = TestStorage.ConnectionString;
     private readonly string _dataDir = Directory.CreateTempSubdirectory("credits-campaign-budget-").FullName;
     private readonly string _id = Guid.NewGuid().ToString("N")[..12];
 

@@ -55,7 +55,7 @@ public sealed class CliTokenScanTests : IAsyncLifetime
         await _faulty.DisposeAsync();
         await _down.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
-        var account = CreditGrants.Storage.StorageAccount.FromConnectionString("UseDevelopmentStorage=true");
+        var account = CreditGrants.Storage.StorageAccount.FromConnectionString(TestStorage.ConnectionString);
         account.Tables.DeleteTable($"budget{_id}");
         account.Tables.DeleteTable($"campaignstate{_id}");
         account.Blobs.GetBlobContainerClient($"campaigns-{_id}").DeleteIfExists();
@@ -141,7 +141,7 @@ public sealed class CliTokenScanTests : IAsyncLifetime
         var campaignWhileDown = WriteFile("scan-down-campaign.json", File.ReadAllText(campaign).Replace($"scan-{_id}", $"scan-down-{_id}", StringComparison.Ordinal));
         var invalidCampaign = WriteFile("invalid-campaign.json", """{"id":"Bad Id","units":0}""");
         string[] file = ["--polar-token-file", tokenFile, "--verbose"];
-        string[] storage = ["--storage", "UseDevelopmentStorage=true"];
+        string[] storage = ["--storage", TestStorage.ConnectionString];
 
         var runs = new List<(string Name, CliRun Run)>();
         async Task Run(string name, Dictionary<string, string?> settings, params string[] args) =>

@@ -29,6 +29,56 @@ public sealed class OneLineErrorTests : IDisposable
         Assert.DoesNotContain("AccountKey", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("campaigns list")]
+    [InlineData("campaigns status monthly-free-plan")]
+    [InlineData("campaigns upload {sample}")]
+    [InlineData("bulk run {csv}")]
+    public async Task Storage_that_is_not_running_fails_campaign_and_run_commands_at_once_with_exit_4(string command)
+    {
+        var csv = Path.Combine(_dataDir, "one.csv");
+        await File.WriteAllTextAsync(csv, "external_customer_id,units\nu-1,1\n");
+        var args = command.Replace("{sample}", Path.Combine(AppContext.BaseDirectory, "campaigns", "monthly-free-plan.json"), StringComparison.Ordinal)
+            .Replace("{csv}", csv, StringComparison.Ordinal).Split(' ');
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var run = await CliRun.RunAsync(new Dictionary<string, string?>(), [.. args, "--storage", NothingListening]);
+
+        Assert.Equal(ExitCodes.Unavailable, run.ExitCode);
+        Assert.Contains("start Azurite with --skipApiVersionCheck", OneLine(run), StringComparison.Ordinal);
+        // The SDK's own retries take about 24 seconds; the probe answers in well under the SDK's first retry.
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
+    }
+
+    [Theory]
+    [InlineData("--polar-token", "polar_oat_secret_value")]
+    [InlineData("--polar-token=polar_oat_secret_value")]
+    public async Task A_token_on_the_command_line_points_to_the_token_file_and_is_never_repeated(params string[] token)
+    {
+        var run = await CliRun.RunAsync(new Dictionary<string, string?>(), ["balance", "--customer", "u", .. token]);
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        var line = OneLine(run);
+        Assert.Contains("--polar-token-file <file>", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("polar_oat_secret_value", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failed_balance_does_not_speak_of_grant_ids()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            [PolarConnection.ServerVariable] = "http://127.0.0.1:1/",
+            [PolarConnection.TokenVariable] = "polar_oat_x",
+            ["Polar__MaxRetries"] = "0",
+        };
+
+        var run = await CliRun.RunAsync(environment, "balance", "--customer", "u");
+
+        Assert.Equal(ExitCodes.Unavailable, run.ExitCode);
+        Assert.DoesNotContain("grant id", OneLine(run), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Unreachable_polar_is_one_line_without_retry_logs_naming_the_server_option_with_exit_4()
     {

@@ -42,6 +42,9 @@ public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, in
 
     /// <summary>Rows granted (or, in a dry run, ready to grant) to an external id that no Polar customer holds yet.</summary>
     public int AwaitingCustomer { get; init; }
+
+    /// <summary>The units of the rows a dry run found ready to grant: what a real run would grant at most.</summary>
+    public decimal UnitsWouldGrant { get; init; }
 }
 
 /// <summary>How a chunk is processed.</summary>
@@ -211,6 +214,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
 
         var result = outcomes.Select(o => o!).ToList();
         var units = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.Granted).Sum(i => rows[i].Grant!.Units);
+        var wouldGrant = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.WouldGrant).Sum(i => rows[i].Grant!.Units);
         var rejected = result.Count(r => r.Status == RowStatus.Rejected);
         var awaitingRows = awaiting.Count(i => result[i].Status is RowStatus.Granted or RowStatus.WouldGrant);
         // Counted from the rows, so that every row is in exactly one count (a row granted by an earlier delivery is granted).
@@ -222,7 +226,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             LogAwaiting(awaitingRows);
         }
 
-        return new ChunkResult(result, granted, duplicates, rejected, units, report.Requests) { AwaitingCustomer = awaitingRows };
+        return new ChunkResult(result, granted, duplicates, rejected, units, report.Requests) { AwaitingCustomer = awaitingRows, UnitsWouldGrant = wouldGrant };
     }
 
     /// <summary>The note on a row granted to an external id that no customer holds: Polar's 180-minute rule, with the deadline.</summary>

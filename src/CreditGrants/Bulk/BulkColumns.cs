@@ -59,7 +59,7 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
 
         if (!positions.ContainsKey(ExternalCustomerIdColumn) && !positions.ContainsKey(CustomerIdColumn))
         {
-            problems.Add($"a '{ExternalCustomerIdColumn}' (or '{CustomerIdColumn}') column is required");
+            problems.Add($"an '{ExternalCustomerIdColumn}' (or '{CustomerIdColumn}') column is required");
         }
 
         if (!positions.ContainsKey(UnitsColumn))

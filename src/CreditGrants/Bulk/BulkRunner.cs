@@ -17,6 +17,9 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
     /// <summary>Rows a dry run found ready to grant.</summary>
     public long WouldGrant { get; init; }
 
+    /// <summary>The units of the rows a dry run found ready to grant.</summary>
+    public decimal UnitsWouldGrant { get; init; }
+
     /// <summary>Rows granted (or ready to grant, in a dry run) to an external id that no Polar customer holds yet: see their notes.</summary>
     public long AwaitingCustomer { get; init; }
 
@@ -34,6 +37,7 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
             WouldGrant = WouldGrant + chunk.Rows.Count(r => r.Status == RowStatus.WouldGrant),
             AwaitingCustomer = AwaitingCustomer + chunk.AwaitingCustomer,
             UnitsGranted = UnitsGranted + chunk.UnitsGranted,
+            UnitsWouldGrant = UnitsWouldGrant + chunk.UnitsWouldGrant,
             IngestRequests = IngestRequests + chunk.IngestRequests,
         };
     }
