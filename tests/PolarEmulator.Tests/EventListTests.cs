@@ -119,8 +119,8 @@ public sealed class EventListTests : IAsyncLifetime
              {"name":"api_usage","external_customer_id":"someone-else","metadata":{"grant_id":"other"} }]
             """);
 
-        var byCustomerId = await ListAsync($"customer_id={customer.Id()}&sorting=timestamp");
-        var byExternalId = await ListAsync("external_customer_id=u-42&sorting=timestamp");
+        var byCustomerId = await ListAsync($"customer_id={customer.Id()}&source=user&sorting=timestamp");
+        var byExternalId = await ListAsync("external_customer_id=u-42&source=user&sorting=timestamp");
 
         Assert.Equal(["by-external", "by-id"], GrantIds(byCustomerId));
         Assert.Equal(["by-external", "by-id"], GrantIds(byExternalId));

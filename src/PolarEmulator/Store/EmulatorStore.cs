@@ -135,6 +135,8 @@ internal sealed partial class EmulatorStore
             };
             AddCustomer(customer);
             LinkEventsByExternalId(customer);
+            WriteCustomerEvent("customer.created", customer);
+            PublishState(customer);
             created = customer.ToResource(OrganizationId);
         }
 
@@ -262,8 +264,7 @@ internal sealed partial class EmulatorStore
                 return null;
             }
 
-            var meters = _customerMetersByCustomer.GetValueOrDefault(customer.Id) ?? [];
-            return CustomerStateResource.From(customer.ToResource(OrganizationId), [.. meters.Select(m => m.ToStateResource())]);
+            return CustomerState(customer);
         }
     }
 
@@ -341,6 +342,8 @@ internal sealed partial class EmulatorStore
             customer.Locale = patch.Locale.Or(customer.Locale);
 
             customer.ModifiedAt = Now();
+            WriteCustomerEvent("customer.updated", customer, UpdatedFields(patch, customer));
+            PublishState(customer);
             updated = customer.ToResource(OrganizationId);
         }
 
@@ -360,6 +363,7 @@ internal sealed partial class EmulatorStore
             }
 
             customer.DeletedAt = Now();
+            WriteCustomerEvent("customer.deleted", customer);
             RemoveFromIndex(_customersByEmail, customer.Email, customer);
             RemoveFromIndex(_customersByExternalId, customer.ExternalId, customer);
             if (_customerMetersByCustomer.Remove(customer.Id, out var meters))
@@ -652,7 +656,7 @@ internal sealed partial class EmulatorStore
                 "meter_id" => m.Meter.Id.ToString(),
                 "meter_name" => m.Meter.Name,
                 "consumed_units" => m.Consumed,
-                "credited_units" => 0L,
+                "credited_units" => m.Credited,
                 "balance" => m.Balance,
                 _ => m.ModifiedAt,
             });
@@ -862,6 +866,12 @@ internal sealed partial class EmulatorStore
             return true;
         }
 
+        if (meter is not null && record.Source != EventRecord.UserSource)
+        {
+            // A meter aggregates user events only, so meter_id never lists meter.credited or other system events.
+            return false;
+        }
+
         using var metadata = JsonDocument.Parse(record.Metadata);
         var facts = new MeterEventFacts(record.Name, record.Source, record.Timestamp, new JsonObjectView(metadata.RootElement));
         return (query.Filter is null || Matches(query.Filter, facts)) && (meter is null || Matches(meter.Filter, facts));
@@ -896,7 +906,8 @@ internal sealed partial class EmulatorStore
     }
 
     private CustomerRecord? EventCustomer(EventRecord record) =>
-        record.CustomerId is { } customerId ? FindCustomer(customerId)
+        record.Source != EventRecord.UserSource && record.CustomerId is { } subject ? _customersById.GetValueOrDefault(subject)
+        : record.CustomerId is { } customerId ? FindCustomer(customerId)
         : record.ExternalCustomerId is { } externalId ? _customersByExternalId.GetValueOrDefault(externalId)
         : null;
 
@@ -981,9 +992,18 @@ internal sealed partial class EmulatorStore
         (list ??= []).Add(value);
     }
 
-    /// <summary>Evaluates one event against meters and adds it to the customer's balances on those it matches.</summary>
+    /// <summary>
+    /// Evaluates one event against meters and adds it to the customer's balances on those it matches. Meters aggregate
+    /// user events only; of system events, <c>meter.reset</c> and <c>meter.credited</c> act on the balance they name.
+    /// </summary>
     private void Count(EventRecord record, CustomerRecord? customer, JsonElement metadata, IEnumerable<MeterRecord> meters, bool countMatches)
     {
+        if (record.Source != EventRecord.UserSource)
+        {
+            CountSystemEvent(record, customer, metadata, meters);
+            return;
+        }
+
         if (customer is not null && (customer.FirstUserEventAt is null || record.Timestamp < customer.FirstUserEventAt))
         {
             customer.FirstUserEventAt = record.Timestamp;
@@ -1007,23 +1027,55 @@ internal sealed partial class EmulatorStore
                 continue;
             }
 
-            // A balance changes when the last of event, meter and customer came to exist, so replays give the same times.
-            var at = Max(record.IngestedAt, Max(meter.CreatedAt, customer.CreatedAt));
-            var key = CustomerMeterRecord.IdFor(customer.Id, meter.Id);
-            if (!_customerMetersById.TryGetValue(key, out var balance))
+            var balance = BalanceFor(record, customer, meter);
+            if (balance.Counts(record.Timestamp))
             {
-                balance = new CustomerMeterRecord(key, customer, meter, at) { Sequence = _customerMeterSequence++ };
-                _customerMetersById[key] = balance;
-                _customerMeters.Add(balance);
-                Index(_customerMetersByCustomer, customer.Id, balance);
-            }
-
-            balance.Accumulator.Add(meter.Aggregation.Property is { } property ? Lookup(metadata, property) : null);
-            if (at > balance.ModifiedAt)
-            {
-                balance.ModifiedAt = at;
+                balance.Accumulator.Add(meter.Aggregation.Property is { } property ? Lookup(metadata, property) : null);
             }
         }
+    }
+
+    /// <summary>A <c>meter.reset</c> starts the named balance afresh; a <c>meter.credited</c> adds its units to it.</summary>
+    private void CountSystemEvent(EventRecord record, CustomerRecord? customer, JsonElement metadata, IEnumerable<MeterRecord> meters)
+    {
+        if (customer is null || customer.IsDeleted || record.Name is not (MeterResetEvent or MeterCreditedEvent)
+            || !metadata.TryGetProperty("meter_id", out var meterId) || !Guid.TryParse(meterId.GetString(), out var id)
+            || meters.FirstOrDefault(m => m.Id == id) is not { } meter)
+        {
+            return;
+        }
+
+        var balance = BalanceFor(record, customer, meter);
+        if (record.Name == MeterResetEvent)
+        {
+            balance.Reset(record.Timestamp);
+        }
+        else
+        {
+            balance.Credit(metadata.GetProperty("units").GetInt64(), metadata.GetProperty("rollover").GetBoolean());
+        }
+    }
+
+    /// <summary>The customer's balance on the meter, created when first needed; its modification time follows the event.</summary>
+    private CustomerMeterRecord BalanceFor(EventRecord record, CustomerRecord customer, MeterRecord meter)
+    {
+        // A balance changes when the last of event, meter and customer came to exist, so replays give the same times.
+        var at = Max(record.IngestedAt, Max(meter.CreatedAt, customer.CreatedAt));
+        var key = CustomerMeterRecord.IdFor(customer.Id, meter.Id);
+        if (!_customerMetersById.TryGetValue(key, out var balance))
+        {
+            balance = new CustomerMeterRecord(key, customer, meter, at) { Sequence = _customerMeterSequence++ };
+            _customerMetersById[key] = balance;
+            _customerMeters.Add(balance);
+            Index(_customerMetersByCustomer, customer.Id, balance);
+        }
+
+        if (at > balance.ModifiedAt)
+        {
+            balance.ModifiedAt = at;
+        }
+
+        return balance;
     }
 
     private static void Index(Dictionary<Guid, List<CustomerMeterRecord>> index, Guid key, CustomerMeterRecord value)
@@ -1032,10 +1084,17 @@ internal sealed partial class EmulatorStore
         (list ??= []).Add(value);
     }
 
-    /// <summary>Counts every stored event for a meter that is new or newly defined.</summary>
+    /// <summary>Counts every stored event for a meter that is new or newly defined (its balances, credits included, start afresh).</summary>
     private void ReplayEvents(MeterRecord meter)
     {
         meter.MatchedEvents = 0;
+        foreach (var stale in _customerMeters.Where(m => m.Meter == meter).ToList())
+        {
+            _customerMetersById.Remove(stale.Id);
+            _customerMetersByCustomer[stale.Customer.Id].Remove(stale);
+        }
+
+        _customerMeters.RemoveAll(m => m.Meter == meter);
         MeterRecord[] only = [meter];
         foreach (var record in _events.Take(_countedEvents))
         {

@@ -58,10 +58,11 @@ internal sealed record CustomerStateResource(
     IReadOnlyList<JsonElement> GrantedBenefits,
     IReadOnlyList<CustomerStateMeterResource> ActiveMeters)
 {
-    public static CustomerStateResource From(CustomerResource c, IReadOnlyList<CustomerStateMeterResource> meters) => new(
+    public static CustomerStateResource From(CustomerResource c, IReadOnlyList<JsonElement> subscriptions, IReadOnlyList<JsonElement> benefits,
+        IReadOnlyList<CustomerStateMeterResource> meters) => new(
         c.Id, c.CreatedAt, c.ModifiedAt, c.Metadata, c.ExternalId, c.Email, c.EmailVerified, c.Type, c.Name, c.BillingName,
         c.BillingAddress, c.TaxId, c.Locale, c.OrganizationId, c.DefaultPaymentMethodId, c.DeletedAt, c.FirstUserEventAt,
-        c.AvatarUrl, [], [], meters);
+        c.AvatarUrl, subscriptions, benefits, meters);
 }
 
 /// <summary>Polar's <c>CustomerStateMeter</c>.</summary>
