@@ -206,6 +206,7 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 [JsonSerializable(typeof(OAuthErrorResource))]
 [JsonSerializable(typeof(ValidationErrorResource))]
 [JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(int))]
