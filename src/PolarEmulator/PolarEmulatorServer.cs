@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using PolarEmulator.Hosting;
 using PolarEmulator.Http;
 using PolarEmulator.Store;
+using PolarEmulator.Webhooks;
 
 namespace PolarEmulator;
 
@@ -55,6 +56,21 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// Ends the event store and balance lags now (<see cref="EmulatorOptions.EventStoreLag"/>, <see cref="EmulatorOptions.BalanceLag"/>):
     /// everything ingested so far is listed and counted. Also <c>POST /__emulator/catch-up</c>.
     /// </summary>
+    private WebhookDispatcher Webhooks => _app.Services.GetRequiredService<WebhookDispatcher>();
+
+    /// <summary>Adds a webhook endpoint (its secret generated when null): every later webhook is delivered to it too.</summary>
+    public WebhookEndpointView AddWebhookEndpoint(Uri url, string? secret = null) => Webhooks.Add(new WebhookEndpointOptions(url, secret));
+
+    /// <summary>The webhook endpoints, in the order they were added.</summary>
+    public IReadOnlyList<WebhookEndpointView> WebhookEndpoints => Webhooks.Endpoints;
+
+    /// <summary>Every webhook delivery so far, oldest first, with its attempts.</summary>
+    public IReadOnlyList<WebhookDelivery> WebhookDeliveries => Webhooks.Deliveries;
+
+    /// <summary>Waits until the delivery log satisfies <paramref name="condition"/>; no polling, it is checked after every change.</summary>
+    public Task<IReadOnlyList<WebhookDelivery>> WaitForWebhooksAsync(Func<IReadOnlyList<WebhookDelivery>, bool> condition,
+        CancellationToken cancellationToken = default) => Webhooks.WaitAsync(condition, cancellationToken);
+
     public void CatchUp() => _app.Services.GetRequiredService<EmulatorStore>().CatchUp();
 
     /// <summary>The operations of Polar's API the emulator serves, as <c>METHOD /path/template</c> (<c>GET /v1/customers/{id}</c>).</summary>
@@ -113,6 +129,8 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         store.SeedCustomers(options.SeedCustomers);
         store.SeedCustomers(options.CustomerSeeds);
 
+        var webhooks = new WebhookDispatcher(store, options.TimeProvider, options.WebhookRetryBase, options.WebhookEndpoints);
+        builder.Services.AddSingleton(webhooks);
         builder.Services.AddPolarEmulator(options, token, store);
         var app = builder.Build();
         app.UsePolarPipeline();
@@ -123,6 +141,7 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            await webhooks.DisposeAsync().ConfigureAwait(false);
             if (persister is not null)
             {
                 await persister.DisposeAsync().ConfigureAwait(false);
@@ -145,6 +164,7 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         }
 
         await _app.StopAsync().ConfigureAwait(false);
+        await Webhooks.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         if (_persister is not null)
         {

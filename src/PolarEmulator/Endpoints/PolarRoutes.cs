@@ -44,6 +44,9 @@ internal static class PolarRoutes
         new("POST", "/__emulator/subscriptions/{id}/revoke", [], lifecycle.RevokeAsync),
         new("POST", "/__emulator/orders", [], lifecycle.PurchaseAsync),
         new("POST", "/__emulator/orders/{id}/refund", [], lifecycle.RefundAsync),
+        new("GET", "/__emulator/webhooks/endpoints", [], controls.ListWebhookEndpointsAsync),
+        new("POST", "/__emulator/webhooks/endpoints", [], controls.AddWebhookEndpointAsync),
+        new("GET", "/__emulator/webhooks/deliveries", [], controls.ListWebhookDeliveriesAsync),
     ]));
 
     /// <summary>

@@ -185,6 +185,9 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
     }
 }
 
+/// <summary>The emulator's own lists (not Polar's: no pagination): <c>{"items":[…]}</c>.</summary>
+internal sealed record ItemsResource<T>(IReadOnlyList<T> Items);
+
 /// <summary>Snake_case serialization of the emulator's responses; nulls are written because Polar's schema requires them.</summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -207,6 +210,9 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 [JsonSerializable(typeof(ValidationErrorResource))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
+[JsonSerializable(typeof(PolarEmulator.Webhooks.WebhookEndpointView))]
+[JsonSerializable(typeof(ItemsResource<PolarEmulator.Webhooks.WebhookEndpointView>))]
+[JsonSerializable(typeof(ItemsResource<PolarEmulator.Webhooks.WebhookDelivery>))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(int))]
