@@ -158,7 +158,7 @@ internal sealed class WebhookDispatcher : IAsyncDisposable
             DateTimeOffset? next = null;
             if (!succeeded && attempt < MaxAttempts)
             {
-                var backoff = Backoff(attempt);
+                var backoff = Backoff(_retryBase, attempt);
                 // The timer starts before the attempt is logged, so a test that advances the clock once it sees the log is never early.
                 wait = Task.Delay(backoff, _time, stopping);
                 next = _time.GetUtcNow() + backoff;
@@ -185,8 +185,8 @@ internal sealed class WebhookDispatcher : IAsyncDisposable
     }
 
     /// <summary>The wait after the n-th failed attempt: <c>min(base·2^(n−1), 20 min)</c>.</summary>
-    public TimeSpan Backoff(int failedAttempt) =>
-        TimeSpan.FromTicks((long)Math.Min(_retryBase.Ticks * Math.Pow(2, failedAttempt - 1), MaxBackoff.Ticks));
+    public static TimeSpan Backoff(TimeSpan retryBase, int failedAttempt) =>
+        TimeSpan.FromTicks((long)Math.Min(retryBase.Ticks * Math.Pow(2, failedAttempt - 1), MaxBackoff.Ticks));
 
     private async Task<(int? Status, string? Error)> AttemptAsync(Endpoint endpoint, string id, DateTimeOffset at, byte[] body, CancellationToken stopping)
     {
