@@ -18,7 +18,7 @@ internal sealed class ControlEndpoints(EmulatorStore store, WebhookDispatcher we
     }
 
     /// <summary>
-    /// <c>POST /__emulator/webhooks/endpoints</c> with <c>{"url", "secret"?}</c>: every later webhook is delivered there too;
+    /// <c>POST /__emulator/webhooks/endpoints</c> with <c>{"url", "secret"?, "api_version"?}</c>: every later webhook is delivered there too;
     /// 201 and the endpoint with its secret (generated, <c>whsec_…</c>, when none is given).
     /// </summary>
     public async Task AddWebhookEndpointAsync(HttpContext context, IReadOnlyDictionary<string, string> values)
@@ -33,6 +33,7 @@ internal sealed class ControlEndpoints(EmulatorStore store, WebhookDispatcher we
         var reader = new FieldReader(body.RootElement, Issues.Loc("body"), issues);
         var url = reader.RequiredString("url", minLength: 1, maxLength: 2048);
         var secret = reader.OptionalString("secret", minLength: 1, maxLength: 256);
+        var apiVersion = reader.OptionalChoice("api_version", EmulatorPipeline.ApiVersions) ?? WebhookEndpointOptions.DefaultApiVersion;
         Uri? uri = null;
         if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out uri) && uri.Scheme is "http" or "https"))
         {
@@ -45,7 +46,7 @@ internal sealed class ControlEndpoints(EmulatorStore store, WebhookDispatcher we
             return;
         }
 
-        var endpoint = webhooks.Add(new WebhookEndpointOptions(uri!, secret));
+        var endpoint = webhooks.Add(new WebhookEndpointOptions(uri!, secret, apiVersion));
         await Respond.JsonAsync(context, StatusCodes.Status201Created, endpoint, EmulatorJsonContext.Default.WebhookEndpointView).ConfigureAwait(false);
     }
 

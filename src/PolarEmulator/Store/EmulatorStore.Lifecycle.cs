@@ -272,6 +272,8 @@ internal sealed partial class EmulatorStore
             CreatedAt = now,
             Status = "paid",
             Number = _orders.Count + 1,
+            PeriodStart = subscription?.CurrentPeriodStart,
+            PeriodEnd = subscription?.CurrentPeriodEnd,
         };
         _orders[order.Id] = order;
         return order;
@@ -406,6 +408,8 @@ internal sealed partial class EmulatorStore
             ["ends_at"] = LifecyclePayloads.Time(s.EndsAt),
             ["product_id"] = s.Product.Id,
             ["discount_id"] = null,
+            ["seats"] = null,
+            ["units"] = null,
             ["meters"] = new JsonArray(),
         }.ToJsonString())).ToList();
         var benefits = live.Where(s => s.BenefitGranted).Select(s => JsonElement.Parse(new JsonObject

@@ -73,6 +73,12 @@ internal sealed class OrderRecord
     public int RefundedAmount { get; set; }
 
     public required long Number { get; init; }
+
+    /// <summary>The billing period a subscription order pays for (its line item's start and end).</summary>
+    public DateTimeOffset? PeriodStart { get; init; }
+
+    /// <summary>The end of the billing period a subscription order pays for.</summary>
+    public DateTimeOffset? PeriodEnd { get; init; }
 }
 
 /// <summary>
@@ -122,6 +128,7 @@ internal static class LifecyclePayloads
             ["billing_address"] = customer.BillingAddress is null ? null
                 : JsonSerializer.SerializeToNode(customer.BillingAddress, EmulatorJsonContext.Default.AddressResource),
             ["invoice_number"] = null,
+            ["units"] = null,
             ["is_invoice_generated"] = false,
             ["receipt_number"] = $"R-{o.Number:D6}",
             ["customer_id"] = customer.Id,
@@ -146,6 +153,8 @@ internal static class LifecyclePayloads
                 ["tax_amount"] = 0,
                 ["proration"] = false,
                 ["product_price_id"] = o.Product.PriceId,
+                ["start_timestamp"] = Time(o.Subscription is null ? null : o.PeriodStart),
+                ["end_timestamp"] = Time(o.Subscription is null ? null : o.PeriodEnd),
             }),
             ["description"] = o.Product.Name,
             ["refundable_amount"] = amount - o.RefundedAmount,
@@ -183,6 +192,7 @@ internal static class LifecyclePayloads
         ["product_id"] = s.Product.Id,
         ["discount_id"] = null,
         ["checkout_id"] = null,
+        ["units"] = null,
         ["customer_cancellation_reason"] = null,
         ["customer_cancellation_comment"] = null,
     };
@@ -190,6 +200,7 @@ internal static class LifecyclePayloads
     public static JsonObject Product(ProductRecord p, Guid organizationId)
     {
         var body = ProductFields(p, organizationId);
+        body["is_deletable"] = true;
         body["prices"] = new JsonArray(Price(p));
         body["benefits"] = new JsonArray(Benefit(p, organizationId));
         body["medias"] = new JsonArray();

@@ -51,7 +51,7 @@ internal sealed class WebhookDispatcher : IAsyncDisposable
     public WebhookEndpointView Add(WebhookEndpointOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var endpoint = new Endpoint(Guid.NewGuid(), options.Url, options.Secret ?? NewSecret());
+        var endpoint = new Endpoint(Guid.NewGuid(), options.Url, options.Secret ?? NewSecret(), options.ApiVersion);
         lock (_lock)
         {
             _endpoints.Add(endpoint);
@@ -110,13 +110,15 @@ internal sealed class WebhookDispatcher : IAsyncDisposable
     /// <summary>Queues a webhook for every endpoint (called by the store under its lock: it only queues).</summary>
     private void Enqueue(WebhookMessage message)
     {
-        var body = Encoding.UTF8.GetBytes(message.Payload.ToJsonString());
         lock (_lock)
         {
             foreach (var endpoint in _endpoints)
             {
+                // Polar writes the endpoint's API version into each payload.
+                var payload = message.Payload.DeepClone().AsObject();
+                payload["api_version"] = endpoint.ApiVersion;
                 var delivery = new WebhookDelivery(Guid.NewGuid().ToString(), endpoint.Id, endpoint.Url, message.Type, message.Timestamp,
-                    WebhookDelivery.Pending, [], Encoding.UTF8.GetString(body));
+                    WebhookDelivery.Pending, [], payload.ToJsonString());
                 _log.Add(delivery);
                 endpoint.Queue.Writer.TryWrite(_log.Count - 1);
             }
@@ -249,8 +251,10 @@ internal sealed class WebhookDispatcher : IAsyncDisposable
         _http.Dispose();
     }
 
-    private sealed class Endpoint(Guid id, Uri url, string secret)
+    private sealed class Endpoint(Guid id, Uri url, string secret, string apiVersion)
     {
+        public string ApiVersion { get; } = apiVersion;
+
         public Guid Id { get; } = id;
 
         public Uri Url { get; } = url;
@@ -261,15 +265,22 @@ internal sealed class WebhookDispatcher : IAsyncDisposable
 
         public Task? Worker { get; set; }
 
-        public WebhookEndpointView View => new(Id, Url, Secret);
+        public WebhookEndpointView View => new(Id, Url, Secret, ApiVersion);
     }
 }
 
-/// <summary>A webhook endpoint to deliver to: its URL and its secret (generated, <c>whsec_…</c>, when null).</summary>
-public sealed record WebhookEndpointOptions(Uri Url, string? Secret = null);
+/// <summary>
+/// A webhook endpoint to deliver to: its URL, its secret (generated, <c>whsec_…</c>, when null) and the API version written
+/// into its payloads' <c>api_version</c>.
+/// </summary>
+public sealed record WebhookEndpointOptions(Uri Url, string? Secret = null, string ApiVersion = WebhookEndpointOptions.DefaultApiVersion)
+{
+    /// <summary>The API version of an endpoint that names none.</summary>
+    public const string DefaultApiVersion = "2026-04";
+}
 
-/// <summary>A configured webhook endpoint: its id, URL and the secret its deliveries are signed with.</summary>
-public sealed record WebhookEndpointView(Guid Id, Uri Url, string Secret);
+/// <summary>A configured webhook endpoint: its id, URL, the secret its deliveries are signed with and its API version.</summary>
+public sealed record WebhookEndpointView(Guid Id, Uri Url, string Secret, string ApiVersion);
 
 /// <summary>
 /// One webhook for one endpoint: its <c>webhook-id</c>, the event <see cref="Type"/>, when it happened, its status
