@@ -49,7 +49,7 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// <summary>Requests answered 429 because their one-minute window's budget (<see cref="EmulatorOptions.RequestsPerMinute"/>) was spent.</summary>
     public int RateLimitedCount => _counter.RateLimited;
 
-    /// <summary>How many events the emulator holds (ingested ones, deduplicated by <c>external_id</c> as Polar does).</summary>
+    /// <summary>How many ingested events the emulator holds (deduplicated by <c>external_id</c> as Polar does; system events not counted).</summary>
     public int EventCount => _app.Services.GetRequiredService<EmulatorStore>().EventCount;
 
     /// <summary>

@@ -96,16 +96,19 @@ internal sealed partial class EmulatorStore
     /// <summary>The clock's time at Polar's precision (microseconds), so what is stored is what is answered.</summary>
     private DateTimeOffset Now() => Timestamps.Microseconds(_time.GetUtcNow());
 
+    /// <summary>How many ingested (<c>user</c>) events the store holds; Polar's own system events are not counted.</summary>
     public int EventCount
     {
         get
         {
             lock (_lock)
             {
-                return _events.Count;
+                return _userEvents;
             }
         }
     }
+
+    private int _userEvents;
 
     // ---- Customers -------------------------------------------------------------------------------------------
 
@@ -786,6 +789,11 @@ internal sealed partial class EmulatorStore
     {
         var index = _events.Count;
         _events.Add(record);
+        if (record.Source == EventRecord.UserSource)
+        {
+            _userEvents++;
+        }
+
         _eventIndexById[EventIdAt(index)] = index;
         if (record.ParentId is not null)
         {
