@@ -25,13 +25,7 @@ public sealed class EventListTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    private async Task<JsonElement> ListAsync(string query)
-    {
-        using var response = await _client.GetAsync("v1/events/?" + query);
-        var body = await response.ExpectAsync(HttpStatusCode.OK);
-        PolarSchema.AssertValid("ListResource_Event_", body);
-        return body;
-    }
+    private Task<JsonElement> ListAsync(string query) => _client.ListEventsAsync(query);
 
     private static List<string> GrantIds(JsonElement page) =>
         [.. page.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("metadata").GetProperty("grant_id").GetString()!)];

@@ -64,9 +64,7 @@ public sealed class LifecycleTests : IAsyncLifetime
     /// <summary>The customer's meter events (system), oldest first, as <c>name units rollover</c>.</summary>
     private async Task<List<string>> MeterEventsAsync()
     {
-        using var response = await _client.GetAsync($"v1/events/?source=system&customer_id={_customerId}&name=meter.reset&name=meter.credited&sorting=timestamp&limit=100");
-        var page = await response.ExpectAsync(HttpStatusCode.OK);
-        PolarSchema.AssertValid("ListResource_Event_", page);
+        var page = await _client.ListEventsAsync($"source=system&customer_id={_customerId}&name=meter.reset&name=meter.credited&sorting=timestamp&limit=100");
         return [.. page.GetProperty("items").EnumerateArray().Select(e =>
         {
             var metadata = e.GetProperty("metadata");

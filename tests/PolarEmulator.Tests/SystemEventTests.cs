@@ -24,14 +24,6 @@ public sealed class SystemEventTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    private async Task<JsonElement> ListAsync(string query)
-    {
-        using var response = await _client.GetAsync("v1/events/?" + query);
-        var body = await response.ExpectAsync(HttpStatusCode.OK);
-        PolarSchema.AssertValid("ListResource_Event_", body);
-        return body;
-    }
-
     private static List<string> Names(JsonElement page) =>
         [.. page.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("name").GetString()!)];
 
@@ -44,7 +36,7 @@ public sealed class SystemEventTests : IAsyncLifetime
         _time.Advance(TimeSpan.FromSeconds(1));
         (await _client.DeleteAsync($"v1/customers/{customer.Id()}")).EnsureSuccessStatusCode();
 
-        var page = await ListAsync($"source=system&customer_id={customer.Id()}&sorting=timestamp");
+        var page = await _client.ListEventsAsync($"source=system&customer_id={customer.Id()}&sorting=timestamp");
 
         Assert.Equal(["customer.created", "customer.updated", "customer.deleted"], Names(page));
         var items = page.GetProperty("items").EnumerateArray().ToList();
@@ -63,7 +55,7 @@ public sealed class SystemEventTests : IAsyncLifetime
         var customer = await _client.CreateCustomerAsync();
         await _client.IngestAsync($$"""[{"name":"api_usage","customer_id":"{{customer.Id()}}"}]""");
 
-        var page = await ListAsync($"source=user&customer_id={customer.Id()}");
+        var page = await _client.ListEventsAsync($"source=user&customer_id={customer.Id()}");
 
         Assert.Equal(["api_usage"], Names(page));
     }
@@ -77,7 +69,7 @@ public sealed class SystemEventTests : IAsyncLifetime
         await _client.IngestAsync($$"""[{"name":"api_usage","customer_id":"{{customer.Id()}}"}]""");
 
         var balance = await _client.CustomerMeterAsync(customer.Id(), meter.Id());
-        var byMeter = await ListAsync($"meter_id={meter.Id()}");
+        var byMeter = await _client.ListEventsAsync($"meter_id={meter.Id()}");
 
         Assert.Equal(1, balance.GetProperty("consumed_units").GetDouble());
         Assert.Equal(["api_usage"], Names(byMeter));

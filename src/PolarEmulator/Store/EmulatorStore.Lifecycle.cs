@@ -104,7 +104,41 @@ internal sealed partial class EmulatorStore
     /// <c>meter.reset</c>, the rollover credited, then the period's units credited), and a cycle order is paid. A subscription
     /// set to cancel at period end ends instead (as <see cref="Cancel"/> immediately). Null when no such subscription is live.
     /// </summary>
-    public JsonObject? Cycle(Guid id)
+    public JsonObject? Cycle(Guid id) => ChangeLiveSubscription(id, (subscription, now) =>
+    {
+        if (subscription.CancelAtPeriodEnd)
+        {
+            Revoke(subscription, now);
+        }
+        else
+        {
+            Renew(subscription, now);
+        }
+    });
+
+    /// <summary>
+    /// Cancels a subscription: at the end of the period (it stays active, <c>subscription.canceled</c>), or immediately
+    /// (also revoked: status canceled, the benefit revoked with a <c>meter.credited</c> of minus its units). Null when no
+    /// such subscription is live.
+    /// </summary>
+    public JsonObject? Cancel(Guid id, bool immediately) => ChangeLiveSubscription(id, (subscription, now) =>
+    {
+        if (immediately)
+        {
+            Revoke(subscription, now);
+            return;
+        }
+
+        subscription.CancelAtPeriodEnd = true;
+        subscription.CanceledAt = now;
+        subscription.EndsAt = subscription.CurrentPeriodEnd;
+        subscription.ModifiedAt = now;
+        Publish("subscription.canceled", LifecyclePayloads.Subscription(subscription, OrganizationId));
+        PublishState(subscription.Customer);
+    });
+
+    /// <summary>Applies a change to a live subscription of a customer not deleted, under the lock; its body after, or null.</summary>
+    private JsonObject? ChangeLiveSubscription(Guid id, Action<SubscriptionRecord, DateTimeOffset> change)
     {
         JsonObject body;
         lock (_lock)
@@ -114,33 +148,7 @@ internal sealed partial class EmulatorStore
                 return null;
             }
 
-            if (subscription.CancelAtPeriodEnd)
-            {
-                Revoke(subscription, Now());
-            }
-            else
-            {
-                Settle();
-                var product = subscription.Product;
-                var customer = subscription.Customer;
-                var rollover = _customerMetersById.GetValueOrDefault(CustomerMeterRecord.IdFor(customer.Id, product.MeterId))?.RolloverUnits ?? 0;
-                var now = Now();
-                subscription.CurrentPeriodStart = subscription.CurrentPeriodEnd;
-                subscription.CurrentPeriodEnd = subscription.CurrentPeriodEnd.AddMonths(1);
-                subscription.ModifiedAt = now;
-                var order = NewOrder(customer, product, subscription, "subscription_cycle", now);
-                Publish("subscription.cycled", LifecyclePayloads.Subscription(subscription, OrganizationId));
-                Publish("order.paid", LifecyclePayloads.Order(order, OrganizationId));
-                WriteMeterEvent(MeterResetEvent, customer, product.MeterId, units: null, rollover: null);
-                if (rollover > 0)
-                {
-                    WriteMeterEvent(MeterCreditedEvent, customer, product.MeterId, rollover, rollover: true);
-                }
-
-                WriteMeterEvent(MeterCreditedEvent, customer, product.MeterId, product.Units, product.Rollover);
-                PublishState(customer);
-            }
-
+            change(subscription, Now());
             body = LifecyclePayloads.Subscription(subscription, OrganizationId);
         }
 
@@ -148,41 +156,27 @@ internal sealed partial class EmulatorStore
         return body;
     }
 
-    /// <summary>
-    /// Cancels a subscription: at the end of the period (it stays active, <c>subscription.canceled</c>), or immediately
-    /// (also revoked: status canceled, the benefit revoked with a <c>meter.credited</c> of minus its units). Null when no
-    /// such subscription is live.
-    /// </summary>
-    public JsonObject? Cancel(Guid id, bool immediately)
+    /// <summary>A renewal: the next period, its order paid, the Meter Credit benefit cycled.</summary>
+    private void Renew(SubscriptionRecord subscription, DateTimeOffset now)
     {
-        JsonObject body;
-        lock (_lock)
+        Settle();
+        var product = subscription.Product;
+        var customer = subscription.Customer;
+        var rollover = _customerMetersById.GetValueOrDefault(CustomerMeterRecord.IdFor(customer.Id, product.MeterId))?.RolloverUnits ?? 0;
+        subscription.CurrentPeriodStart = subscription.CurrentPeriodEnd;
+        subscription.CurrentPeriodEnd = subscription.CurrentPeriodEnd.AddMonths(1);
+        subscription.ModifiedAt = now;
+        var order = NewOrder(customer, product, subscription, "subscription_cycle", now);
+        Publish("subscription.cycled", LifecyclePayloads.Subscription(subscription, OrganizationId));
+        Publish("order.paid", LifecyclePayloads.Order(order, OrganizationId));
+        WriteMeterEvent(MeterResetEvent, customer, product.MeterId, units: null, rollover: null);
+        if (rollover > 0)
         {
-            if (!_subscriptions.TryGetValue(id, out var subscription) || !subscription.IsActive)
-            {
-                return null;
-            }
-
-            var now = Now();
-            if (immediately)
-            {
-                Revoke(subscription, now);
-            }
-            else
-            {
-                subscription.CancelAtPeriodEnd = true;
-                subscription.CanceledAt = now;
-                subscription.EndsAt = subscription.CurrentPeriodEnd;
-                subscription.ModifiedAt = now;
-                Publish("subscription.canceled", LifecyclePayloads.Subscription(subscription, OrganizationId));
-                PublishState(subscription.Customer);
-            }
-
-            body = LifecyclePayloads.Subscription(subscription, OrganizationId);
+            WriteMeterEvent(MeterCreditedEvent, customer, product.MeterId, rollover, rollover: true);
         }
 
-        _changed();
-        return body;
+        WriteMeterEvent(MeterCreditedEvent, customer, product.MeterId, product.Units, product.Rollover);
+        PublishState(customer);
     }
 
     /// <summary>
@@ -240,9 +234,7 @@ internal sealed partial class EmulatorStore
 
     private (Refusal? Refusal, (CustomerRecord Customer, ProductRecord Product)? Found) Resolve(LifecycleDraft draft)
     {
-        var customer = draft.CustomerId is { } customerId ? FindCustomer(customerId)
-            : draft.ExternalCustomerId is { } externalId ? _customersByExternalId.GetValueOrDefault(externalId)
-            : null;
+        var customer = FindCustomer(draft.CustomerId, draft.ExternalCustomerId);
         if (customer is null)
         {
             var field = draft.CustomerId is not null ? "customer_id" : "external_customer_id";
@@ -414,7 +406,7 @@ internal sealed partial class EmulatorStore
         }.ToJsonString())).ToList();
         var benefits = live.Where(s => s.BenefitGranted).Select(s => JsonElement.Parse(new JsonObject
         {
-            ["id"] = LifecyclePayloads.DerivedId(s.Id, 0),
+            ["id"] = StableUuid.From(s.Id, 0),
             ["created_at"] = LifecyclePayloads.Time(s.CreatedAt),
             ["modified_at"] = LifecyclePayloads.Time(s.ModifiedAt),
             ["granted_at"] = LifecyclePayloads.Time(s.CreatedAt),

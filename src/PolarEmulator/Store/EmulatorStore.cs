@@ -261,7 +261,7 @@ internal sealed partial class EmulatorStore
         lock (_lock)
         {
             Settle();
-            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            var customer = FindCustomer(id, externalId);
             if (customer is null)
             {
                 return null;
@@ -303,7 +303,7 @@ internal sealed partial class EmulatorStore
         CustomerResource updated;
         lock (_lock)
         {
-            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            var customer = FindCustomer(id, externalId);
             if (customer is null)
             {
                 return (null, null);
@@ -359,7 +359,7 @@ internal sealed partial class EmulatorStore
     {
         lock (_lock)
         {
-            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            var customer = FindCustomer(id, externalId);
             if (customer is null)
             {
                 return false;
@@ -724,6 +724,12 @@ internal sealed partial class EmulatorStore
     private CustomerRecord? FindCustomer(Guid id) =>
         _customersById.TryGetValue(id, out var customer) && !customer.IsDeleted ? customer : null;
 
+    /// <summary>The customer (not deleted) with this id, else with this external id, else null.</summary>
+    private CustomerRecord? FindCustomer(Guid? id, string? externalId) =>
+        id is { } customerId ? FindCustomer(customerId)
+        : externalId is not null ? _customersByExternalId.GetValueOrDefault(externalId)
+        : null;
+
     private List<ValidationIssue> Clashes(string? email, string? externalId, CustomerRecord? except)
     {
         var clashes = new List<ValidationIssue>();
@@ -929,17 +935,7 @@ internal sealed partial class EmulatorStore
     }
 
     /// <summary>A stable UUID v4 for the n-th event of this organization, so ids survive a restart without being stored.</summary>
-    private Guid EventIdAt(int index)
-    {
-        Span<byte> input = stackalloc byte[20];
-        OrganizationId.TryWriteBytes(input[..16], bigEndian: true, out _);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(input[16..], index);
-        Span<byte> hash = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(input, hash);
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x40);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash[..16], bigEndian: true);
-    }
+    private Guid EventIdAt(int index) => StableUuid.From(OrganizationId, index);
 
     private int? FindEventIndex(Guid id) => _eventIndexById.TryGetValue(id, out var index) ? index : null;
 

@@ -147,7 +147,7 @@ internal static class LifecyclePayloads
             {
                 ["created_at"] = Time(o.CreatedAt),
                 ["modified_at"] = null,
-                ["id"] = DerivedId(o.Id, 1),
+                ["id"] = StableUuid.From(o.Id, 1),
                 ["label"] = o.Product.Name,
                 ["amount"] = amount,
                 ["tax_amount"] = 0,
@@ -262,20 +262,7 @@ internal static class LifecyclePayloads
 
     /// <summary>A date-time as Polar writes it, or null.</summary>
     public static JsonNode? Time(DateTimeOffset? value) => value is { } time ? JsonValue.Create(PolarDateTimeConverter.Format(time)) : null;
-
-    /// <summary>A stable UUID v4 derived from another id and a number (an order's line item).</summary>
-    public static Guid DerivedId(Guid from, int n)
-    {
-        Span<byte> input = stackalloc byte[20];
-        from.TryWriteBytes(input[..16], bigEndian: true, out _);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(input[16..], n);
-        Span<byte> hash = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(input, hash);
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x40);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash[..16], bigEndian: true);
-    }
 }
 
-/// <summary>A webhook Polar would send: its <c>type</c> and the whole payload (<c>{"type","timestamp","data"}</c>).</summary>
+/// <summary>A webhook Polar would send: its <c>type</c> and the payload (<c>{"type","timestamp","data"}</c>; <c>api_version</c> is the endpoint's).</summary>
 internal sealed record WebhookMessage(string Type, DateTimeOffset Timestamp, JsonObject Payload);

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using CreditGrants.Polar.Models;
 using PolarEmulator.Wire;
@@ -216,11 +215,7 @@ internal sealed class CustomerMeterRecord(Guid id, CustomerRecord customer, Mete
         Span<byte> input = stackalloc byte[32];
         customerId.TryWriteBytes(input[..16], bigEndian: true, out _);
         meterId.TryWriteBytes(input[16..], bigEndian: true, out _);
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(input, hash);
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x40);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash[..16], bigEndian: true);
+        return StableUuid.FromHash(input);
     }
 }
 
