@@ -56,9 +56,9 @@ internal sealed partial class EmulatorStore
             customer.HasActiveSubscription = true;
             var order = NewOrder(customer, product, subscription, "subscription_create", now);
 
-            Publish("subscription.created", LifecyclePayloads.Subscription(subscription, OrganizationId));
-            Publish("order.paid", LifecyclePayloads.Order(order, OrganizationId));
-            Publish("subscription.active", LifecyclePayloads.Subscription(subscription, OrganizationId));
+            Publish("subscription.created", () => LifecyclePayloads.Subscription(subscription, OrganizationId));
+            Publish("order.paid", () => LifecyclePayloads.Order(order, OrganizationId));
+            Publish("subscription.active", () => LifecyclePayloads.Subscription(subscription, OrganizationId));
             if (draft.MeteredPrice)
             {
                 // A subscription with a metered price on the meter starts its usage window at creation.
@@ -89,7 +89,7 @@ internal sealed partial class EmulatorStore
 
             var (customer, product) = resolved.Found!.Value;
             var order = NewOrder(customer, product, subscription: null, "purchase", Now());
-            Publish("order.paid", LifecyclePayloads.Order(order, OrganizationId));
+            Publish("order.paid", () => LifecyclePayloads.Order(order, OrganizationId));
             WriteMeterEvent(MeterCreditedEvent, customer, product.MeterId, product.Units, product.Rollover);
             PublishState(customer);
             body = LifecyclePayloads.Order(order, OrganizationId);
@@ -133,7 +133,7 @@ internal sealed partial class EmulatorStore
         subscription.CanceledAt = now;
         subscription.EndsAt = subscription.CurrentPeriodEnd;
         subscription.ModifiedAt = now;
-        Publish("subscription.canceled", LifecyclePayloads.Subscription(subscription, OrganizationId));
+        Publish("subscription.canceled", () => LifecyclePayloads.Subscription(subscription, OrganizationId));
         PublishState(subscription.Customer);
     });
 
@@ -167,8 +167,8 @@ internal sealed partial class EmulatorStore
         subscription.CurrentPeriodEnd = subscription.CurrentPeriodEnd.AddMonths(1);
         subscription.ModifiedAt = now;
         var order = NewOrder(customer, product, subscription, "subscription_cycle", now);
-        Publish("subscription.cycled", LifecyclePayloads.Subscription(subscription, OrganizationId));
-        Publish("order.paid", LifecyclePayloads.Order(order, OrganizationId));
+        Publish("subscription.cycled", () => LifecyclePayloads.Subscription(subscription, OrganizationId));
+        Publish("order.paid", () => LifecyclePayloads.Order(order, OrganizationId));
         WriteMeterEvent(MeterResetEvent, customer, product.MeterId, units: null, rollover: null);
         if (rollover > 0)
         {
@@ -197,7 +197,7 @@ internal sealed partial class EmulatorStore
             order.Status = "refunded";
             order.RefundedAmount = order.Product.PriceAmount;
             order.ModifiedAt = now;
-            Publish("order.refunded", LifecyclePayloads.Order(order, OrganizationId));
+            Publish("order.refunded", () => LifecyclePayloads.Order(order, OrganizationId));
             if (revokeBenefits && order.Subscription is null && !order.Customer.IsDeleted)
             {
                 WriteMeterEvent(MeterCreditedEvent, order.Customer, order.Product.MeterId, -order.Product.Units, order.Product.Rollover);
@@ -221,8 +221,8 @@ internal sealed partial class EmulatorStore
         subscription.ModifiedAt = now;
         var customer = subscription.Customer;
         customer.HasActiveSubscription = _subscriptions.Values.Any(s => s.Customer == customer && s.IsActive);
-        Publish("subscription.canceled", LifecyclePayloads.Subscription(subscription, OrganizationId));
-        Publish("subscription.revoked", LifecyclePayloads.Subscription(subscription, OrganizationId));
+        Publish("subscription.canceled", () => LifecyclePayloads.Subscription(subscription, OrganizationId));
+        Publish("subscription.revoked", () => LifecyclePayloads.Subscription(subscription, OrganizationId));
         if (subscription.BenefitGranted && !customer.IsDeleted)
         {
             subscription.BenefitGranted = false;
@@ -300,7 +300,7 @@ internal sealed partial class EmulatorStore
         }
 
         AddSystemEvent(name, customer, metadata);
-        Publish(name, LifecyclePayloads.Customer(customer, OrganizationId));
+        Publish(name, () => LifecyclePayloads.Customer(customer, OrganizationId));
     }
 
     /// <summary>The fields of a customer update as Polar's <c>customer.updated</c> event lists them: those the update set.</summary>
@@ -361,11 +361,12 @@ internal sealed partial class EmulatorStore
         if (Webhooks is not null)
         {
             Settle();
-            Publish("customer.state_changed", JsonSerializer.SerializeToNode(CustomerState(customer), EmulatorJsonContext.Default.CustomerStateResource)!);
+            Publish("customer.state_changed", () => JsonSerializer.SerializeToNode(CustomerState(customer), EmulatorJsonContext.Default.CustomerStateResource)!);
         }
     }
 
-    private void Publish(string type, JsonNode data)
+    /// <summary>Sends a webhook; its data is built only when someone listens.</summary>
+    private void Publish(string type, Func<JsonNode> data)
     {
         if (Webhooks is not { } send)
         {
@@ -373,7 +374,7 @@ internal sealed partial class EmulatorStore
         }
 
         var now = Now();
-        send(new WebhookMessage(type, now, new JsonObject { ["type"] = type, ["timestamp"] = LifecyclePayloads.Time(now), ["data"] = data }));
+        send(new WebhookMessage(type, now, new JsonObject { ["type"] = type, ["timestamp"] = LifecyclePayloads.Time(now), ["data"] = data() }));
     }
 
     /// <summary>Polar's <c>CustomerState</c>: the customer, its active subscriptions, its granted Meter Credit benefits and its meters.</summary>
