@@ -221,5 +221,21 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         {
             throw new ArgumentException($"Faults.Latency {faults.Latency} is negative.", nameof(options));
         }
+
+        if (options.WebhookRetryBase <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"WebhookRetryBase {options.WebhookRetryBase} is not valid: use a positive time.", nameof(options));
+        }
+
+        foreach (var endpoint in options.WebhookEndpoints)
+        {
+            if (!endpoint.Url.IsAbsoluteUri || endpoint.Url.Scheme is not ("http" or "https")
+                || !EmulatorPipeline.ApiVersions.Contains(endpoint.ApiVersion, StringComparer.Ordinal))
+            {
+                throw new ArgumentException(
+                    $"Webhook endpoint {endpoint.Url} ({endpoint.ApiVersion}) is not valid: use an absolute http or https URL and an API version the emulator serves.",
+                    nameof(options));
+            }
+        }
     }
 }

@@ -192,6 +192,14 @@ public sealed class WebhookTests
     }
 
     [Fact]
+    public async Task Options_with_a_relative_endpoint_url_or_no_retry_wait_are_refused()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => PolarEmulatorServer.StartAsync(
+            new EmulatorOptions { WebhookEndpoints = [new WebhookEndpointOptions(new Uri("hooks", UriKind.Relative))] }));
+        await Assert.ThrowsAsync<ArgumentException>(() => PolarEmulatorServer.StartAsync(new EmulatorOptions { WebhookRetryBase = TimeSpan.Zero }));
+    }
+
+    [Fact]
     public async Task An_endpoint_url_must_be_absolute_http()
     {
         await using var server = await PolarEmulatorServer.StartAsync(new EmulatorOptions());
