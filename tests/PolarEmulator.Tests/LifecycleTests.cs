@@ -189,6 +189,17 @@ public sealed class LifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Deleting_the_customer_revokes_its_subscription()
+    {
+        var subscription = await SubscribeAsync(100);
+
+        (await _client.DeleteAsync($"v1/customers/{_customerId}")).EnsureSuccessStatusCode();
+
+        Assert.Equal(["meter.credited 100", "meter.credited -100"], await MeterEventsAsync());
+        await PostAsync($"__emulator/subscriptions/{subscription.Id()}/cycle", HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task A_one_time_order_credits_once_and_a_refund_revoking_benefits_takes_them_back()
     {
         using var response = await _client.PostJsonAsync("__emulator/orders", $$"""{"external_customer_id":"ada","meter_id":"{{_meterId}}","units":500}""");

@@ -211,6 +211,15 @@ internal sealed partial class EmulatorStore
         return body;
     }
 
+    /// <summary>What Polar does to a customer's subscriptions when the customer is deleted: each is canceled and revoked at once.</summary>
+    private void RevokeSubscriptionsOf(CustomerRecord customer)
+    {
+        foreach (var subscription in _subscriptions.Values.Where(s => s.Customer == customer && s.IsActive).ToList())
+        {
+            Revoke(subscription, Now());
+        }
+    }
+
     /// <summary>Ends a subscription now: canceled and revoked, its benefit's credits taken back.</summary>
     private void Revoke(SubscriptionRecord subscription, DateTimeOffset now)
     {

@@ -354,7 +354,7 @@ internal sealed partial class EmulatorStore
         return (updated, null);
     }
 
-    /// <summary>Soft-deletes a customer: its email and external id become free, its balances disappear.</summary>
+    /// <summary>Soft-deletes a customer: its subscriptions are revoked, its email and external id become free, its balances disappear.</summary>
     public bool DeleteCustomer(Guid? id, string? externalId)
     {
         lock (_lock)
@@ -365,6 +365,7 @@ internal sealed partial class EmulatorStore
                 return false;
             }
 
+            RevokeSubscriptionsOf(customer);
             customer.DeletedAt = Now();
             WriteCustomerEvent("customer.deleted", customer);
             RemoveFromIndex(_customersByEmail, customer.Email, customer);
