@@ -271,8 +271,10 @@ public sealed partial class PolarGateway(
 
             foreach (var item in result.Items)
             {
-                // Only what was asked for counts, whatever the server's filter let through.
-                if (item.Metadata?.GetValueOrDefault(key) is { ValueKind: System.Text.Json.JsonValueKind.String } value
+                // Only what was asked for counts, whatever the server's filter let through: a user event (Polar's own system
+                // events, meter.credited and the like, are never a grant) holding one of the values.
+                if (item.Source == "user"
+                    && item.Metadata?.GetValueOrDefault(key) is { ValueKind: System.Text.Json.JsonValueKind.String } value
                     && wanted.Contains(value.GetString()!))
                 {
                     ListFor(found, value.GetString()!).Add(item);

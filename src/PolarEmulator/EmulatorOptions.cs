@@ -54,6 +54,21 @@ public sealed record EmulatorOptions
     /// <summary>Polar's lags as they usually are: events listed after about 3 s, balances recomputed after about 15 s.</summary>
     public static (TimeSpan EventStore, TimeSpan Balance) RealisticLag { get; } = (TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(15));
 
+    /// <summary>
+    /// Endpoints to send Polar's webhooks to (Standard Webhooks–signed, one delivery at a time per endpoint); more can be
+    /// added while running (<see cref="PolarEmulatorServer.AddWebhookEndpoint"/>, <c>POST /__emulator/webhooks/endpoints</c>).
+    /// </summary>
+    public IReadOnlyList<PolarEmulator.Webhooks.WebhookEndpointOptions> WebhookEndpoints { get; init; } = [];
+
+    /// <summary>
+    /// The base of the webhook retry schedule: a failed attempt n is retried after <c>min(base·2^(n−1), 20 min)</c> on
+    /// <see cref="TimeProvider"/>. Default 15 s; shorten it to see retries quickly.
+    /// </summary>
+    public TimeSpan WebhookRetryBase { get; init; } = DefaultWebhookRetryBase;
+
+    /// <summary>The default <see cref="WebhookRetryBase"/>.</summary>
+    public static TimeSpan DefaultWebhookRetryBase { get; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The clock behind timestamps, the future-timestamp check, rate-limit windows and latency.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using PolarEmulator.Hosting;
 using PolarEmulator.Http;
 using PolarEmulator.Store;
+using PolarEmulator.Webhooks;
 
 namespace PolarEmulator;
 
@@ -48,13 +49,28 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
     /// <summary>Requests answered 429 because their one-minute window's budget (<see cref="EmulatorOptions.RequestsPerMinute"/>) was spent.</summary>
     public int RateLimitedCount => _counter.RateLimited;
 
-    /// <summary>How many events the emulator holds (ingested ones, deduplicated by <c>external_id</c> as Polar does).</summary>
+    /// <summary>How many ingested events the emulator holds (deduplicated by <c>external_id</c> as Polar does; system events not counted).</summary>
     public int EventCount => _app.Services.GetRequiredService<EmulatorStore>().EventCount;
 
     /// <summary>
     /// Ends the event store and balance lags now (<see cref="EmulatorOptions.EventStoreLag"/>, <see cref="EmulatorOptions.BalanceLag"/>):
     /// everything ingested so far is listed and counted. Also <c>POST /__emulator/catch-up</c>.
     /// </summary>
+    private WebhookDispatcher Webhooks => _app.Services.GetRequiredService<WebhookDispatcher>();
+
+    /// <summary>Adds a webhook endpoint (its secret generated when null): every later webhook is delivered to it too.</summary>
+    public WebhookEndpointView AddWebhookEndpoint(Uri url, string? secret = null) => Webhooks.Add(new WebhookEndpointOptions(url, secret));
+
+    /// <summary>The webhook endpoints, in the order they were added.</summary>
+    public IReadOnlyList<WebhookEndpointView> WebhookEndpoints => Webhooks.Endpoints;
+
+    /// <summary>Every webhook delivery so far, oldest first, with its attempts.</summary>
+    public IReadOnlyList<WebhookDelivery> WebhookDeliveries => Webhooks.Deliveries;
+
+    /// <summary>Waits until the delivery log satisfies <paramref name="condition"/>; no polling, it is checked after every change.</summary>
+    public Task<IReadOnlyList<WebhookDelivery>> WaitForWebhooksAsync(Func<IReadOnlyList<WebhookDelivery>, bool> condition,
+        CancellationToken cancellationToken = default) => Webhooks.WaitAsync(condition, cancellationToken);
+
     public void CatchUp() => _app.Services.GetRequiredService<EmulatorStore>().CatchUp();
 
     /// <summary>The operations of Polar's API the emulator serves, as <c>METHOD /path/template</c> (<c>GET /v1/customers/{id}</c>).</summary>
@@ -113,6 +129,8 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         store.SeedCustomers(options.SeedCustomers);
         store.SeedCustomers(options.CustomerSeeds);
 
+        var webhooks = new WebhookDispatcher(store, options.TimeProvider, options.WebhookRetryBase, options.WebhookEndpoints);
+        builder.Services.AddSingleton(webhooks);
         builder.Services.AddPolarEmulator(options, token, store);
         var app = builder.Build();
         app.UsePolarPipeline();
@@ -123,6 +141,7 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            await webhooks.DisposeAsync().ConfigureAwait(false);
             if (persister is not null)
             {
                 await persister.DisposeAsync().ConfigureAwait(false);
@@ -145,6 +164,7 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         }
 
         await _app.StopAsync().ConfigureAwait(false);
+        await Webhooks.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         if (_persister is not null)
         {
@@ -200,6 +220,22 @@ public sealed class PolarEmulatorServer : IAsyncDisposable
         if (faults.Latency < TimeSpan.Zero)
         {
             throw new ArgumentException($"Faults.Latency {faults.Latency} is negative.", nameof(options));
+        }
+
+        if (options.WebhookRetryBase <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"WebhookRetryBase {options.WebhookRetryBase} is not valid: use a positive time.", nameof(options));
+        }
+
+        foreach (var endpoint in options.WebhookEndpoints)
+        {
+            if (!endpoint.Url.IsAbsoluteUri || endpoint.Url.Scheme is not ("http" or "https")
+                || !EmulatorPipeline.ApiVersions.Contains(endpoint.ApiVersion, StringComparer.Ordinal))
+            {
+                throw new ArgumentException(
+                    $"Webhook endpoint {endpoint.Url} ({endpoint.ApiVersion}) is not valid: use an absolute http or https URL and an API version the emulator serves.",
+                    nameof(options));
+            }
         }
     }
 }

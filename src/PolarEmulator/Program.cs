@@ -62,6 +62,13 @@ internal static class Program
                 Console.WriteLine($"State file: {Path.GetFullPath(dataFile)}");
             }
 
+            foreach (var endpoint in server.WebhookEndpoints)
+            {
+                Console.WriteLine(options.WebhookEndpoints.Any(e => e.Url == endpoint.Url && e.Secret is not null)
+                    ? $"Webhooks to {endpoint.Url}, signed with the secret given."
+                    : $"Webhooks to {endpoint.Url}, signed with the generated secret: {endpoint.Secret}");
+            }
+
             Console.WriteLine("Press Ctrl+C to stop.");
             try
             {

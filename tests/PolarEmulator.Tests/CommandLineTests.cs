@@ -21,6 +21,24 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void Webhook_endpoints_with_or_without_a_secret_and_the_retry_base_are_read()
+    {
+        var options = Assert.IsType<EmulatorOptions>(Parse(["--webhook", "http://127.0.0.1:9000/hooks#whsec_abc", "--webhook", "https://127.0.0.1/other",
+            "--webhook-retry-base-ms", "250"]).Options);
+
+        Assert.Equal([new Webhooks.WebhookEndpointOptions(new Uri("http://127.0.0.1:9000/hooks"), "whsec_abc"),
+            new Webhooks.WebhookEndpointOptions(new Uri("https://127.0.0.1/other"))], options.WebhookEndpoints);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), options.WebhookRetryBase);
+    }
+
+    [Fact]
+    public void A_webhook_url_that_is_not_absolute_http_is_refused()
+    {
+        Assert.Equal("--webhook 'hooks' is not valid; use an absolute http or https URL, optionally followed by #<secret>.",
+            Parse(["--webhook", "hooks"]).Error);
+    }
+
+    [Fact]
     public void Defaults_are_port_8787_no_token_and_no_limit()
     {
         var options = Assert.IsType<EmulatorOptions>(Parse([]).Options);

@@ -48,6 +48,33 @@ public sealed class PersistenceTests : IDisposable
     }
 
     [Fact]
+    public async Task System_events_and_the_credits_and_resets_they_make_survive_a_restart()
+    {
+        string customerId, meterId;
+        await using (var first = await PolarEmulatorServer.StartAsync(new EmulatorOptions { DataFile = DataFile }))
+        {
+            using var client = EmulatorFixture.ClientFor(first);
+            meterId = (await client.CreateMeterForEventAsync("api_usage", """{"func":"sum","property":"units"}""")).Id();
+            customerId = (await client.CreateCustomerAsync(externalId: "user-1")).Id();
+            await client.IngestAsync("""[{"name":"api_usage","external_customer_id":"user-1","metadata":{"units":-10} }]""");
+            using var subscribed = await client.PostJsonAsync("__emulator/subscriptions", $$"""{"customer_id":"{{customerId}}","meter_id":"{{meterId}}","units":100}""");
+            var subscription = await subscribed.ExpectAsync(HttpStatusCode.Created);
+            (await client.PostAsync($"__emulator/subscriptions/{subscription.Id()}/cycle", new ByteArrayContent([]))).EnsureSuccessStatusCode();
+            await client.IngestAsync("""[{"name":"api_usage","external_customer_id":"user-1","metadata":{"units":30} }]""");
+        }
+
+        await using var second = await PolarEmulatorServer.StartAsync(new EmulatorOptions { DataFile = DataFile });
+        using var again = EmulatorFixture.ClientFor(second);
+        var balance = await again.CustomerMeterAsync(customerId, meterId);
+        var system = await again.ListEventsAsync($"source=system&customer_id={customerId}&sorting=timestamp");
+
+        Assert.Equal((30, 100, 70), (balance.GetProperty("consumed_units").GetDouble(), balance.GetProperty("credited_units").GetInt64(),
+            balance.GetProperty("balance").GetDouble()));
+        Assert.Equal(["customer.created", "meter.credited", "meter.reset", "meter.credited"],
+            system.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("name").GetString()));
+    }
+
+    [Fact]
     public async Task Seed_meter_is_not_duplicated_by_a_restart()
     {
         await (await PolarEmulatorServer.StartAsync(new EmulatorOptions { DataFile = DataFile, SeedMeter = true })).DisposeAsync();

@@ -67,6 +67,37 @@ public sealed class SdkConformanceTests(SdkConformanceRun run) : IClassFixture<S
     }
 
     [Fact]
+    public void Every_webhook_delivery_is_accepted_by_the_sdks_validate_event_in_every_version()
+    {
+        Assert.Equal(["2026-04", "2026-10", "2027-01"], run.Webhooks.Select(w => w.Version).Distinct().Order());
+        var refused = run.Webhooks.Where(w => !w.Verified).Select(w => $"{w.Version} {w.Type}: {w.Error}").ToList();
+
+        Assert.True(refused.Count == 0, string.Join("\n", refused));
+    }
+
+    [Fact]
+    public void Webhooks_of_every_type_the_emulator_sends_were_delivered()
+    {
+        string[] types = ["customer.created", "customer.updated", "customer.deleted", "customer.state_changed", "order.paid", "order.refunded",
+            "subscription.created", "subscription.active", "subscription.cycled", "subscription.canceled", "subscription.revoked"];
+
+        Assert.Equal(types.Order(), run.Webhooks.Select(w => w.Type).Distinct().Order());
+    }
+
+    [Fact]
+    public void Every_webhook_payload_is_valid_against_its_schema_in_polar_openapi_webhooks()
+    {
+        foreach (var webhook in run.Webhooks.Where(w => w.Version == "2026-04"))
+        {
+            PolarSchema.AssertValid(PayloadComponent(webhook.Type), webhook.Payload);
+        }
+    }
+
+    /// <summary><c>order.paid</c> → <c>WebhookOrderPaidPayload</c>, the component the subset's <c>webhooks</c> section names for it.</summary>
+    private static string PayloadComponent(string type) =>
+        "Webhook" + string.Concat(type.Split('.', '_').Select(w => char.ToUpperInvariant(w[0]) + w[1..])) + "Payload";
+
+    [Fact]
     public void Errors_are_raised_as_the_sdk_raises_them()
     {
         Assert.NotEmpty(run.Checks);
@@ -82,6 +113,9 @@ public sealed record SdkAnswer(string Version, string Operation, string? Compone
 /// <summary>One error check of the SDK run: whether the SDK raised what Polar's answer makes it raise.</summary>
 public sealed record SdkCheck(string Version, string Name, bool Ok, string Message);
 
+/// <summary>One webhook the suite received, checked with one API version's <c>validateEvent</c>: verified or the error, and its payload.</summary>
+public sealed record SdkWebhook(string Version, string Type, bool Verified, string? Error, JsonElement Payload);
+
 /// <summary>What a child process printed and how it ended.</summary>
 public sealed record ProcessResult(int ExitCode, string Output);
 
@@ -93,6 +127,8 @@ public sealed class SdkConformanceRun : IAsyncLifetime
     public IReadOnlyList<SdkAnswer> Answers { get; private set; } = [];
 
     public IReadOnlyList<SdkCheck> Checks { get; private set; } = [];
+
+    public IReadOnlyList<SdkWebhook> Webhooks { get; private set; } = [];
 
     public IReadOnlyList<string> ServedOperations { get; private set; } = [];
 
@@ -120,6 +156,7 @@ public sealed class SdkConformanceRun : IAsyncLifetime
 
         Answers = JsonSerializer.Deserialize<List<SdkAnswer>>(await File.ReadAllTextAsync(Path.Combine(output, "answers.json")), Json)!;
         Checks = JsonSerializer.Deserialize<List<SdkCheck>>(await File.ReadAllTextAsync(Path.Combine(output, "checks.json")), Json)!;
+        Webhooks = JsonSerializer.Deserialize<List<SdkWebhook>>(await File.ReadAllTextAsync(Path.Combine(output, "webhooks.json")), Json)!;
         var config = Path.Combine(root, "tests", "PolarSdkConformance", "tsconfig.json").Replace('\\', '/');
         await File.WriteAllTextAsync(Path.Combine(output, "tsconfig.json"), $$"""{ "extends": "{{config}}", "include": ["captured/*.ts"] }""");
         TypeCheck = await RunAsync(root, "node", tsc, "-p", Path.Combine(output, "tsconfig.json"));

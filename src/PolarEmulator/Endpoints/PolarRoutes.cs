@@ -14,7 +14,7 @@ internal static class PolarRoutes
     private static readonly string[] CustomerMetersRead = ["customer_meters:read"];
 
     public static PolarRouter Build(CustomerEndpoints customers, EventEndpoints events, MeterEndpoints meters, CustomerMeterEndpoints customerMeters,
-        ControlEndpoints controls) =>
+        ControlEndpoints controls, LifecycleEndpoints lifecycle) =>
         new(WithUnserved(
     [
         new("GET", "/v1/customers/", CustomersRead, customers.ListAsync),
@@ -38,6 +38,15 @@ internal static class PolarRoutes
         new("GET", "/v1/customer-meters/", CustomerMetersRead, customerMeters.ListAsync),
         new("GET", "/v1/customer-meters/{id}", CustomerMetersRead, customerMeters.GetAsync),
         new("POST", "/__emulator/catch-up", [], controls.CatchUpAsync),
+        new("POST", "/__emulator/subscriptions", [], lifecycle.SubscribeAsync),
+        new("POST", "/__emulator/subscriptions/{id}/cycle", [], lifecycle.CycleAsync),
+        new("POST", "/__emulator/subscriptions/{id}/cancel", [], lifecycle.CancelAsync),
+        new("POST", "/__emulator/subscriptions/{id}/revoke", [], lifecycle.RevokeAsync),
+        new("POST", "/__emulator/orders", [], lifecycle.PurchaseAsync),
+        new("POST", "/__emulator/orders/{id}/refund", [], lifecycle.RefundAsync),
+        new("GET", "/__emulator/webhooks/endpoints", [], controls.ListWebhookEndpointsAsync),
+        new("POST", "/__emulator/webhooks/endpoints", [], controls.AddWebhookEndpointAsync),
+        new("GET", "/__emulator/webhooks/deliveries", [], controls.ListWebhookDeliveriesAsync),
     ]));
 
     /// <summary>

@@ -28,6 +28,9 @@ internal static class EmulatorCommandLine
           --balance-lag-ms <n>         Events stay out of balances for n milliseconds after ingest (default 0).
           --strict-events              Refuse events naming both customer_id and external_customer_id, or an unknown parent_id
                                        (Polar accepts both).
+          --webhook <url>[#<secret>]   Send Polar's webhooks to this URL (repeatable), signed with the secret (default: a
+                                       generated whsec_ secret, printed).
+          --webhook-retry-base-ms <n>  Retry a failed webhook attempt n after min(base*2^(n-1), 20 min) (default 15000).
           --help                       Show this text.
         """;
 
@@ -93,6 +96,12 @@ internal static class EmulatorCommandLine
                     case "--strict-events":
                         options = options with { StrictEventReferences = true };
                         break;
+                    case "--webhook":
+                        options = options with { WebhookEndpoints = [.. options.WebhookEndpoints, Webhook(Value())] };
+                        break;
+                    case "--webhook-retry-base-ms":
+                        options = options with { WebhookRetryBase = TimeSpan.FromMilliseconds(Integer(name, Value(), 1, 1_200_000, "an integer from 1 to 1200000")) };
+                        break;
                     case "--drop-rate":
                         faults = faults with { DropRate = Fraction(name, Value()) };
                         break;
@@ -115,6 +124,16 @@ internal static class EmulatorCommandLine
         int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number) && number >= min && number <= max
             ? number
             : throw new CommandLineException($"{name} '{value}' is not valid; use {accepted}.");
+
+    /// <summary><c>url</c> or <c>url#secret</c>: an absolute http(s) URL, and the secret its deliveries are signed with.</summary>
+    private static Webhooks.WebhookEndpointOptions Webhook(string value)
+    {
+        var hash = value.IndexOf('#', StringComparison.Ordinal);
+        var (url, secret) = hash < 0 ? (value, null) : (value[..hash], NonBlank(value[(hash + 1)..]));
+        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? new Webhooks.WebhookEndpointOptions(uri, secret)
+            : throw new CommandLineException($"--webhook '{url}' is not valid; use an absolute http or https URL, optionally followed by #<secret>.");
+    }
 
     private static double Fraction(string name, string value) =>
         double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number) && number is >= 0 and <= 1

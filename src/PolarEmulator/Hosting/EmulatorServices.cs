@@ -22,12 +22,14 @@ internal static class EmulatorServices
         services.AddSingleton<MeterEndpoints>();
         services.AddSingleton<CustomerMeterEndpoints>();
         services.AddSingleton<ControlEndpoints>();
+        services.AddSingleton<LifecycleEndpoints>();
         services.AddSingleton(provider => PolarRoutes.Build(
             provider.GetRequiredService<CustomerEndpoints>(),
             provider.GetRequiredService<EventEndpoints>(),
             provider.GetRequiredService<MeterEndpoints>(),
             provider.GetRequiredService<CustomerMeterEndpoints>(),
-            provider.GetRequiredService<ControlEndpoints>()));
+            provider.GetRequiredService<ControlEndpoints>(),
+            provider.GetRequiredService<LifecycleEndpoints>()));
         return services;
     }
 

@@ -38,7 +38,7 @@ internal sealed partial class EmulatorStore
             for (var index = 0; index < _events.Count; index++)
             {
                 var record = _events[index];
-                if (!IsListed(index) || record.Timestamp < query.Start || record.Timestamp > query.End)
+                if (!IsListed(index) || record.Source != EventRecord.UserSource || record.Timestamp < query.Start || record.Timestamp > query.End)
                 {
                     continue;
                 }

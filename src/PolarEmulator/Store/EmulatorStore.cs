@@ -96,16 +96,19 @@ internal sealed partial class EmulatorStore
     /// <summary>The clock's time at Polar's precision (microseconds), so what is stored is what is answered.</summary>
     private DateTimeOffset Now() => Timestamps.Microseconds(_time.GetUtcNow());
 
+    /// <summary>How many ingested (<c>user</c>) events the store holds; Polar's own system events are not counted.</summary>
     public int EventCount
     {
         get
         {
             lock (_lock)
             {
-                return _events.Count;
+                return _userEvents;
             }
         }
     }
+
+    private int _userEvents;
 
     // ---- Customers -------------------------------------------------------------------------------------------
 
@@ -135,6 +138,8 @@ internal sealed partial class EmulatorStore
             };
             AddCustomer(customer);
             LinkEventsByExternalId(customer);
+            WriteCustomerEvent("customer.created", customer);
+            PublishState(customer);
             created = customer.ToResource(OrganizationId);
         }
 
@@ -256,14 +261,13 @@ internal sealed partial class EmulatorStore
         lock (_lock)
         {
             Settle();
-            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            var customer = FindCustomer(id, externalId);
             if (customer is null)
             {
                 return null;
             }
 
-            var meters = _customerMetersByCustomer.GetValueOrDefault(customer.Id) ?? [];
-            return CustomerStateResource.From(customer.ToResource(OrganizationId), [.. meters.Select(m => m.ToStateResource())]);
+            return CustomerState(customer);
         }
     }
 
@@ -299,7 +303,7 @@ internal sealed partial class EmulatorStore
         CustomerResource updated;
         lock (_lock)
         {
-            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            var customer = FindCustomer(id, externalId);
             if (customer is null)
             {
                 return (null, null);
@@ -341,6 +345,8 @@ internal sealed partial class EmulatorStore
             customer.Locale = patch.Locale.Or(customer.Locale);
 
             customer.ModifiedAt = Now();
+            WriteCustomerEvent("customer.updated", customer, UpdatedFields(patch, customer));
+            PublishState(customer);
             updated = customer.ToResource(OrganizationId);
         }
 
@@ -348,18 +354,20 @@ internal sealed partial class EmulatorStore
         return (updated, null);
     }
 
-    /// <summary>Soft-deletes a customer: its email and external id become free, its balances disappear.</summary>
+    /// <summary>Soft-deletes a customer: its subscriptions are revoked, its email and external id become free, its balances disappear.</summary>
     public bool DeleteCustomer(Guid? id, string? externalId)
     {
         lock (_lock)
         {
-            var customer = id is { } customerId ? FindCustomer(customerId) : _customersByExternalId.GetValueOrDefault(externalId!);
+            var customer = FindCustomer(id, externalId);
             if (customer is null)
             {
                 return false;
             }
 
+            RevokeSubscriptionsOf(customer);
             customer.DeletedAt = Now();
+            WriteCustomerEvent("customer.deleted", customer);
             RemoveFromIndex(_customersByEmail, customer.Email, customer);
             RemoveFromIndex(_customersByExternalId, customer.ExternalId, customer);
             if (_customerMetersByCustomer.Remove(customer.Id, out var meters))
@@ -652,7 +660,7 @@ internal sealed partial class EmulatorStore
                 "meter_id" => m.Meter.Id.ToString(),
                 "meter_name" => m.Meter.Name,
                 "consumed_units" => m.Consumed,
-                "credited_units" => 0L,
+                "credited_units" => m.Credited,
                 "balance" => m.Balance,
                 _ => m.ModifiedAt,
             });
@@ -716,6 +724,12 @@ internal sealed partial class EmulatorStore
 
     private CustomerRecord? FindCustomer(Guid id) =>
         _customersById.TryGetValue(id, out var customer) && !customer.IsDeleted ? customer : null;
+
+    /// <summary>The customer (not deleted) with this id, else with this external id, else null.</summary>
+    private CustomerRecord? FindCustomer(Guid? id, string? externalId) =>
+        id is { } customerId ? FindCustomer(customerId)
+        : externalId is not null ? _customersByExternalId.GetValueOrDefault(externalId)
+        : null;
 
     private List<ValidationIssue> Clashes(string? email, string? externalId, CustomerRecord? except)
     {
@@ -782,6 +796,11 @@ internal sealed partial class EmulatorStore
     {
         var index = _events.Count;
         _events.Add(record);
+        if (record.Source == EventRecord.UserSource)
+        {
+            _userEvents++;
+        }
+
         _eventIndexById[EventIdAt(index)] = index;
         if (record.ParentId is not null)
         {
@@ -862,6 +881,12 @@ internal sealed partial class EmulatorStore
             return true;
         }
 
+        if (meter is not null && record.Source != EventRecord.UserSource)
+        {
+            // A meter aggregates user events only, so meter_id never lists meter.credited or other system events.
+            return false;
+        }
+
         using var metadata = JsonDocument.Parse(record.Metadata);
         var facts = new MeterEventFacts(record.Name, record.Source, record.Timestamp, new JsonObjectView(metadata.RootElement));
         return (query.Filter is null || Matches(query.Filter, facts)) && (meter is null || Matches(meter.Filter, facts));
@@ -896,7 +921,8 @@ internal sealed partial class EmulatorStore
     }
 
     private CustomerRecord? EventCustomer(EventRecord record) =>
-        record.CustomerId is { } customerId ? FindCustomer(customerId)
+        record.Source != EventRecord.UserSource && record.CustomerId is { } subject ? _customersById.GetValueOrDefault(subject)
+        : record.CustomerId is { } customerId ? FindCustomer(customerId)
         : record.ExternalCustomerId is { } externalId ? _customersByExternalId.GetValueOrDefault(externalId)
         : null;
 
@@ -910,17 +936,7 @@ internal sealed partial class EmulatorStore
     }
 
     /// <summary>A stable UUID v4 for the n-th event of this organization, so ids survive a restart without being stored.</summary>
-    private Guid EventIdAt(int index)
-    {
-        Span<byte> input = stackalloc byte[20];
-        OrganizationId.TryWriteBytes(input[..16], bigEndian: true, out _);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(input[16..], index);
-        Span<byte> hash = stackalloc byte[32];
-        System.Security.Cryptography.SHA256.HashData(input, hash);
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x40);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash[..16], bigEndian: true);
-    }
+    private Guid EventIdAt(int index) => StableUuid.From(OrganizationId, index);
 
     private int? FindEventIndex(Guid id) => _eventIndexById.TryGetValue(id, out var index) ? index : null;
 
@@ -981,9 +997,18 @@ internal sealed partial class EmulatorStore
         (list ??= []).Add(value);
     }
 
-    /// <summary>Evaluates one event against meters and adds it to the customer's balances on those it matches.</summary>
+    /// <summary>
+    /// Evaluates one event against meters and adds it to the customer's balances on those it matches. Meters aggregate
+    /// user events only; of system events, <c>meter.reset</c> and <c>meter.credited</c> act on the balance they name.
+    /// </summary>
     private void Count(EventRecord record, CustomerRecord? customer, JsonElement metadata, IEnumerable<MeterRecord> meters, bool countMatches)
     {
+        if (record.Source != EventRecord.UserSource)
+        {
+            CountSystemEvent(record, customer, metadata, meters);
+            return;
+        }
+
         if (customer is not null && (customer.FirstUserEventAt is null || record.Timestamp < customer.FirstUserEventAt))
         {
             customer.FirstUserEventAt = record.Timestamp;
@@ -1007,23 +1032,55 @@ internal sealed partial class EmulatorStore
                 continue;
             }
 
-            // A balance changes when the last of event, meter and customer came to exist, so replays give the same times.
-            var at = Max(record.IngestedAt, Max(meter.CreatedAt, customer.CreatedAt));
-            var key = CustomerMeterRecord.IdFor(customer.Id, meter.Id);
-            if (!_customerMetersById.TryGetValue(key, out var balance))
+            var balance = BalanceFor(record, customer, meter);
+            if (balance.Counts(record.Timestamp))
             {
-                balance = new CustomerMeterRecord(key, customer, meter, at) { Sequence = _customerMeterSequence++ };
-                _customerMetersById[key] = balance;
-                _customerMeters.Add(balance);
-                Index(_customerMetersByCustomer, customer.Id, balance);
-            }
-
-            balance.Accumulator.Add(meter.Aggregation.Property is { } property ? Lookup(metadata, property) : null);
-            if (at > balance.ModifiedAt)
-            {
-                balance.ModifiedAt = at;
+                balance.Accumulator.Add(meter.Aggregation.Property is { } property ? Lookup(metadata, property) : null);
             }
         }
+    }
+
+    /// <summary>A <c>meter.reset</c> starts the named balance afresh; a <c>meter.credited</c> adds its units to it.</summary>
+    private void CountSystemEvent(EventRecord record, CustomerRecord? customer, JsonElement metadata, IEnumerable<MeterRecord> meters)
+    {
+        if (customer is null || customer.IsDeleted || record.Name is not (MeterResetEvent or MeterCreditedEvent)
+            || !metadata.TryGetProperty("meter_id", out var meterId) || !Guid.TryParse(meterId.GetString(), out var id)
+            || meters.FirstOrDefault(m => m.Id == id) is not { } meter)
+        {
+            return;
+        }
+
+        var balance = BalanceFor(record, customer, meter);
+        if (record.Name == MeterResetEvent)
+        {
+            balance.Reset(record.Timestamp);
+        }
+        else
+        {
+            balance.Credit(metadata.GetProperty("units").GetInt64(), metadata.GetProperty("rollover").GetBoolean());
+        }
+    }
+
+    /// <summary>The customer's balance on the meter, created when first needed; its modification time follows the event.</summary>
+    private CustomerMeterRecord BalanceFor(EventRecord record, CustomerRecord customer, MeterRecord meter)
+    {
+        // A balance changes when the last of event, meter and customer came to exist, so replays give the same times.
+        var at = Max(record.IngestedAt, Max(meter.CreatedAt, customer.CreatedAt));
+        var key = CustomerMeterRecord.IdFor(customer.Id, meter.Id);
+        if (!_customerMetersById.TryGetValue(key, out var balance))
+        {
+            balance = new CustomerMeterRecord(key, customer, meter, at) { Sequence = _customerMeterSequence++ };
+            _customerMetersById[key] = balance;
+            _customerMeters.Add(balance);
+            Index(_customerMetersByCustomer, customer.Id, balance);
+        }
+
+        if (at > balance.ModifiedAt)
+        {
+            balance.ModifiedAt = at;
+        }
+
+        return balance;
     }
 
     private static void Index(Dictionary<Guid, List<CustomerMeterRecord>> index, Guid key, CustomerMeterRecord value)
@@ -1032,10 +1089,17 @@ internal sealed partial class EmulatorStore
         (list ??= []).Add(value);
     }
 
-    /// <summary>Counts every stored event for a meter that is new or newly defined.</summary>
+    /// <summary>Counts every stored event for a meter that is new or newly defined (its balances, credits included, start afresh).</summary>
     private void ReplayEvents(MeterRecord meter)
     {
         meter.MatchedEvents = 0;
+        foreach (var stale in _customerMeters.Where(m => m.Meter == meter).ToList())
+        {
+            _customerMetersById.Remove(stale.Id);
+            _customerMetersByCustomer[stale.Customer.Id].Remove(stale);
+        }
+
+        _customerMeters.RemoveAll(m => m.Meter == meter);
         MeterRecord[] only = [meter];
         foreach (var record in _events.Take(_countedEvents))
         {

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using CreditGrants.Polar.Models;
 using PolarEmulator.Wire;
@@ -36,7 +35,7 @@ internal sealed class CustomerRecord
 
     public bool IsDeleted => DeletedAt is not null;
 
-    /// <summary>Whether the customer has a trialing, active or past-due subscription; the emulator has no subscriptions, so seeds set it.</summary>
+    /// <summary>Whether the customer has a trialing, active or past-due subscription: set by seeds and by the emulator's subscriptions.</summary>
     public bool HasActiveSubscription { get; set; }
 
     /// <summary>Creation order, the tie-breaker of every sort.</summary>
@@ -149,21 +148,66 @@ internal sealed class CustomerMeterRecord(Guid id, CustomerRecord customer, Mete
 
     public DateTimeOffset ModifiedAt { get; set; } = createdAt;
 
-    public MeterAccumulator Accumulator { get; } = new();
+    /// <summary>The aggregate of the customer's matching user events since the latest <c>meter.reset</c>.</summary>
+    public MeterAccumulator Accumulator { get; private set; } = new();
 
     /// <summary>Creation order, the tie-breaker of every sort.</summary>
     public long Sequence { get; init; }
 
+    /// <summary>The timestamp of the latest <c>meter.reset</c>: user events dated before it no longer count.</summary>
+    public DateTimeOffset? ResetAt { get; private set; }
+
+    /// <summary>The running sum of <c>meter.credited</c> units since the latest reset (a revoke's negative units included).</summary>
+    public long CreditedSum { get; private set; }
+
+    /// <summary>The part of <see cref="CreditedSum"/> credited with <c>rollover</c>.</summary>
+    public long RolloverCredits { get; private set; }
+
     public double Consumed => Accumulator.Value(Meter.Aggregation.Func);
 
-    /// <summary>credited − consumed; Polar's Meter Credit benefit is not emulated, so nothing is credited.</summary>
-    public double Balance => Consumed == 0 ? 0 : -Consumed;
+    /// <summary>Polar's <c>credited_units</c>: the credits since the latest reset, never below zero.</summary>
+    public long Credited => Math.Max(0, CreditedSum);
+
+    /// <summary>credited − consumed (never −0).</summary>
+    public double Balance
+    {
+        get
+        {
+            var balance = Credited - Consumed;
+            return balance == 0 ? 0 : balance;
+        }
+    }
+
+    /// <summary>What a reset carries over, as Polar computes it: <c>max(0, min(balance, rollover credits))</c>, whole units.</summary>
+    public long RolloverUnits => (long)Math.Floor(Math.Max(0, Math.Min(Balance, RolloverCredits)));
+
+    /// <summary>Whether a user event counted after the latest reset still counts: it must not be dated before the reset.</summary>
+    public bool Counts(DateTimeOffset timestamp) => ResetAt is not { } reset || timestamp >= reset;
+
+    /// <summary>A <c>meter.reset</c>: usage and credits start again from nothing.</summary>
+    public void Reset(DateTimeOffset at)
+    {
+        Accumulator = new MeterAccumulator();
+        CreditedSum = 0;
+        RolloverCredits = 0;
+        ResetAt = at;
+    }
+
+    /// <summary>A <c>meter.credited</c> event's units (negative for a revoke).</summary>
+    public void Credit(long units, bool rollover)
+    {
+        CreditedSum += units;
+        if (rollover)
+        {
+            RolloverCredits += units;
+        }
+    }
 
     public CustomerMeterResource ToResource(Guid organizationId) => new(
-        Id, CreatedAt, ModifiedAt, Customer.Id, Meter.Id, Consumed, CreditedUnits: 0, Balance,
+        Id, CreatedAt, ModifiedAt, Customer.Id, Meter.Id, Consumed, Credited, Balance,
         Customer.ToResource(organizationId), Meter.ToResource(organizationId));
 
-    public CustomerStateMeterResource ToStateResource() => new(Id, CreatedAt, ModifiedAt, Meter.Id, Consumed, 0, Balance);
+    public CustomerStateMeterResource ToStateResource() => new(Id, CreatedAt, ModifiedAt, Meter.Id, Consumed, Credited, Balance);
 
     /// <summary>A stable UUID v4 for a (customer, meter) pair, so ids survive a restart without being stored.</summary>
     public static Guid IdFor(Guid customerId, Guid meterId)
@@ -171,11 +215,7 @@ internal sealed class CustomerMeterRecord(Guid id, CustomerRecord customer, Mete
         Span<byte> input = stackalloc byte[32];
         customerId.TryWriteBytes(input[..16], bigEndian: true, out _);
         meterId.TryWriteBytes(input[16..], bigEndian: true, out _);
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(input, hash);
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x40);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash[..16], bigEndian: true);
+        return StableUuid.FromHash(input);
     }
 }
 

@@ -58,10 +58,11 @@ internal sealed record CustomerStateResource(
     IReadOnlyList<JsonElement> GrantedBenefits,
     IReadOnlyList<CustomerStateMeterResource> ActiveMeters)
 {
-    public static CustomerStateResource From(CustomerResource c, IReadOnlyList<CustomerStateMeterResource> meters) => new(
+    public static CustomerStateResource From(CustomerResource c, IReadOnlyList<JsonElement> subscriptions, IReadOnlyList<JsonElement> benefits,
+        IReadOnlyList<CustomerStateMeterResource> meters) => new(
         c.Id, c.CreatedAt, c.ModifiedAt, c.Metadata, c.ExternalId, c.Email, c.EmailVerified, c.Type, c.Name, c.BillingName,
         c.BillingAddress, c.TaxId, c.Locale, c.OrganizationId, c.DefaultPaymentMethodId, c.DeletedAt, c.FirstUserEventAt,
-        c.AvatarUrl, [], [], meters);
+        c.AvatarUrl, subscriptions, benefits, meters);
 }
 
 /// <summary>Polar's <c>CustomerStateMeter</c>.</summary>
@@ -184,6 +185,9 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
     }
 }
 
+/// <summary>The emulator's own lists (not Polar's: no pagination): <c>{"items":[…]}</c>.</summary>
+internal sealed record ItemsResource<T>(IReadOnlyList<T> Items);
+
 /// <summary>Snake_case serialization of the emulator's responses; nulls are written because Polar's schema requires them.</summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -205,6 +209,10 @@ internal sealed class LocationConverter : JsonConverter<IReadOnlyList<object>>
 [JsonSerializable(typeof(OAuthErrorResource))]
 [JsonSerializable(typeof(ValidationErrorResource))]
 [JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
+[JsonSerializable(typeof(PolarEmulator.Webhooks.WebhookEndpointView))]
+[JsonSerializable(typeof(ItemsResource<PolarEmulator.Webhooks.WebhookEndpointView>))]
+[JsonSerializable(typeof(ItemsResource<PolarEmulator.Webhooks.WebhookDelivery>))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(int))]

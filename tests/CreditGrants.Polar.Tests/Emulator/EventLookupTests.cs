@@ -28,6 +28,21 @@ public sealed class EventLookupTests
     }
 
     [Fact]
+    public async Task A_system_event_holding_the_value_is_never_found_as_a_grant()
+    {
+        await using var polar = await EmulatorHost.StartAsync();
+        await polar.Gateway.CreateCustomerAsync(new CustomerCreate("ada@lovelace.dev", ExternalId: "grant-like"));
+        using var http = new HttpClient { BaseAddress = polar.Server.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", polar.Server.Token);
+        var unfiltered = await http.GetStringAsync("v1/events/?metadata%5Bcustomer_external_id%5D=grant-like");
+        Assert.Contains("\"customer.created\"", unfiltered, StringComparison.Ordinal);
+
+        var lookup = await polar.Gateway.FindEventsByMetadataAsync("customer_external_id", ["grant-like"]);
+
+        Assert.Empty(lookup.Events);
+    }
+
+    [Fact]
     public async Task Ids_no_event_holds_are_absent_and_cost_nothing_extra()
     {
         await using var polar = await EmulatorHost.StartAsync();

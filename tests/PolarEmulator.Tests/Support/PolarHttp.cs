@@ -72,5 +72,14 @@ public static class PolarHttp
         return item;
     }
 
+    /// <summary><c>GET /v1/events/?{query}</c>: expects 200 and a body valid as Polar's <c>ListResource_Event_</c>.</summary>
+    public static async Task<JsonElement> ListEventsAsync(this HttpClient client, string query)
+    {
+        using var response = await client.GetAsync("v1/events/?" + query);
+        var body = await response.ExpectAsync(HttpStatusCode.OK);
+        PolarSchema.AssertValid("ListResource_Event_", body);
+        return body;
+    }
+
     public static string Id(this JsonElement resource) => resource.GetProperty("id").GetString()!;
 }
