@@ -7,7 +7,8 @@ namespace CreditGrants.Identity;
 /// Values echoed back to a person or a file (error messages, results files, logs, the terminal) made safe to print:
 /// control characters, invisible format characters (bidi overrides included) and unpaired surrogates appear as
 /// <c>\u001B</c>-style escapes, so no input can move the cursor, retitle a window, erase a line or reorder what is shown
-/// (CWE-150). Lengths are counted as Polar counts them (code points) and text is shortened in whole text elements, never
+/// (CWE-150); in text not in Unicode NFC, combining marks are escaped too (<c>jose\u0301</c>), so it can be told from the
+/// NFC text it looks like. Lengths are counted as Polar counts them (code points) and text is shortened in whole text elements, never
 /// through a surrogate pair or a combining sequence.
 /// </summary>
 public static class Display
@@ -20,7 +21,9 @@ public static class Display
             return "";
         }
 
-        if (!value.Any(NeedsEscape))
+        // In text that is not in NFC, combining marks are escaped too, so that it can be told from the NFC text it looks like.
+        var unnormalized = !IsNormalized(value);
+        if (!unnormalized && !value.Any(NeedsEscape))
         {
             return value;
         }
@@ -43,7 +46,8 @@ public static class Display
 
                 i++;
             }
-            else if (NeedsEscape(c))
+            else if (NeedsEscape(c) || (unnormalized && CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark
+                         or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark))
             {
                 text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
             }
@@ -85,6 +89,19 @@ public static class Display
         return elements.LengthInTextElements <= maxTextElements
             ? escaped
             : elements.SubstringByTextElements(0, maxTextElements - 1) + "…";
+    }
+
+    private static bool IsNormalized(string value)
+    {
+        try
+        {
+            return value.IsNormalized(NormalizationForm.FormC);
+        }
+        catch (ArgumentException)
+        {
+            // A lone surrogate: escaped anyway.
+            return true;
+        }
     }
 
     private static bool NeedsEscape(char c) =>

@@ -163,6 +163,8 @@ public sealed class IdentityRuleTests
     [InlineData("x\u202Ey", "x\\u202Ey")]
     [InlineData("x\u009By", "x\\u009By")]
     [InlineData("plain é \U0001F600", "plain é \U0001F600")]
+    [InlineData("jose\u0301-u01", "jose\\u0301-u01")]
+    [InlineData("\u0915\u094D\u0937", "\u0915\u094D\u0937")]
     public void Echoed_values_show_control_format_and_lone_surrogate_characters_escaped(string raw, string shown)
     {
         Assert.Equal(shown, Display.Escape(raw));
