@@ -192,10 +192,16 @@ public sealed partial class CreditsCli
         AddPolarOptions(ensure);
         ensure.SetAction((parse, ct) => RunAsync(parse, async services =>
         {
-            var name = parse.GetValue(meter)!;
-            if (name.Trim().Length < 3)
+            // The id rule of every way in (grants look meters up by this name through it too).
+            var name = CreditGrants.Identity.Identifier.Trim(parse.GetValue(meter)!);
+            if (name.Length < 3)
             {
-                throw new CliInputException($"--meter '{name}': a meter name needs at least 3 characters.");
+                throw new CliInputException($"--meter '{CreditGrants.Identity.Display.Escape(name)}': a meter name needs at least 3 characters.");
+            }
+
+            if (CreditGrants.Identity.Identifier.Check(name) is [var problem, ..])
+            {
+                throw new CliInputException($"--meter '{CreditGrants.Identity.Display.Shorten(name)}' {problem.Message}.");
             }
 
             var (requestedEvent, requestedProperty) = (parse.GetValue(eventName)!, parse.GetValue(property)!);

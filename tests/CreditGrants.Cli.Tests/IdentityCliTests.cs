@@ -69,4 +69,13 @@ public sealed class IdentityCliTests : IDisposable
     {
         Assert.Equal("a\tb\r\nc\\u001B[31m\\u202Ed", TerminalSafeWriter.Escape("a\tb\r\nc\u001B[31m\u202Ed"));
     }
+
+    [Fact]
+    public async Task A_meter_name_with_an_invisible_character_is_not_created()
+    {
+        var run = await Credits("meters", "ensure", "--meter", "API\u200DCalls");
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        Assert.Contains("U+200D (zero width joiner) at character 4", run.Error, StringComparison.Ordinal);
+    }
 }
