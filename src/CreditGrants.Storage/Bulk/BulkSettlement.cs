@@ -36,9 +36,18 @@ public sealed partial class BulkSettlement(BulkStore store, CustomerDirectory di
         }
 
         var state = await directory.SweepStateAsync(cancellationToken).ConfigureAwait(false);
-        if (await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) is not null && state.FinishedAt >= finishedAt)
+        if (await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) is { } sweptAt)
         {
-            await SettleAsync(jobId, cancellationToken).ConfigureAwait(false);
+            if (state.FinishedAt >= finishedAt)
+            {
+                await SettleAsync(jobId, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            // A trusted sweep that ended before the job's last ingest: no new sweep starts before it lapses, so look again then.
+            var lapses = sweptAt + directory.TrustFor - time.GetUtcNow();
+            await store.SendLaterAsync(BulkMessage.Settle(jobId), lapses > directory.SweepRecheck ? lapses : directory.SweepRecheck, cancellationToken)
+                .ConfigureAwait(false);
             return;
         }
 

@@ -111,6 +111,9 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
     /// <summary>The pages one function invocation sweeps at most (<see cref="CustomerDirectoryOptions.MaxSweepPages"/>).</summary>
     public int SlicePages => Options.MaxSweepPages;
 
+    /// <summary>How long an entry and a complete sweep are trusted (<see cref="CustomerDirectoryOptions.TrustFor"/>).</summary>
+    public TimeSpan TrustFor => Options.TrustFor;
+
     /// <summary>How long work waiting for a sweep stays on the queue before it looks again (<see cref="CustomerDirectoryOptions.SweepRecheck"/>).</summary>
     public TimeSpan SweepRecheck => Options.SweepRecheck;
 
