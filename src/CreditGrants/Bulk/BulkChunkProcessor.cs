@@ -103,6 +103,12 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
     /// <summary>Polar counts events for an external id that no customer holds only if such a customer is created within this time.</summary>
     public static readonly TimeSpan LinkingWindow = TimeSpan.FromMinutes(180);
 
+    /// <summary>
+    /// The unknown customers ahead (about) that are read inline rather than left unchecked: a file that names only a few ids
+    /// the directory does not know checks them for a request each.
+    /// </summary>
+    public const int InlineReads = 10;
+
     /// <summary>Customer reads and creates in flight at once for one chunk.</summary>
     private const int CustomerConcurrency = 8;
 
@@ -482,6 +488,13 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
                 unknown = [.. wanted.Keys.Where(id => !known.ContainsKey(id))];
                 lookups = [.. unknown.Where(id => !directory.Enabled || NeedsLookup(wanted[id], options))];
             }
+        }
+
+        var rest = unknown.Except(lookups, StringComparer.Ordinal).ToList();
+        if (rest.Count > 0 && Ahead(rest.Count, rows.Count, options) <= InlineReads && await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) is null)
+        {
+            // A few: read them (a request each), which costs less than leaving them for a sweep to settle.
+            lookups.AddRange(rest);
         }
 
         foreach (var entry in known.Values)
