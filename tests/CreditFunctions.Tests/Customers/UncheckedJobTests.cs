@@ -65,7 +65,8 @@ public sealed class UncheckedJobTests : IAsyncLifetime
     [Fact]
     public async Task Before_the_sweep_ends_the_status_shows_the_rows_unchecked_and_how_far_the_sweep_got()
     {
-        var submission = await _app.SubmitAsync("external_customer_id,units\nuser-1,5\nnobody,5\n");
+        // More unknown ids than are read inline (10), past the count's page.
+        var submission = await _app.SubmitAsync("external_customer_id,units\n" + string.Concat(Enumerable.Range(2001, 20).Select(i => $"user-{i},5\n")) + "nobody,5\n");
         // Plan, chunk, then the first settle message only.
         for (var i = 0; i < 3; i++)
         {
@@ -76,7 +77,7 @@ public sealed class UncheckedJobTests : IAsyncLifetime
         }
 
         var status = await _app.StatusAsync(submission.JobId);
-        Assert.Equal(2L, status.Totals.Unchecked);
+        Assert.Equal(21L, status.Totals.Unchecked);
         Assert.Null(status.UncheckedSettledAt);
         Assert.NotNull(status.CustomerSweep);
         Assert.Equal((11, 26), (status.CustomerSweep!.PagesRead, status.CustomerSweep.Pages)); // the count's page, then a slice of 10
