@@ -37,6 +37,7 @@ public static class DependencyInjection
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();
+        services.TryAddSingleton<Lifecycle.GrantCompensation>();
         services.AddOptions<BulkOptions>();
         services.TryAddSingleton<BulkChunkProcessor>();
         services.TryAddSingleton<BulkRunner>();
