@@ -84,6 +84,7 @@ public sealed partial class CreditsCli
 
         root.Subcommands.Add(GrantCommand());
         root.Subcommands.Add(BalanceCommand());
+        root.Subcommands.Add(GrantsCommand());
         root.Subcommands.Add(MetersCommand());
         root.Subcommands.Add(CustomersCommand());
         root.Subcommands.Add(new Command("bulk", "Grant credits to many customers from a CSV file")
