@@ -135,12 +135,16 @@ run_fast() {
   for f in ids-100k ids-1m; do
     measure bulk "$work/$f.csv" --name "bulk-$f" --max-requests-per-1000 2 --max-peak-mb 200
   done
-  measure bulk "$work/emails-100k.csv" --name bulk-emails-100k --max-requests-per-1000 101.25 --max-peak-mb 200
-  measure bulk "$work/emails-1m.csv" --name bulk-emails-1m --max-requests-per-1000 11.03 --max-peak-mb 200
-  # Warm: the organization swept first (its requests and time reported in the note, not counted in the run's).
-  measure bulk "$work/ids-100k.csv" --name bulk-ids-100k-swept --directory swept --max-requests-per-1000 1.01
   measure bulk "$work/ids-10k.csv" --name bulk-ids-10k
   measure naive "$work/naive-10k.csv" --name naive-10k --baseline bulk-ids-10k
+  stop_emulator
+  # Rows with emails, and a warm directory, in an organization of 100,000: the emulator lists a page of a 1,000,000-customer
+  # organization too slowly (it sorts the whole store per page) for a sweep of it to measure anything but the emulator.
+  start_emulator org-100k 100000
+  "$bench" bulk "$work/warmup.csv" --name warmup > /dev/null
+  measure bulk "$work/emails-100k.csv" --name bulk-emails-100k --max-requests-per-1000 11.26 --max-peak-mb 200
+  # Warm: the organization swept first (its requests and time reported in the note, not counted in the run's).
+  measure bulk "$work/ids-100k.csv" --name bulk-ids-100k-swept --directory swept --max-requests-per-1000 1.01
   stop_emulator
   # An organization of 30,000 (300 pages: over the 24 learned inline), directory cold: 10 ingests, no sweep in the run.
   start_emulator org-30k 30000
