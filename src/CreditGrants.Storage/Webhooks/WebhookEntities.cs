@@ -97,6 +97,7 @@ internal sealed partial class WebhookDeliveryEntity : ITableEntity
             : "h-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(webhookId)));
     }
 
+    [System.Runtime.Serialization.IgnoreDataMember]
     public IReadOnlyList<string> Handlers => HandledBy is { Length: > 0 } names ? names.Split(' ') : [];
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{WebhookId} ({Type}, {State})");
