@@ -140,7 +140,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         var vault = snapshot.Only("Microsoft.KeyVault/vaults");
         Assert.Equal("true", Text(vault["properties"]?["enableRbacAuthorization"]));
 
-        var secret = snapshot.Only("Microsoft.KeyVault/vaults/secrets");
+        var secret = snapshot.OfType("Microsoft.KeyVault/vaults/secrets").Single(s => Text(s["name"])!.EndsWith("/polar-access-token", StringComparison.Ordinal));
         var vaultName = Text(vault["name"]);
         var secretName = Text(secret["name"])!.Split('/')[^1];
         Assert.Equal(
@@ -149,6 +149,24 @@ public sealed class TemplateTests(InfrastructureFixture infra)
 
         // The secret's value is the secure parameter itself, never a value written into the template.
         Assert.Equal("parameters(polarAccessToken)", ArmExpression.Evaluate(Text(secret["properties"]?["value"])!));
+    }
+
+    [BicepTheory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Webhook_secrets_are_key_vault_references_to_two_slots_and_the_given_secret_fills_the_first(string file)
+    {
+        var snapshot = infra.Snapshot(file);
+        var vaultName = Text(snapshot.Only("Microsoft.KeyVault/vaults")["name"]);
+        Assert.Equal($"@Microsoft.KeyVault(SecretUri=https://{vaultName}.vault.azure.net/secrets/polar-webhook-secret/)",
+            Setting(snapshot.AppSettings, "Polar__WebhookSecrets__0"));
+        Assert.Equal($"@Microsoft.KeyVault(SecretUri=https://{vaultName}.vault.azure.net/secrets/polar-webhook-secret-next/)",
+            Setting(snapshot.AppSettings, "Polar__WebhookSecrets__1"));
+
+        // POLAR_WEBHOOK_SECRET was given: its secret exists, from the secure parameter; the rotation slot was not, so it is left alone.
+        var secret = snapshot.OfType("Microsoft.KeyVault/vaults/secrets").Single(s => Text(s["name"])!.EndsWith("/polar-webhook-secret", StringComparison.Ordinal));
+        Assert.Equal("parameters(polarWebhookSecret)", ArmExpression.Evaluate(Text(secret["properties"]?["value"])!));
+        Assert.DoesNotContain(snapshot.OfType("Microsoft.KeyVault/vaults/secrets"), s => Text(s["name"])!.EndsWith("/polar-webhook-secret-next", StringComparison.Ordinal));
+        Assert.DoesNotContain(InfrastructureFixture.WebhookSecretSentinel, snapshot.Json, StringComparison.Ordinal);
     }
 
     [BicepTheory]
