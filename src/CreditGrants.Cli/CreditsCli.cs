@@ -91,6 +91,7 @@ public sealed partial class CreditsCli
             BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
         });
         root.Subcommands.Add(CampaignsCommand());
+        root.Subcommands.Add(WebhooksCommand());
         return root;
     }
 
