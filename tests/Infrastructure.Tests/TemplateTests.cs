@@ -162,10 +162,11 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal($"@Microsoft.KeyVault(SecretUri=https://{vaultName}.vault.azure.net/secrets/polar-webhook-secret-next/)",
             Setting(snapshot.AppSettings, "Polar__WebhookSecrets__1"));
 
-        // POLAR_WEBHOOK_SECRET was given: its secret exists, from the secure parameter; the rotation slot was not, so it is left alone.
-        var secret = snapshot.OfType("Microsoft.KeyVault/vaults/secrets").Single(s => Text(s["name"])!.EndsWith("/polar-webhook-secret", StringComparison.Ordinal));
-        Assert.Equal("parameters(polarWebhookSecret)", ArmExpression.Evaluate(Text(secret["properties"]?["value"])!));
-        Assert.DoesNotContain(snapshot.OfType("Microsoft.KeyVault/vaults/secrets"), s => Text(s["name"])!.EndsWith("/polar-webhook-secret-next", StringComparison.Ordinal));
+        // Each slot's secret is its secure parameter, never a value written into the template (POLAR_WEBHOOK_SECRET was given).
+        string Value(string name) => ArmExpression.Evaluate(Text(snapshot.OfType("Microsoft.KeyVault/vaults/secrets")
+            .Single(s => Text(s["name"])!.EndsWith("/" + name, StringComparison.Ordinal))["properties"]?["value"])!);
+        Assert.Equal("parameters(polarWebhookSecret)", Value("polar-webhook-secret"));
+        Assert.Equal("parameters(polarWebhookSecretNext)", Value("polar-webhook-secret-next"));
         Assert.DoesNotContain(InfrastructureFixture.WebhookSecretSentinel, snapshot.Json, StringComparison.Ordinal);
     }
 
@@ -262,18 +263,20 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal(server, infra.Snapshot(file).AppSettings["Polar__Server"]);
 
     [BicepFact]
-    public void Outputs_name_the_app_its_url_storage_and_vault_and_nothing_secret()
+    public void Outputs_name_the_app_its_url_storage_vault_and_webhook_url_and_nothing_secret()
     {
         var outputs = infra.MainTemplate["outputs"]!.AsObject();
         Assert.Equal(
-            ["AZURE_FUNCTION_APP_NAME", "AZURE_FUNCTION_APP_URL", "AZURE_KEY_VAULT_NAME", "AZURE_STORAGE_ACCOUNT_NAME"],
+            ["AZURE_FUNCTION_APP_NAME", "AZURE_FUNCTION_APP_URL", "AZURE_KEY_VAULT_NAME", "AZURE_STORAGE_ACCOUNT_NAME", "POLAR_WEBHOOK_URL"],
             outputs.Select(o => o.Key).Order(StringComparer.Ordinal));
         Assert.All(outputs, o =>
         {
             Assert.NotEqual("securestring", Text(o.Value!["type"]));
             Assert.DoesNotContain("listKeys", Text(o.Value!["value"]), StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("polarAccessToken", Text(o.Value!["value"]), StringComparison.Ordinal);
+            Assert.DoesNotContain("polarWebhookSecret", Text(o.Value!["value"]), StringComparison.Ordinal);
         });
+        Assert.Contains("/api/polar/webhooks", Text(outputs["POLAR_WEBHOOK_URL"]!["value"]), StringComparison.Ordinal);
     }
 
     private JsonNode Storage(string file) =>
