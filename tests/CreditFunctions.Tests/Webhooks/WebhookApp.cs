@@ -46,6 +46,9 @@ internal sealed class WebhookApp : IAsyncDisposable
 
     public RecordingHandler Handler => Services.GetRequiredService<RecordingHandler>();
 
+    /// <summary>The handler registered after <see cref="Handler"/>.</summary>
+    public SecondHandler Second => Services.GetRequiredService<SecondHandler>();
+
     public CustomerDirectory Directory => Services.GetRequiredService<CustomerDirectory>();
 
     public static async Task<WebhookApp> StartAsync(Dictionary<string, string?>? settings = null, params string[] secrets)
@@ -73,6 +76,8 @@ internal sealed class WebhookApp : IAsyncDisposable
         {
             services.AddSingleton<RecordingHandler>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPolarWebhookHandler, RecordingHandler>(sp => sp.GetRequiredService<RecordingHandler>()));
+            services.AddSingleton<SecondHandler>();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IPolarWebhookHandler, SecondHandler>(sp => sp.GetRequiredService<SecondHandler>()));
         });
         var webhooks = new WebhookApp(app, suffix);
         await webhooks.Store.EnsureCreatedAsync(CancellationToken.None);
@@ -202,5 +207,29 @@ internal sealed class RecordingHandler : IPolarWebhookHandler
 
         // Keep the payload past its document's life.
         Handled.Enqueue(webhook with { Payload = webhook.Payload.Clone() });
+    }
+}
+
+/// <summary>A second handler, after <see cref="RecordingHandler"/>, that can be told to fail: to see a handler that is done not called again.</summary>
+internal sealed class SecondHandler : IPolarWebhookHandler
+{
+    public int Calls;
+
+    public int FailuresToCome { get; set; }
+
+    public string Name => "second";
+
+    public bool CanHandle(string eventType) => true;
+
+    public Task HandleAsync(PolarWebhookEvent webhook, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Calls);
+        if (FailuresToCome > 0)
+        {
+            FailuresToCome--;
+            throw new InvalidOperationException("the second handler failed on purpose");
+        }
+
+        return Task.CompletedTask;
     }
 }

@@ -131,6 +131,21 @@ public sealed class WebhookProcessingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task When_a_later_handler_fails_the_retry_does_not_call_the_handlers_done_before_it_again()
+    {
+        var (id, body) = (NewId(), Customer("customer.created", Guid.NewGuid(), "second-fails"));
+        _app.Second.FailuresToCome = 1;
+
+        await _app.DeliverAsync(body, id);
+        await _app.DrainAsync();
+
+        Assert.Single(_app.Handler.Handled);
+        Assert.Equal(2, _app.Second.Calls);
+        Assert.True(await KnownAsync("second-fails"));
+        Assert.Equal(["recording", "second", "customer-directory"], (await _app.DeliveryAsync(id))!.Handlers);
+    }
+
+    [Fact]
     public async Task A_delivery_that_fails_every_attempt_is_recorded_failed_and_polars_redelivery_processes_it_anew()
     {
         var (id, body) = (NewId(), Customer("customer.created", Guid.NewGuid(), "failing"));
