@@ -55,7 +55,15 @@ public static class DependencyInjection
     public static IServiceCollection AddPolarWebhooks(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<PolarWebhookSecretOptions>().Bind(configuration.GetSection(PolarWebhookSecretOptions.SectionName));
+        services.AddOptions<PolarWebhookSecretOptions>().Bind(configuration.GetSection(PolarWebhookSecretOptions.SectionName))
+            // One secret set without an index (Polar__WebhookSecrets) counts too, rather than leaving the endpoint shut.
+            .PostConfigure(o =>
+            {
+                if (configuration[$"{PolarWebhookSecretOptions.SectionName}:{nameof(PolarWebhookSecretOptions.WebhookSecrets)}"] is { Length: > 0 } single)
+                {
+                    o.WebhookSecrets.Add(single);
+                }
+            });
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(_ => PolarWebhookSchemas.Default);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPolarWebhookHandler, CustomerDirectoryWebhookHandler>());

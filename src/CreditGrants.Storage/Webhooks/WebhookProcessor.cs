@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Azure;
-using CreditGrants.Polar;
 using CreditGrants.Storage.Bulk;
 using CreditGrants.Webhooks;
 using Microsoft.Extensions.Logging;
@@ -208,13 +206,8 @@ public sealed partial class WebhookProcessor(WebhookStore store, IEnumerable<IPo
         }
     }
 
-    /// <summary>A failure as one line: Polar's messages carry no token; storage errors only their code.</summary>
-    private static string Describe(Exception exception) => Shorten(exception switch
-    {
-        PolarException polar => $"Polar: {polar.Message}",
-        RequestFailedException storage => $"Azure Storage answered {storage.Status} {storage.ErrorCode}",
-        _ => $"{exception.GetType().Name}: {exception.Message}",
-    });
+    /// <summary>A failure as one line, as the bulk worker records its own (no token, storage errors by their code).</summary>
+    private static string Describe(Exception exception) => BulkWorker.Describe(exception);
 
     private static string Shorten(string text) => text.Length <= MaxReasonLength ? text : string.Concat(text.AsSpan(0, MaxReasonLength - 1), "…");
 

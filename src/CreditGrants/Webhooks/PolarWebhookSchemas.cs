@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CreditGrants.Polar.Schema;
 using Json.Schema;
 
 namespace CreditGrants.Webhooks;
@@ -51,7 +52,7 @@ public sealed class PolarWebhookSchemas
         var document = JsonNode.Parse(openApiJson) ?? throw new ArgumentException("The OpenAPI document is JSON null.", nameof(openApiJson));
         if (document["components"]?["schemas"] is { } components)
         {
-            StripOpenApiKeywords(components, namesProperties: true);
+            OpenApiDialect.StripKeywords(components);
         }
 
         var registry = new SchemaRegistry();
@@ -133,39 +134,6 @@ public sealed class PolarWebhookSchemas
             ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing from the build.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
-    }
-
-    /// <summary>
-    /// Removes the OpenAPI 3.1 dialect's own keywords (<c>discriminator</c>, <c>example</c>, <c>xml</c>, <c>externalDocs</c>,
-    /// <c>x-…</c>), which plain JSON Schema 2020-12 does not know; they are annotations and change no verdict
-    /// (<c>oneOf</c> still decides). Property names (under <c>properties</c>, <c>$defs</c>, <c>patternProperties</c>) are kept.
-    /// </summary>
-    private static void StripOpenApiKeywords(JsonNode node, bool namesProperties)
-    {
-        switch (node)
-        {
-            case JsonObject schema:
-                foreach (var key in schema.Select(p => p.Key).ToList())
-                {
-                    if (!namesProperties && (key is "discriminator" or "example" or "xml" or "externalDocs" || key.StartsWith("x-", StringComparison.Ordinal)))
-                    {
-                        schema.Remove(key);
-                    }
-                    else if (schema[key] is { } child)
-                    {
-                        StripOpenApiKeywords(child, namesProperties: !namesProperties && key is "properties" or "$defs" or "patternProperties");
-                    }
-                }
-
-                break;
-            case JsonArray items:
-                foreach (var item in items.OfType<JsonNode>())
-                {
-                    StripOpenApiKeywords(item, namesProperties: false);
-                }
-
-                break;
-        }
     }
 }
 

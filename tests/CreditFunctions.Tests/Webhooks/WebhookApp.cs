@@ -108,48 +108,12 @@ internal sealed class WebhookApp : IAsyncDisposable
     /// <summary>Posts a body signed now with the app's secret.</summary>
     public Task<(HttpStatusCode Status, string Body, string? ContentType)> DeliverAsync(string body, string id) => PostAsync(body, Signed(body, id));
 
-    /// <summary>
-    /// Delivers webhook queue messages to the queue function until the queue is empty, as the host would: a message whose
-    /// function returns is deleted; one that throws is made visible again and, on its last delivery, moved to the poison queue.
-    /// </summary>
-    public async Task<List<(QueueMessage Message, Exception? Error)>> DrainAsync()
+    /// <summary>Delivers the webhook queue's messages to its function until the queue is empty, as the host would (<see cref="HostQueue"/>).</summary>
+    public Task<List<(QueueMessage Message, Exception? Error)>> DrainAsync()
     {
         var function = new ProcessPolarWebhook(Services.GetRequiredService<WebhookProcessor>());
-        var max = Services.GetRequiredService<BulkQueuePolicy>().MaxDequeueCount;
-        var deliveries = new List<(QueueMessage, Exception?)>();
-        while (deliveries.Count < 1000)
-        {
-            QueueMessage[] messages = (await Store.Queue.ReceiveMessagesAsync(maxMessages: 32, visibilityTimeout: TimeSpan.FromMinutes(5))).Value;
-            if (messages.Length == 0)
-            {
-                return deliveries;
-            }
-
-            foreach (var message in messages)
-            {
-                try
-                {
-                    await function.Run(message, CancellationToken.None);
-                    await Store.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
-                    deliveries.Add((message, null));
-                }
-                catch (Exception ex)
-                {
-                    deliveries.Add((message, ex));
-                    if (message.DequeueCount >= max)
-                    {
-                        await Store.PoisonQueue.SendMessageAsync(message.Body);
-                        await Store.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
-                    }
-                    else
-                    {
-                        await Store.Queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: TimeSpan.Zero);
-                    }
-                }
-            }
-        }
-
-        throw new InvalidOperationException("The webhook queue never emptied.");
+        return HostQueue.DrainAsync(Store.Queue, Store.PoisonQueue, Services.GetRequiredService<BulkQueuePolicy>().MaxDequeueCount,
+            m => function.Run(m, CancellationToken.None), limit: 1000);
     }
 
     /// <summary>The recorded delivery of a webhook-id, or null.</summary>

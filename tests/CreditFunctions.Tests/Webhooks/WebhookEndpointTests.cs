@@ -240,6 +240,15 @@ public sealed class WebhookSecretRotationTests
     }
 
     [Fact]
+    public async Task One_secret_set_without_an_index_is_accepted()
+    {
+        await using var app = await WebhookApp.StartAsync(new() { ["Polar:WebhookSecrets"] = WebhookApp.Secret }, "");
+        var body = Body();
+
+        Assert.Equal(HttpStatusCode.Accepted, (await app.PostAsync(body, WebhookApp.Signed(body, "msg_single"))).Status);
+    }
+
+    [Fact]
     public async Task An_unresolved_key_vault_reference_is_never_a_secret()
     {
         // The platform leaves the reference's text in the setting when it cannot resolve it; that text is no secret.
