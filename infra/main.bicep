@@ -393,7 +393,9 @@ var appSettings = {
   CustomerDirectory__Table: customerDirectoryTableName
   CustomerDirectory__TrustFor: customerDirectoryTrustFor
   CustomerDirectory__SweepConcurrency: string(customerDirectorySweepConcurrency)
-  CustomerDirectory__MaxSweepPages: '5000'
+  CustomerDirectory__MaxSweepPages: '1000'
+  CustomerDirectory__InlineSweepPages: '24'
+  CustomerDirectory__SweepRecheck: '00:00:20'
   CustomerDirectory__SweepClaim: '00:05:00'
   CustomerDirectory__SweepWait: '00:10:00'
 

@@ -19,6 +19,7 @@ public static class DependencyInjection
         services.AddSingleton<GrantApi>();
         services.AddSingleton<WebhookApi>();
         services.AddSingleton<BulkGrantApi>();
+        services.AddSingleton<LedgerApi>();
         return services;
     }
 }

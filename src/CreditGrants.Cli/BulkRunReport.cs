@@ -80,6 +80,12 @@ internal static class BulkRunReport
                 "is created within 180 minutes; see the notes, or use --require-existing-customers)");
         }
 
+        if (summary.Unchecked > 0)
+        {
+            Row("Unchecked", $"{Count(summary.Unchecked)} (sent by external id to customers the customer directory does not know, without a lookup: " +
+                "`credits customers sync`, then this file again, tells which have no Polar customer; see the notes)");
+        }
+
         Row("Rejected", Count(summary.Rejected));
         Row("Failed", Count(summary.Failed));
         Row(run.DryRun ? "Units it would grant" : "Units granted",
@@ -122,6 +128,9 @@ internal sealed record BulkRunJson(string Batch, bool DryRun, long Rows, long Gr
     /// <summary>In a dry run, the units of the rows ready to grant; 0 otherwise.</summary>
     public decimal UnitsWouldGrant { get; init; }
 
+    /// <summary>Rows sent (or ready to send) to customers nobody checked (counted in their status as well).</summary>
+    public long Unchecked { get; init; }
+
     public static BulkRunJson From(BulkSummary summary, BulkRun run, string results)
     {
         ArgumentNullException.ThrowIfNull(summary);
@@ -130,6 +139,7 @@ internal sealed record BulkRunJson(string Batch, bool DryRun, long Rows, long Gr
             summary.AwaitingCustomer, summary.Rejected, summary.Failed, summary.UnitsGranted, summary.IngestRequests, results)
         {
             UnitsWouldGrant = summary.UnitsWouldGrant,
+            Unchecked = summary.Unchecked,
         };
     }
 }

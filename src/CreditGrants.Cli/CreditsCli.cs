@@ -84,6 +84,7 @@ public sealed partial class CreditsCli
 
         root.Subcommands.Add(GrantCommand());
         root.Subcommands.Add(BalanceCommand());
+        root.Subcommands.Add(GrantsCommand());
         root.Subcommands.Add(MetersCommand());
         root.Subcommands.Add(CustomersCommand());
         root.Subcommands.Add(new Command("bulk", "Grant credits to many customers from a CSV file")
@@ -221,29 +222,6 @@ public sealed partial class CreditsCli
             return ExitCodes.Ok;
         }, ct));
         return new Command("meters", "Manage meters") { ensure };
-    }
-
-    private Command CustomersCommand()
-    {
-        var sync = new Command("sync", "List every customer of the organization into this machine's customer directory (1 Polar request per 100 " +
-            "customers), so that later grants to them cost no customer request (docs/customer-directory.md)");
-        AddPolarOptions(sync);
-        sync.SetAction((parse, ct) => RunAsync(parse, async services =>
-        {
-            var swept = await services.GetRequiredService<Customers.CustomerDirectory>().SweepAsync(ct).ConfigureAwait(false);
-            if (parse.GetValue(_json))
-            {
-                await WriteJsonAsync(new CustomersSynced(swept.Customers, swept.Requests), CliJsonContext.Default.CustomersSynced).ConfigureAwait(false);
-            }
-            else
-            {
-                await _out.WriteLineAsync($"{swept.Customers:N0} customer{(swept.Customers == 1 ? "" : "s")} recorded in {swept.Requests:N0} Polar " +
-                    $"request{(swept.Requests == 1 ? "" : "s")}.").ConfigureAwait(false);
-            }
-
-            return ExitCodes.Ok;
-        }, ct));
-        return new Command("customers", "The customer directory: what credits knows of the organization's customers") { sync };
     }
 
     /// <summary>Runs a command that talks to Polar: opens the connection, runs, and maps failures to exit codes.</summary>

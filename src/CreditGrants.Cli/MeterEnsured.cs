@@ -42,4 +42,6 @@ internal sealed record MeterEnsured(string Meter, Guid MeterId, bool Created, st
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 /// <summary>The <c>--json</c> answer of <c>credits customers sync</c>: customers recorded, Polar requests spent.</summary>
-internal sealed record CustomersSynced(long Customers, int Requests);
+/// <summary>The <c>--json</c> answer of <c>credits customers sync</c>: customers recorded and requests spent by this run, the sweep's
+/// pages (read of all), the page this run resumed at (null: it started the sweep), and whether the sweep is complete.</summary>
+internal sealed record CustomersSynced(long Customers, int Requests, int PagesRead, int Pages, int? ResumedAtPage, bool Complete);

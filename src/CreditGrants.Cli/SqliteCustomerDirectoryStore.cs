@@ -95,7 +95,7 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT completed_at, customer_count, counted_at, sweeping_until, version FROM sweep WHERE id = 1";
+        command.CommandText = "SELECT completed_at, customer_count, counted_at, sweeping_until, version, resume_from_page, resume_started_at, finished_at FROM sweep WHERE id = 1";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -103,7 +103,12 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
         }
 
         return new CustomerSweepState(Time(reader, 0), reader.IsDBNull(1) ? null : reader.GetInt64(1), Time(reader, 2), Time(reader, 3),
-            reader.GetInt64(4).ToString(CultureInfo.InvariantCulture));
+            reader.GetInt64(4).ToString(CultureInfo.InvariantCulture))
+        {
+            ResumeFromPage = reader.IsDBNull(5) ? null : reader.GetInt32(5),
+            ResumeStartedAt = Time(reader, 6),
+            FinishedAt = Time(reader, 7),
+        };
     }
 
     public async Task<bool> TryWriteSweepAsync(CustomerSweepState state, string? expectedVersion, CancellationToken cancellationToken = default)
@@ -112,13 +117,17 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = expectedVersion is null
-            ? "INSERT OR IGNORE INTO sweep (id, completed_at, customer_count, counted_at, sweeping_until, version) VALUES (1, $completed, $count, $counted, $until, 1)"
-            : "UPDATE sweep SET completed_at = $completed, customer_count = $count, counted_at = $counted, sweeping_until = $until, version = version + 1 "
-              + "WHERE id = 1 AND version = $version";
+            ? "INSERT OR IGNORE INTO sweep (id, completed_at, customer_count, counted_at, sweeping_until, resume_from_page, resume_started_at, finished_at, version) "
+              + "VALUES (1, $completed, $count, $counted, $until, $resume, $resumeStarted, $finished, 1)"
+            : "UPDATE sweep SET completed_at = $completed, customer_count = $count, counted_at = $counted, sweeping_until = $until, resume_from_page = $resume, "
+              + "resume_started_at = $resumeStarted, finished_at = $finished, version = version + 1 WHERE id = 1 AND version = $version";
         command.Parameters.AddWithValue("$completed", Ticks(state.CompletedAt));
         command.Parameters.AddWithValue("$count", state.CustomerCount is { } count ? count : DBNull.Value);
         command.Parameters.AddWithValue("$counted", Ticks(state.CountedAt));
         command.Parameters.AddWithValue("$until", Ticks(state.SweepingUntil));
+        command.Parameters.AddWithValue("$resume", state.ResumeFromPage is { } page ? page : DBNull.Value);
+        command.Parameters.AddWithValue("$resumeStarted", Ticks(state.ResumeStartedAt));
+        command.Parameters.AddWithValue("$finished", Ticks(state.FinishedAt));
         command.Parameters.AddWithValue("$version", expectedVersion is null ? DBNull.Value : long.Parse(expectedVersion, CultureInfo.InvariantCulture));
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
@@ -146,6 +155,19 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
                 counted_at INTEGER NULL, sweeping_until INTEGER NULL, version INTEGER NOT NULL);
             """;
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        // Files written before sweeps resumed from a checkpoint (issue #19) get the checkpoint's columns.
+        foreach (var column in new[] { "resume_from_page", "resume_started_at", "finished_at" })
+        {
+            await using var probe = connection.CreateCommand();
+            probe.CommandText = "SELECT COUNT(*) FROM pragma_table_info('sweep') WHERE name = $name";
+            probe.Parameters.AddWithValue("$name", column);
+            if (Convert.ToInt64(await probe.ExecuteScalarAsync().ConfigureAwait(false), CultureInfo.InvariantCulture) == 0)
+            {
+                await using var alter = connection.CreateCommand();
+                alter.CommandText = $"ALTER TABLE sweep ADD COLUMN {column} INTEGER NULL";
+                await alter.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     private static object Ticks(DateTimeOffset? at) => at is { } value ? value.UtcTicks : DBNull.Value;

@@ -30,6 +30,7 @@ public static class DependencyInjection
             new BulkStore(() => StorageAccount.FromConfiguration(configuration), sp.GetRequiredService<IOptions<BulkOptions>>()));
         services.TryAddSingleton(BulkQueuePolicy.Default);
         services.TryAddSingleton<BulkJobs>();
+        services.TryAddSingleton<BulkSettlement>();
         services.TryAddSingleton<BulkWorker>();
         services.AddOptions<PolarBudgetOptions>().Bind(configuration.GetSection(PolarBudgetOptions.SectionName)).ValidateDataAnnotations();
         if (configuration.GetSection(PolarBudgetOptions.SectionName).Get<PolarBudgetOptions>() is { Enabled: true } budget)

@@ -48,12 +48,15 @@ internal sealed class FakePolarGateway : IPolarGateway
     public Task<Customer?> FindCustomerByEmailAsync(string email, CancellationToken cancellationToken = default) =>
         Task.FromResult(Customers.FirstOrDefault(c => string.Equals(c.Email, email, StringComparison.OrdinalIgnoreCase)));
 
-    public int ListCalls { get; private set; }
+    private int _listCalls;
+
+    /// <summary>List requests so far (sweeps read pages in parallel, so counted atomically).</summary>
+    public int ListCalls => _listCalls;
 
     /// <summary>Like Polar: metadata and page filters, newest first unless sorted by <c>created_at</c>; <c>active</c> is not modelled here.</summary>
     public Task<PolarPage<Customer>> ListCustomersAsync(CustomerListQuery query, CancellationToken cancellationToken = default)
     {
-        ListCalls++;
+        Interlocked.Increment(ref _listCalls);
         IEnumerable<Customer> matches = Customers.Where(c => (query.Metadata ?? new Dictionary<string, string>()).All(m =>
             c.Metadata is { } metadata && metadata.TryGetValue(m.Key, out var value) && (value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()) == m.Value));
         matches = query.Sorting == "created_at" ? matches.OrderBy(c => c.CreatedAt) : matches.OrderByDescending(c => c.CreatedAt);

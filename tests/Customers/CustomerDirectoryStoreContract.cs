@@ -102,6 +102,25 @@ public abstract class CustomerDirectoryStoreContract
     }
 
     [Fact]
+    public async Task A_sweeps_checkpoint_and_finish_time_are_kept_so_that_another_instance_or_run_continues_it()
+    {
+        var (a, b) = (NewStore(), NewStore());
+        var checkpoint = new CustomerSweepState(null, 2_600, Confirmed, Confirmed.AddMinutes(5), null)
+        {
+            ResumeFromPage = 12,
+            ResumeStartedAt = Confirmed,
+            FinishedAt = Confirmed.AddMinutes(-30),
+        };
+
+        Assert.True(await a.TryWriteSweepAsync(checkpoint, expectedVersion: null));
+        var read = await b.ReadSweepAsync();
+
+        Assert.Equal((12, Confirmed, Confirmed.AddMinutes(-30)), (read.ResumeFromPage, read.ResumeStartedAt, read.FinishedAt));
+        Assert.True(await b.TryWriteSweepAsync(read with { ResumeFromPage = null, ResumeStartedAt = null }, read.Version));
+        Assert.Null((await a.ReadSweepAsync()).ResumeFromPage);
+    }
+
+    [Fact]
     public async Task Of_many_claims_against_one_version_exactly_one_wins()
     {
         var stores = Enumerable.Range(0, 4).Select(_ => NewStore()).ToList();

@@ -19,14 +19,16 @@ public sealed class MetadataTests(AppUnderHost app)
         { "GetBulkGrantJob", "get", "bulk-grants/{jobId}", "Function" },
         { "GetBulkGrantResults", "get", "bulk-grants/{jobId}/results", "Function" },
         { "GetOpenApiDocument", "get", "openapi.json", "Anonymous" },
+        { "ListCustomerGrants", "get", "customers/{externalId}/grants", "Function" },
+        { "RevokeGrant", "post", "grants/{grantId}/revoke", "Function" },
         { "ReceivePolarWebhook", "post", "polar/webhooks", "Anonymous" },
     };
 
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
-        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ProcessGrantWork", "ProcessPolarWebhook",
-            "ReceivePolarWebhook", "RunCampaigns", "SubmitBulkGrants"];
+        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants", "ProcessGrantWork",
+            "ProcessPolarWebhook", "ReceivePolarWebhook", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));

@@ -55,6 +55,8 @@ internal sealed class JobEntity : ITableEntity
     /// <summary>Set when every chunk has ended and the results file is written; cleared by a retry.</summary>
     public DateTimeOffset? FinishedAt { get; set; }
     public string? ResultsBlob { get; set; }
+    /// <summary>When the job's unchecked rows were settled by a sweep of the customer list (their counts and the results file updated).</summary>
+    public DateTimeOffset? UncheckedSettledAt { get; set; }
 
     [IgnoreDataMember]
     public BulkDefaults Defaults => new(Meter, Reason);
@@ -96,7 +98,7 @@ internal sealed class ChunkEntity : ITableEntity
     [
         nameof(RowKey), nameof(Index), nameof(FirstLine), nameof(Rows), nameof(State), nameof(Granted), nameof(Duplicates),
         nameof(GrantedOrDuplicate), nameof(Rejected), nameof(UnitsGranted), nameof(IngestRequests), nameof(ResultsBlob), nameof(Error),
-        nameof(FailedAt), nameof(Attempts), nameof(WouldGrant), nameof(AwaitingCustomer),
+        nameof(FailedAt), nameof(Attempts), nameof(WouldGrant), nameof(AwaitingCustomer), nameof(Unchecked),
     ];
 
     public string PartitionKey { get; set; } = "";
@@ -117,6 +119,8 @@ internal sealed class ChunkEntity : ITableEntity
     public int WouldGrant { get; set; }
     /// <summary>Rows granted to external ids that no customer held (<see cref="ChunkResult.AwaitingCustomer"/>).</summary>
     public int AwaitingCustomer { get; set; }
+    /// <summary>Rows sent to customers nobody checked (<see cref="ChunkResult.Unchecked"/>); settling them after a sweep lowers it.</summary>
+    public int Unchecked { get; set; }
 
     public string State { get; set; } = ChunkState.Pending;
     public int Granted { get; set; }

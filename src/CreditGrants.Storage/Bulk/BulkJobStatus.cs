@@ -48,7 +48,20 @@ public sealed record BulkJobStatus(
 
     /// <summary>Whether rows to external ids that no Polar customer holds are rejected instead of granted with a note.</summary>
     public bool RequireExistingCustomers { get; init; }
+
+    /// <summary>
+    /// When the job's unchecked rows were settled: a sweep of the customer list that finished after the job's last ingest told
+    /// which of their external ids a customer holds (those rows are plain grants now) and which none does (counted in
+    /// <see cref="BulkJobTotals.AwaitingCustomer"/> now). Null while they wait for the sweep, or when there were none.
+    /// </summary>
+    public DateTimeOffset? UncheckedSettledAt { get; init; }
+
+    /// <summary>While unchecked rows wait: how far the customer list's sweep has got (pages of 100 read, of all).</summary>
+    public BulkCustomerSweep? CustomerSweep { get; init; }
 }
+
+/// <summary>A sweep of the customer list under way, as a job's status shows it: pages read of the list's pages, and since when.</summary>
+public sealed record BulkCustomerSweep(int PagesRead, int Pages, DateTimeOffset? StartedAt);
 
 /// <summary>
 /// Rows by outcome. Every row of a finished job is in exactly one of granted, duplicates, grantedOrDuplicate (present
@@ -64,6 +77,13 @@ public sealed record BulkJobTotals(long? Rows, long Granted, long Duplicates, lo
     /// if that customer is created within 180 minutes. Their notes in the results file say so. Present only when some are.
     /// </summary>
     public long? AwaitingCustomer { get; init; }
+
+    /// <summary>
+    /// Rows sent by external id to customers nobody checked: the customer directory did not know the ids and a lookup per row
+    /// would have cost more than the grants. Counted in granted or duplicates too. A sweep of the customer list settles them
+    /// (see <see cref="BulkJobStatus.UncheckedSettledAt"/>). Present when some were.
+    /// </summary>
+    public long? Unchecked { get; init; }
 }
 
 /// <summary>How a file is submitted: the batch its derived grant ids belong to, and whether the job only checks its rows.</summary>

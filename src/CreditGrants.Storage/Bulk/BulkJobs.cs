@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using Azure;
 using CreditGrants.Bulk;
+using CreditGrants.Customers;
 using CreditGrants.Grants;
 using Microsoft.Extensions.Logging;
 
@@ -12,7 +13,13 @@ namespace CreditGrants.Storage.Bulk;
 /// and retry what failed. Shared by <c>POST/GET /api/bulk-grants</c> and <c>credits bulk submit|status|retry</c>; it
 /// never talks to Polar.
 /// </summary>
-public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, TimeProvider time, ILogger<BulkJobs> logger)
+/// <param name="store">The jobs' tables, blobs and queue.</param>
+/// <param name="validator">Checks a submission's defaults as a row's meter and reason are checked.</param>
+/// <param name="time">The clock of submissions and finishes.</param>
+/// <param name="logger">Where jobs' progress is logged.</param>
+/// <param name="directory">The app's customer directory, whose sweep a job's status shows while unchecked rows wait for it; null
+/// where it is not at hand (the CLI reading a job's status from the storage account).</param>
+public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, TimeProvider time, ILogger<BulkJobs> logger, CustomerDirectory? directory = null)
 {
     /// <summary>A job found not yet enqueued this long after its submission is taken over by the next upload of the same file.</summary>
     public static readonly TimeSpan StalledSubmission = TimeSpan.FromMinutes(2);
@@ -168,7 +175,18 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         }
 
         var chunks = job.StartedAt is null ? [] : await store.ListChunksAsync(jobId, state: null, statusOnly: true, cancellationToken).ConfigureAwait(false);
-        return Summarize(job, chunks, store);
+        var status = Summarize(job, chunks, store);
+        if (status is { Totals.Unchecked: > 0, UncheckedSettledAt: null, FinishedAt: not null } && !job.DryRun && directory is not null)
+        {
+            var sweep = await directory.SweepStateAsync(cancellationToken).ConfigureAwait(false);
+            var pages = (int)Math.Max(1, ((sweep.CustomerCount ?? 0) + CustomerDirectory.PageSize - 1) / CustomerDirectory.PageSize);
+            status = status with
+            {
+                CustomerSweep = new BulkCustomerSweep(Math.Max(0, (sweep.ResumeFromPage ?? 1) - 1), Math.Max(pages, (sweep.ResumeFromPage ?? 1) - 1), sweep.ResumeStartedAt),
+            };
+        }
+
+        return status;
     }
 
     /// <summary>
@@ -288,6 +306,12 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
         if (finished is not null)
         {
             var status = Summarize(finished, chunks, store);
+            if (status.Totals.Unchecked > 0 && !finished.DryRun)
+            {
+                // Background work: a sweep of the customer list (a slice per message), then the unchecked rows are settled.
+                await store.SendAsync(BulkMessage.Settle(jobId), cancellationToken).ConfigureAwait(false);
+            }
+
             LogFinished(jobId, status.Status, status.Totals.Rows ?? 0, status.Totals.Granted, status.Totals.Duplicates, status.Totals.Rejected,
                 status.Totals.Failed);
         }
@@ -296,6 +320,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
     internal static BulkJobStatus Summarize(JobEntity job, IReadOnlyList<ChunkEntity> chunks, BulkStore store)
     {
         long granted = 0, duplicates = 0, ambiguous = 0, rejected = 0, failedRows = 0, pendingRows = 0, requests = 0, wouldGrant = 0, awaiting = 0;
+        long uncheckedRows = 0;
         var units = 0m;
         var done = 0;
         var failed = new List<BulkFailedChunk>();
@@ -311,6 +336,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
                     rejected += chunk.Rejected;
                     wouldGrant += chunk.WouldGrant;
                     awaiting += chunk.AwaitingCustomer;
+                    uncheckedRows += chunk.Unchecked;
                     units += chunk.Units;
                     requests += chunk.IngestRequests;
                     break;
@@ -343,6 +369,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             {
                 WouldGrant = job.DryRun ? wouldGrant : null,
                 AwaitingCustomer = awaiting > 0 ? awaiting : null,
+                Unchecked = uncheckedRows > 0 || job.UncheckedSettledAt is not null ? uncheckedRows : null,
             },
             units,
             requests,
@@ -362,6 +389,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             Batch = job.Batch,
             DryRun = job.DryRun,
             RequireExistingCustomers = job.RequireExistingCustomers,
+            UncheckedSettledAt = job.UncheckedSettledAt,
         };
     }
 

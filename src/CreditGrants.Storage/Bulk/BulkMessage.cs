@@ -6,12 +6,15 @@ namespace CreditGrants.Storage.Bulk;
 
 /// <summary>
 /// A message on the bulk queue. It carries no rows, only references (claim check): <c>plan</c> names a job whose uploaded
-/// file is to be planned; <c>chunk</c> names a job and the byte range of one of its chunks in the uploaded file.
+/// file is to be planned; <c>chunk</c> names a job and the byte range of one of its chunks in the uploaded file; <c>settle</c>
+/// names a finished job whose unchecked rows wait for a sweep of the customer list (background work that sweeps a slice at a
+/// time, then settles them).
 /// </summary>
 public sealed record BulkMessage(string Kind, string JobId, BulkChunk? Chunk = null)
 {
     public const string PlanKind = "plan";
     public const string ChunkKind = "chunk";
+    public const string SettleKind = "settle";
 
     /// <summary>Queue messages are at most 64 KiB once Base64-encoded; a chunk's JSON must stay well below.</summary>
     public const int MaxChunkJsonLength = 30_000;
@@ -19,6 +22,8 @@ public sealed record BulkMessage(string Kind, string JobId, BulkChunk? Chunk = n
     public static BulkMessage Plan(string jobId) => new(PlanKind, jobId);
 
     public static BulkMessage ForChunk(string jobId, BulkChunk chunk) => new(ChunkKind, jobId, chunk);
+
+    public static BulkMessage Settle(string jobId) => new(SettleKind, jobId);
 
     public string ToJson() => JsonSerializer.Serialize(this, BulkJsonContext.Default.BulkMessage);
 
@@ -40,10 +45,10 @@ public sealed record BulkMessage(string Kind, string JobId, BulkChunk? Chunk = n
         {
             null => throw new BulkMessageException("The queue message is empty."),
             { JobId: var id } when !BulkJobId.IsWellFormed(id) => throw new BulkMessageException($"The queue message names no valid job id ('{id}')."),
-            { Kind: PlanKind } => message,
+            { Kind: PlanKind or SettleKind } => message,
             { Kind: ChunkKind, Chunk: not null } => message,
             { Kind: ChunkKind } => throw new BulkMessageException($"The chunk message of job {message.JobId} carries no chunk."),
-            _ => throw new BulkMessageException($"Unknown message kind '{message.Kind}'; expected '{PlanKind}' or '{ChunkKind}'."),
+            _ => throw new BulkMessageException($"Unknown message kind '{message.Kind}'; expected '{PlanKind}', '{ChunkKind}' or '{SettleKind}'."),
         };
     }
 }

@@ -64,6 +64,10 @@ public sealed class BulkStore
     public Task SendAsync(BulkMessage message, CancellationToken cancellationToken) =>
         Queue.SendMessageAsync(message.ToJson(), cancellationToken);
 
+    /// <summary>Enqueues a message that becomes visible only after <paramref name="delay"/> (work taken up again later).</summary>
+    public Task SendLaterAsync(BulkMessage message, TimeSpan delay, CancellationToken cancellationToken) =>
+        Queue.SendMessageAsync(message.ToJson(), visibilityTimeout: delay, cancellationToken: cancellationToken);
+
     internal async Task<JobEntity?> GetJobAsync(string jobId, CancellationToken cancellationToken)
     {
         var found = await Jobs.GetEntityIfExistsAsync<JobEntity>(jobId, JobEntity.Key, cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Azure;
 using CreditGrants.Bulk;
+using CreditGrants.Customers;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
 using Microsoft.Extensions.Logging;
@@ -21,9 +22,10 @@ public sealed record BulkQueuePolicy(int MaxDequeueCount)
 /// A message processed twice grants nothing twice (Polar deduplicates the grant ids) and counts nothing twice (a chunk's
 /// counts are written once, guarded by its ETag).
 /// </summary>
-public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunner runner, BulkQueuePolicy policy,
-    TimeProvider time, ILogger<BulkWorker> logger)
+public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunner runner, BulkQueuePolicy policy, BulkSettlement settlement,
+    CustomerDirectory directory, TimeProvider time, ILogger<BulkWorker> logger)
 {
+
     private const int MaxReasonLength = 1000;
     private const int EnqueueParallelism = 16;
 
@@ -39,6 +41,10 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         if (message.Kind == BulkMessage.PlanKind)
         {
             await PlanAsync(message.JobId, attempt, cancellationToken).ConfigureAwait(false);
+        }
+        else if (message.Kind == BulkMessage.SettleKind)
+        {
+            await settlement.SweepAndSettleAsync(message.JobId, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -173,7 +179,8 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
                 var rowsAhead = Math.Max(chunk.Rows, (job.Rows ?? 0) - (long)chunk.Index * store.Options.ChunkRows);
                 // The source names this job: a repeated grant of its own source was sent by an earlier delivery (stopped before
                 // recording it) or an attempt whose answer was lost, and counts as granted.
-                var options = new ChunkOptions(job.DryRun, job.RequireExistingCustomers, rowsAhead, SourceIsOneJob: true);
+                // A sweep of the customer list runs a slice per invocation; a chunk that needs one that is not over is taken up again later.
+                var options = new ChunkOptions(job.DryRun, job.RequireExistingCustomers, rowsAhead, SourceIsOneJob: true, SweepPages: directory.SlicePages);
                 result = await runner.ProcessChunkAsync(range, job.Reading, chunk, $"bulk:{jobId}", options, cancellationToken)
                     .ConfigureAwait(false);
             }
@@ -187,6 +194,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
             entity.Rejected = result.Rejected;
             entity.WouldGrant = result.Rows.Count(r => r.Status == RowStatus.WouldGrant);
             entity.AwaitingCustomer = result.AwaitingCustomer;
+            entity.Unchecked = result.Unchecked;
             entity.UnitsGranted = result.UnitsGranted.ToString(System.Globalization.CultureInfo.InvariantCulture);
             entity.IngestRequests = result.IngestRequests;
             entity.ResultsBlob = resultsBlob;
@@ -205,6 +213,12 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
             }
 
             await jobs.FinishIfDoneAsync(jobId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CustomerSweepPendingException ex)
+        {
+            // Not a failure: nothing of the chunk was sent. Taken up again once more of the sweep is done (a slice per invocation).
+            LogChunkDeferred(jobId, chunk.Index, ex.Message);
+            await store.SendLaterAsync(BulkMessage.ForChunk(jobId, chunk), directory.SweepRecheck, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -315,6 +329,9 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bulk job {JobId} chunk {Chunk}: {Granted} granted, {Duplicates} duplicates, {Rejected} rejected")]
     private partial void LogChunkDone(string jobId, int chunk, int granted, int duplicates, int rejected);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bulk job {JobId} chunk {Chunk} waits for the customer list's sweep ({Reason}); taken up again later (CustomerDirectory:SweepRecheck)")]
+    private partial void LogChunkDeferred(string jobId, int chunk, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bulk job {JobId} chunk {Chunk} was done already; nothing granted or counted again")]
     private partial void LogAlreadyDone(string jobId, int chunk);

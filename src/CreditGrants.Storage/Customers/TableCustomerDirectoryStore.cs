@@ -76,7 +76,12 @@ public sealed class TableCustomerDirectoryStore(Func<TableClient> table, string 
         }
 
         var entity = found.Value!;
-        return new CustomerSweepState(entity.CompletedAt, entity.CustomerCount, entity.CountedAt, entity.SweepingUntil, entity.ETag.ToString());
+        return new CustomerSweepState(entity.CompletedAt, entity.CustomerCount, entity.CountedAt, entity.SweepingUntil, entity.ETag.ToString())
+        {
+            ResumeFromPage = entity.ResumeFromPage,
+            ResumeStartedAt = entity.ResumeStartedAt,
+            FinishedAt = entity.FinishedAt,
+        };
     }
 
     public async Task<bool> TryWriteSweepAsync(CustomerSweepState state, string? expectedVersion, CancellationToken cancellationToken = default)
@@ -91,6 +96,9 @@ public sealed class TableCustomerDirectoryStore(Func<TableClient> table, string 
             CustomerCount = state.CustomerCount,
             CountedAt = state.CountedAt,
             SweepingUntil = state.SweepingUntil,
+            ResumeFromPage = state.ResumeFromPage,
+            ResumeStartedAt = state.ResumeStartedAt,
+            FinishedAt = state.FinishedAt,
         };
         try
         {
@@ -159,5 +167,8 @@ public sealed class TableCustomerDirectoryStore(Func<TableClient> table, string 
         public long? CustomerCount { get; set; }
         public DateTimeOffset? CountedAt { get; set; }
         public DateTimeOffset? SweepingUntil { get; set; }
+        public int? ResumeFromPage { get; set; }
+        public DateTimeOffset? ResumeStartedAt { get; set; }
+        public DateTimeOffset? FinishedAt { get; set; }
     }
 }

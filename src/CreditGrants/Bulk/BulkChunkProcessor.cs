@@ -33,15 +33,25 @@ public sealed record RowOutcome(
     string? Units,
     string? Meter,
     RowStatus Status,
-    string? Reason);
+    string? Reason)
+{
+    /// <summary>
+    /// The grant went by external id to a customer nobody checked: the customer directory did not know the id and no lookup
+    /// was made (a sweep of the customer list settles it). Written <c>unchecked</c> in the results file's status column.
+    /// </summary>
+    public bool Unchecked { get; init; }
+}
 
 /// <summary>The outcomes of a chunk's rows, in file order, and its totals.</summary>
 public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, int Duplicates, int Rejected, decimal UnitsGranted, int IngestRequests)
 {
     public int Ambiguous => Rows.Count(r => r.Status == RowStatus.GrantedOrDuplicate);
 
-    /// <summary>Rows granted (or, in a dry run, ready to grant) to an external id that no Polar customer holds yet.</summary>
+    /// <summary>Rows granted, found granted before, or (in a dry run) ready to grant, to an external id that no Polar customer holds yet.</summary>
     public int AwaitingCustomer { get; init; }
+
+    /// <summary>Rows sent (or, in a dry run, ready to send) by external id whose customer was not checked (<see cref="RowOutcome.Unchecked"/>).</summary>
+    public int Unchecked { get; init; }
 
     /// <summary>The units of the rows a dry run found ready to grant: what a real run would grant at most.</summary>
     public decimal UnitsWouldGrant { get; init; }
@@ -63,8 +73,24 @@ public sealed record ChunkResult(IReadOnlyList<RowOutcome> Rows, int Granted, in
 /// <param name="Known">The directory's trusted entries for this chunk's customers, looked up beforehand (the CLI's runner
 /// looks them up while the previous chunk is granted, see <see cref="BulkChunkProcessor.KnownCustomersAsync"/>); customers
 /// missing from it are looked up again, in case an earlier chunk created them meanwhile. Null: looked up now.</param>
+/// <param name="SweepPages">The pages of the customer list this chunk may sweep when a sweep is cheaper than its lookups; null: to
+/// the end (the CLI). The app passes <see cref="CustomerDirectory.SlicePages"/>: a sweep that does not end within them throws
+/// <see cref="CustomerSweepPendingException"/>, and the chunk is taken up again after it.</param>
 public sealed record ChunkOptions(bool DryRun = false, bool RequireExistingCustomers = false, long RowsAhead = 0, bool SourceIsOneJob = false,
-    IReadOnlyDictionary<string, CustomerDirectoryEntry>? Known = null);
+    IReadOnlyDictionary<string, CustomerDirectoryEntry>? Known = null, int? SweepPages = null);
+
+/// <summary>
+/// A chunk needs customers looked up (rows with emails, or customers that must exist), a sweep of the customer list is the
+/// cheaper way, and it is under way but not over: the chunk is to be taken up again later (nothing of it was sent).
+/// </summary>
+public sealed class CustomerSweepPendingException : Exception
+{
+    public CustomerSweepPendingException(string message) : base(message) { }
+
+    public CustomerSweepPendingException() { }
+
+    public CustomerSweepPendingException(string message, Exception innerException) : base(message, innerException) { }
+}
 
 /// <summary>
 /// Grants a chunk of rows with as few Polar requests as it can: one meter read per meter, customers the
@@ -76,6 +102,12 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
 {
     /// <summary>Polar counts events for an external id that no customer holds only if such a customer is created within this time.</summary>
     public static readonly TimeSpan LinkingWindow = TimeSpan.FromMinutes(180);
+
+    /// <summary>
+    /// The unknown customers ahead (about) that are read inline rather than left unchecked: a file that names only a few ids
+    /// the directory does not know checks them for a request each.
+    /// </summary>
+    public const int InlineReads = 10;
 
     /// <summary>Customer reads and creates in flight at once for one chunk.</summary>
     private const int CustomerConcurrency = 8;
@@ -111,6 +143,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
         var targets = await TargetsAsync(rows, cancellationToken).ConfigureAwait(false);
         var customers = await CustomersAsync(rows, options, cancellationToken).ConfigureAwait(false);
         var awaiting = new HashSet<int>();
+        var uncheckedRows = new HashSet<int>();
         var linkBy = time.GetUtcNow() + LinkingWindow;
 
         var events = new List<PolarEvent>(rows.Count);
@@ -151,7 +184,11 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
                     continue;
                 }
 
-                if (!ensured.Exists && grant.Customer.Email is null)
+                if (ensured.Unchecked && grant.Customer.Email is null)
+                {
+                    uncheckedRows.Add(i);
+                }
+                else if (!ensured.Exists && !ensured.Unchecked && grant.Customer.Email is null)
                 {
                     if (options.RequireExistingCustomers)
                     {
@@ -179,6 +216,8 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             {
                 outcomes[i] = Outcome(row, RowStatus.WouldGrant, awaiting.Contains(i)
                     ? $"dry run: nothing was sent; {AwaitingNote(grant.Customer.ExternalId!, linkBy)}"
+                    : uncheckedRows.Contains(i)
+                        ? $"dry run: nothing was sent; {UncheckedNote(grant.Customer.ExternalId!, linkBy)}"
                     : grant.Customer.Email is not null && customers.TryGetValue(grant.Customer.ExternalId!, out var state) && !state.Exists
                         ? "dry run: nothing was sent; a real run creates the customer (an email another customer owns is then rejected)"
                         : "dry run: nothing was sent");
@@ -207,16 +246,27 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
 
         await RejectConflictsAsync(rows, outcomes, report, eventRows, resolved, cancellationToken).ConfigureAwait(false);
         await TellGrantedFromDuplicatesAsync(rows, outcomes, report.Inserted, options.SourceIsOneJob, cancellationToken).ConfigureAwait(false);
-        foreach (var index in awaiting.Where(i => outcomes[i] is { Status: RowStatus.Granted, Reason: null }))
+        // Rows granted earlier carry the note too: a file run again after the directory learned the organization settles them.
+        foreach (var index in awaiting.Where(i => outcomes[i]!.Status is RowStatus.Granted or RowStatus.Duplicate or RowStatus.GrantedOrDuplicate))
         {
-            outcomes[index] = outcomes[index]! with { Reason = AwaitingNote(rows[index].Grant!.Customer.ExternalId!, linkBy) };
+            outcomes[index] = outcomes[index]! with { Reason = Noted(outcomes[index]!.Reason, AwaitingNote(rows[index].Grant!.Customer.ExternalId!, linkBy)) };
+        }
+
+        foreach (var index in uncheckedRows.Where(i => outcomes[i]!.Status is RowStatus.Granted or RowStatus.Duplicate or RowStatus.GrantedOrDuplicate))
+        {
+            outcomes[index] = outcomes[index]! with
+            {
+                Unchecked = true,
+                Reason = Noted(outcomes[index]!.Reason ?? "granted", UncheckedNote(rows[index].Grant!.Customer.ExternalId!, linkBy)),
+            };
         }
 
         var result = outcomes.Select(o => o!).ToList();
         var units = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.Granted).Sum(i => rows[i].Grant!.Units);
         var wouldGrant = Enumerable.Range(0, rows.Count).Where(i => result[i].Status == RowStatus.WouldGrant).Sum(i => rows[i].Grant!.Units);
         var rejected = result.Count(r => r.Status == RowStatus.Rejected);
-        var awaitingRows = awaiting.Count(i => result[i].Status is RowStatus.Granted or RowStatus.WouldGrant);
+        var awaitingRows = awaiting.Count(i => result[i].Status is RowStatus.Granted or RowStatus.Duplicate or RowStatus.GrantedOrDuplicate or RowStatus.WouldGrant);
+        var uncheckedCount = uncheckedRows.Count(i => result[i].Status is RowStatus.WouldGrant || result[i].Unchecked);
         // Counted from the rows, so that every row is in exactly one count (a row granted by an earlier delivery is granted).
         var granted = result.Count(r => r.Status == RowStatus.Granted);
         var duplicates = result.Count(r => r.Status == RowStatus.Duplicate);
@@ -226,13 +276,34 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             LogAwaiting(awaitingRows);
         }
 
-        return new ChunkResult(result, granted, duplicates, rejected, units, report.Requests) { AwaitingCustomer = awaitingRows, UnitsWouldGrant = wouldGrant };
+        if (uncheckedCount > 0)
+        {
+            LogUnchecked(uncheckedCount);
+        }
+
+        return new ChunkResult(result, granted, duplicates, rejected, units, report.Requests)
+        {
+            AwaitingCustomer = awaitingRows,
+            Unchecked = uncheckedCount,
+            UnitsWouldGrant = wouldGrant,
+        };
     }
 
     /// <summary>The note on a row granted to an external id that no customer holds: Polar's 180-minute rule, with the deadline.</summary>
     public static string AwaitingNote(string externalId, DateTimeOffset linkBy) =>
         $"no Polar customer has external id '{Display.Escape(externalId)}' yet: Polar counts this grant only if a customer with this external id is created " +
         $"within 180 minutes (by {linkBy.UtcDateTime:yyyy-MM-dd HH:mm} UTC); check the id for typos";
+
+    /// <summary>
+    /// The note on a row sent by external id to a customer nobody checked: the directory did not know the id, and no lookup was
+    /// made (a lookup per row would cost more than the grants). A sweep of the customer list settles it.
+    /// </summary>
+    public static string UncheckedNote(string externalId, DateTimeOffset linkBy) =>
+        $"unchecked: the customer directory does not know external id '{Display.Escape(externalId)}' yet and no lookup was made; a sweep of the " +
+        $"customer list (`credits customers sync`, or the app's own) settles it. Polar counts this grant only if a customer holds this id or " +
+        $"gets it by {linkBy.UtcDateTime:yyyy-MM-dd HH:mm} UTC";
+
+    private static string Noted(string? reason, string note) => reason is null ? note : $"{reason}; {note}";
 
     /// <summary>
     /// Rows with a grant id of their own that Polar reported as (possibly) repeated are compared with the first use of
@@ -392,14 +463,38 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
         }
 
         var unknown = wanted.Keys.Where(id => !known.ContainsKey(id)).ToList();
-        if (unknown.Count > 0)
+        if (unknown.Count > 0 && await directory.SweepIfSmallAsync(Ahead(unknown.Count, rows.Count, options), cancellationToken).ConfigureAwait(false))
         {
-            var expected = (long)Math.Ceiling(unknown.Count * (double)Math.Max(options.RowsAhead, rows.Count) / rows.Count);
-            if (await directory.SweepIfCheaperAsync(expected, cancellationToken).ConfigureAwait(false))
+            // A small organization is learned whole inline (at most InlineSweepPages + 1 requests): every row is then checked.
+            known = await directory.KnownAsync(wanted.Keys, cancellationToken).ConfigureAwait(false);
+            unknown = [.. wanted.Keys.Where(id => !known.ContainsKey(id))];
+        }
+
+        // With the directory off (TrustFor zero) nothing can settle an unchecked row later: every customer is looked up, as before it.
+        var lookups = unknown.Where(id => !directory.Enabled || NeedsLookup(wanted[id], options)).ToList();
+        if (lookups.Count > 0)
+        {
+            var expected = Ahead(lookups.Count, rows.Count, options);
+            var sweep = await directory.SweepIfCheaperAsync(expected, options.SweepPages, cancellationToken).ConfigureAwait(false);
+            if (sweep == SweepOutcome.InProgress && options.SweepPages is not null)
+            {
+                throw new CustomerSweepPendingException(
+                    $"{lookups.Count} customers of this chunk need a lookup, and the customer list's sweep (cheaper than about {expected} lookups) is under way");
+            }
+
+            if (sweep == SweepOutcome.Complete)
             {
                 known = await directory.KnownAsync(wanted.Keys, cancellationToken).ConfigureAwait(false);
                 unknown = [.. wanted.Keys.Where(id => !known.ContainsKey(id))];
+                lookups = [.. unknown.Where(id => !directory.Enabled || NeedsLookup(wanted[id], options))];
             }
+        }
+
+        var rest = unknown.Except(lookups, StringComparer.Ordinal).ToList();
+        if (rest.Count > 0 && Ahead(rest.Count, rows.Count, options) <= InlineReads && await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) is null)
+        {
+            // A few: read them (a request each), which costs less than leaving them for a sweep to settle.
+            lookups.AddRange(rest);
         }
 
         foreach (var entry in known.Values)
@@ -407,8 +502,15 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             states[entry.ExternalId] = new CustomerState(null, true, null);
         }
 
+        // Ids nobody needs looked up cost nothing: a trusted sweep that missed them says no customer held them; else they are unchecked.
+        var sweptAt = unknown.Count > lookups.Count ? await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) : null;
+        foreach (var externalId in unknown.Except(lookups, StringComparer.Ordinal))
+        {
+            states[externalId] = new CustomerState(null, false, null, Unchecked: sweptAt is null);
+        }
+
         var found = new System.Collections.Concurrent.ConcurrentDictionary<string, CustomerState>(StringComparer.Ordinal);
-        await Parallel.ForEachAsync(unknown, new ParallelOptions { MaxDegreeOfParallelism = CustomerConcurrency, CancellationToken = cancellationToken },
+        await Parallel.ForEachAsync(lookups, new ParallelOptions { MaxDegreeOfParallelism = CustomerConcurrency, CancellationToken = cancellationToken },
             async (externalId, ct) =>
             {
                 var reference = wanted[externalId];
@@ -461,11 +563,28 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
         }
     }
 
-    /// <summary>What a chunk knows of one external id: the customer when Polar returned it, whether one holds the id, or why not.</summary>
-    private sealed record CustomerState(Customer? Customer, bool Exists, string? Error);
+    /// <summary>About how many of the file's rows from this chunk on are like <paramref name="count"/> of this chunk's <paramref name="rows"/>.</summary>
+    private static long Ahead(int count, int rows, ChunkOptions options) =>
+        (long)Math.Ceiling(count * (double)Math.Max(options.RowsAhead, rows) / rows);
+
+    /// <summary>
+    /// Whether an unknown customer is worth a request: a row that creates its customer (an email, in a real run), or one whose
+    /// customer must exist (the run requires it, or the id is lookalike-prone). Other rows go by external id without one.
+    /// </summary>
+    private static bool NeedsLookup(CustomerRef reference, ChunkOptions options) =>
+        options.RequireExistingCustomers || reference.MustExistBecause is not null || reference.Email is not null && !options.DryRun;
+
+    /// <summary>
+    /// What a chunk knows of one external id: the customer when Polar returned it, whether one holds the id, or why not;
+    /// <paramref name="Unchecked"/> when nothing is known either way (no lookup was made, no trusted sweep covers it).
+    /// </summary>
+    private sealed record CustomerState(Customer? Customer, bool Exists, string? Error, bool Unchecked = false);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Rows} rows granted to external ids that no Polar customer holds yet (180-minute rule; see the results notes)")]
     private partial void LogAwaiting(int rows);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Rows} rows sent by external id to customers not checked yet (the customer directory does not know them; a sweep settles them)")]
+    private partial void LogUnchecked(int rows);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Chunk of {Rows} rows: {Granted} granted, {Duplicates} duplicates, {Rejected} rejected, {Requests} ingest requests")]
     private partial void LogChunk(int rows, int granted, int duplicates, int rejected, int requests);

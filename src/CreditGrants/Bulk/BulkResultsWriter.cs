@@ -39,6 +39,13 @@ public sealed class BulkResultsWriter : IAsyncDisposable
         _ => "rejected",
     };
 
+    /// <summary>The status column of a row: <c>unchecked</c> for a row sent to a customer nobody checked, else <see cref="StatusText(RowStatus)"/>.</summary>
+    public static string StatusText(RowOutcome row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return row.Unchecked ? "unchecked" : StatusText(row.Status);
+    }
+
     public async Task WriteAsync(IEnumerable<RowOutcome> rows, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
@@ -47,7 +54,7 @@ public sealed class BulkResultsWriter : IAsyncDisposable
             _writer.WriteRecord(
             [
                 row.Line.ToString(CultureInfo.InvariantCulture), Display.Escape(row.GrantId), Display.Escape(row.ExternalCustomerId),
-                Display.Escape(row.CustomerId), Display.Escape(row.Units), Display.Escape(row.Meter), StatusText(row.Status), Display.Escape(row.Reason),
+                Display.Escape(row.CustomerId), Display.Escape(row.Units), Display.Escape(row.Meter), StatusText(row), Display.Escape(row.Reason),
             ]);
         }
 

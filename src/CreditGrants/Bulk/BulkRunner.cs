@@ -23,6 +23,9 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
     /// <summary>Rows granted (or ready to grant, in a dry run) to an external id that no Polar customer holds yet: see their notes.</summary>
     public long AwaitingCustomer { get; init; }
 
+    /// <summary>Rows sent (or ready to send, in a dry run) by external id to customers nobody checked yet: see their notes.</summary>
+    public long Unchecked { get; init; }
+
     public BulkSummary Add(ChunkResult chunk)
     {
         ArgumentNullException.ThrowIfNull(chunk);
@@ -36,6 +39,7 @@ public sealed record BulkSummary(long Rows, long Granted, long Duplicates, long 
             Failed = Failed + chunk.Rows.Count(r => r.Status == RowStatus.Failed),
             WouldGrant = WouldGrant + chunk.Rows.Count(r => r.Status == RowStatus.WouldGrant),
             AwaitingCustomer = AwaitingCustomer + chunk.AwaitingCustomer,
+            Unchecked = Unchecked + chunk.Unchecked,
             UnitsGranted = UnitsGranted + chunk.UnitsGranted,
             UnitsWouldGrant = UnitsWouldGrant + chunk.UnitsWouldGrant,
             IngestRequests = IngestRequests + chunk.IngestRequests,

@@ -117,7 +117,8 @@ public sealed class CampaignAudienceReader(IPolarGateway polar, CustomerDirector
             if (first && known.Count < chunk.Length)
             {
                 var expected = (long)Math.Ceiling((chunk.Length - known.Count) * (double)externalIds.Count / chunk.Length);
-                if (await directory.SweepIfCheaperAsync(expected, cancellationToken).ConfigureAwait(false))
+                if (await directory.SweepIfSmallAsync(expected, cancellationToken).ConfigureAwait(false)
+                    || await directory.SweepIfCheaperAsync(expected, directory.SlicePages, cancellationToken).ConfigureAwait(false) == SweepOutcome.Complete)
                 {
                     known = await KnownWithIdsAsync(chunk, cancellationToken).ConfigureAwait(false);
                 }

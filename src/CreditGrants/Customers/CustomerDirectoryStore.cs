@@ -27,6 +27,18 @@ public sealed record CustomerSweepState(DateTimeOffset? CompletedAt, long? Custo
 {
     /// <summary>No sweep yet, nothing counted.</summary>
     public static CustomerSweepState None { get; } = new(null, null, null, null, null);
+
+    /// <summary>
+    /// The checkpoint of a sweep under way: the next page of the customer list to read (from 2; pages before it are in the
+    /// directory). Null when no sweep is under way. A stopped sweep continues from here in the next invocation or run.
+    /// </summary>
+    public int? ResumeFromPage { get; init; }
+
+    /// <summary>When the sweep under way read its first page: what <see cref="CompletedAt"/> becomes when it ends.</summary>
+    public DateTimeOffset? ResumeStartedAt { get; init; }
+
+    /// <summary>When the last complete sweep read its last page, UTC.</summary>
+    public DateTimeOffset? FinishedAt { get; init; }
 }
 
 /// <summary>

@@ -13,7 +13,9 @@ namespace CreditGrants.Grants;
 /// <see cref="CustomerDirectory"/> knows costs no request, so such a grant is one Polar request (the ingest; the meter is
 /// cached); the event then goes by external id, which Polar links to whichever customer holds it.
 /// </summary>
-public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<GrantService> logger)
+/// <remarks>A grant made now is kept in <see cref="Lifecycle.RecentGrants"/> when one is given, so a ledger read in the next seconds shows it as pending.</remarks>
+public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<GrantService> logger,
+    Lifecycle.RecentGrants? recent = null)
 {
     public const string GrantIdKey = "grant_id";
     public const string GrantReasonKey = "grant_reason";
@@ -54,6 +56,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         }
 
         var status = outcome.Status == IngestStatus.Duplicate ? GrantStatus.Duplicate : GrantStatus.Granted;
+        if (status == GrantStatus.Granted && (customer?.ExternalId ?? grant.Customer.ExternalId) is { } grantedTo)
+        {
+            recent?.Add(grant.GrantId.Value, grantedTo, grant.Meter, grant.Units, grant.Source, grant.Reason);
+        }
+
         LogGrant(status, grant.Units, grant.Customer, grant.Meter, grant.GrantId.Value, grant.Source);
         // A customer known from the directory is not named: the grant went by external id to whichever customer holds it now,
         // which is not the one the directory recorded when that customer was deleted since.
