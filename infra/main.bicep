@@ -36,6 +36,14 @@ param polarServer string
 @secure()
 param polarAccessToken string
 
+@description('Secret of Polar\'s webhook endpoint (whsec_…), stored in Key Vault as polar-webhook-secret. Empty leaves the vault\'s secret as it is (docs/webhooks.md).')
+@secure()
+param polarWebhookSecret string = ''
+
+@description('A second webhook secret accepted at the same time, while the endpoint\'s secret is rotated (Key Vault polar-webhook-secret-next). Empty leaves the vault\'s secret as it is.')
+@secure()
+param polarWebhookSecretNext string = ''
+
 @description('Request budget per minute. Polar allows 500 a minute per organization in production, 100 in sandbox.')
 @minValue(1)
 @maxValue(100000)
@@ -159,6 +167,30 @@ param bulkChunkRows int = 1000
 param bulkMaxFileBytes int = 104857600
 
 // ---------------------------------------------------------------------------------------
+// Polar's webhooks (section Webhooks; the secrets are Polar__WebhookSecrets__0 and __1)
+// ---------------------------------------------------------------------------------------
+
+@description('Queue of verified webhook deliveries to process; <name>-poison is created too. Its own queue, so a signup never waits behind a bulk job.')
+@minLength(3)
+@maxLength(56)
+param webhookQueueName string = 'webhook-work'
+
+@description('Table of webhook deliveries (one row per webhook-id) and of the last version applied of each Polar object.')
+@minLength(3)
+@maxLength(63)
+param webhookTableName string = 'webhooks'
+
+@description('Blob container of webhook bodies as received.')
+@minLength(3)
+@maxLength(63)
+param webhookContainerName string = 'webhook-deliveries'
+
+@description('Largest webhook body the endpoint reads, in bytes (Polar\'s are a few KiB).')
+@minValue(1024)
+@maxValue(10485760)
+param webhookMaxBodyBytes int = 1048576
+
+// ---------------------------------------------------------------------------------------
 // Campaigns (section Campaigns, and the timer's %CampaignSchedule%)
 // ---------------------------------------------------------------------------------------
 
@@ -235,6 +267,10 @@ var names = {
 }
 var deploymentContainerName = 'app-package'
 var polarAccessTokenSecretName = 'polar-access-token'
+var polarWebhookSecretNames = [
+  'polar-webhook-secret'
+  'polar-webhook-secret-next'
+]
 
 // Endpoints are derived from the names rather than read back from the resources, so that
 // what-if (and the tests) see the values the app will get.
@@ -245,6 +281,7 @@ var storageEndpoints = {
 }
 // Versionless, so a new secret version is picked up without a deployment.
 var polarAccessTokenSecretUri = 'https://${names.keyVault}${environment().suffixes.keyvaultDns}/secrets/${polarAccessTokenSecretName}/'
+var polarWebhookSecretUris = map(polarWebhookSecretNames, n => 'https://${names.keyVault}${environment().suffixes.keyvaultDns}/secrets/${n}/')
 
 // ---------------------------------------------------------------------------------------
 // Resources
@@ -280,15 +317,18 @@ module storage 'modules/storage.bicep' = {
       bulkUploadsContainerName
       bulkResultsContainerName
       campaignsContainerName
+      webhookContainerName
     ]
     queueNames: [
       grantQueueName
+      webhookQueueName
     ]
     tableNames: [
       jobsTableName
       campaignStateTableName
       polarBudgetTableName
       grantCapsTableName
+      webhookTableName
     ]
   }
 }
@@ -302,6 +342,9 @@ module keyVault 'modules/keyvault.bicep' = {
     enablePurgeProtection: keyVaultPurgeProtection
     polarAccessTokenSecretName: polarAccessTokenSecretName
     polarAccessToken: polarAccessToken
+    polarWebhookSecretNames: polarWebhookSecretNames
+    polarWebhookSecret: polarWebhookSecret
+    polarWebhookSecretNext: polarWebhookSecretNext
   }
 }
 
@@ -325,6 +368,9 @@ module roleAssignments 'modules/role-assignments.bicep' = {
 var appSettings = {
   Polar__Server: polarServer
   Polar__AccessToken: '@Microsoft.KeyVault(SecretUri=${polarAccessTokenSecretUri})'
+  // Both slots always: a slot whose secret does not exist stays an unresolved reference, which the app never accepts.
+  Polar__WebhookSecrets__0: '@Microsoft.KeyVault(SecretUri=${polarWebhookSecretUris[0]})'
+  Polar__WebhookSecrets__1: '@Microsoft.KeyVault(SecretUri=${polarWebhookSecretUris[1]})'
   Polar__RequestsPerMinute: string(polarRequestsPerMinute)
   Polar__MaxEventsPerRequest: string(polarMaxEventsPerRequest)
   Polar__AttemptTimeoutSeconds: string(polarAttemptTimeoutSeconds)
@@ -359,6 +405,11 @@ var appSettings = {
   Bulk__JobsTable: jobsTableName
   Bulk__ChunkRows: string(bulkChunkRows)
   Bulk__MaxFileBytes: string(bulkMaxFileBytes)
+
+  Webhooks__QueueName: webhookQueueName
+  Webhooks__Table: webhookTableName
+  Webhooks__Container: webhookContainerName
+  Webhooks__MaxBodyBytes: string(webhookMaxBodyBytes)
 
   Campaigns__Container: campaignsContainerName
   Campaigns__StateTable: campaignStateTableName
@@ -405,5 +456,8 @@ output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHos
 @description('Name of the storage account.')
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 
-@description('Name of the Key Vault that holds the Polar token.')
+@description('Name of the Key Vault that holds the Polar token and webhook secrets.')
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+
+@description('The URL to paste into Polar\'s webhook settings (docs/webhooks.md).')
+output POLAR_WEBHOOK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/polar/webhooks'

@@ -3,9 +3,11 @@
 // polarServer 'production').
 //   POLAR_ACCESS_TOKEN=polar_oat_... az deployment group create -g <rg> \
 //     -f infra/main.bicep -p infra/main.production.bicepparam
-// The token is read from the environment when the file is compiled, never stored here.
+// The token (and POLAR_WEBHOOK_SECRET, Polar's webhook endpoint secret) are read from the environment when the file
+// is compiled, never stored here.
 using './main.bicep'
 
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'credits-prod')
 param polarServer = 'production'
 param polarAccessToken = readEnvironmentVariable('POLAR_ACCESS_TOKEN', '')
+param polarWebhookSecret = readEnvironmentVariable('POLAR_WEBHOOK_SECRET', '')

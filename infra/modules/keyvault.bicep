@@ -1,4 +1,4 @@
-// Key Vault in RBAC mode holding the Polar organization access token. The app reads it
+// Key Vault in RBAC mode holding the Polar organization access token and the webhook secrets. The app reads it
 // through a Key Vault reference resolved with its user-assigned identity.
 
 @description('Name of the vault (3-24 letters, digits and hyphens).')
@@ -27,6 +27,19 @@ param polarAccessTokenSecretName string
 @secure()
 param polarAccessToken string
 
+@description('Names of the two secrets that hold Polar\'s webhook secrets (the current one, and the next during a rotation).')
+@minLength(2)
+@maxLength(2)
+param polarWebhookSecretNames string[]
+
+@description('The webhook secret for the first name. Empty leaves the secret as it is.')
+@secure()
+param polarWebhookSecret string
+
+@description('The webhook secret for the second name (during a rotation). Empty leaves the secret as it is.')
+@secure()
+param polarWebhookSecretNext string
+
 resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   name: name
   location: location
@@ -52,6 +65,24 @@ resource polarAccessTokenSecret 'Microsoft.KeyVault/vaults/secrets@2026-05-15' =
   properties: {
     value: polarAccessToken
     contentType: 'Polar organization access token'
+  }
+}
+
+resource polarWebhookSecretResource 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = if (!empty(polarWebhookSecret)) {
+  parent: vault
+  name: polarWebhookSecretNames[0]
+  properties: {
+    value: polarWebhookSecret
+    contentType: 'Polar webhook endpoint secret'
+  }
+}
+
+resource polarWebhookSecretNextResource 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = if (!empty(polarWebhookSecretNext)) {
+  parent: vault
+  name: polarWebhookSecretNames[1]
+  properties: {
+    value: polarWebhookSecretNext
+    contentType: 'Polar webhook endpoint secret (next, during a rotation)'
   }
 }
 

@@ -15,7 +15,9 @@ public static class DependencyInjection
         services.AddSingleton(HostQueueSettings.Read(configuration, Path.Combine(AppContext.BaseDirectory, "host.json")));
         services.AddBulkStorage(configuration);
         services.AddCampaignStorage(configuration);
+        services.AddWebhookStorage(configuration);
         services.AddSingleton<GrantApi>();
+        services.AddSingleton<WebhookApi>();
         services.AddSingleton<BulkGrantApi>();
         services.AddSingleton<LedgerApi>();
         return services;

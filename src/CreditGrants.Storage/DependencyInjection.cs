@@ -7,6 +7,8 @@ using CreditGrants.Customers;
 using CreditGrants.Storage.Campaigns;
 using CreditGrants.Storage.Customers;
 using CreditGrants.Storage.Bulk;
+using CreditGrants.Storage.Webhooks;
+using CreditGrants.Webhooks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -52,6 +54,21 @@ public static class DependencyInjection
                 () => StorageAccount.FromConfiguration(configuration).Tables.GetTableClient(caps.Table), sp.GetRequiredService<IOptions<GrantCapOptions>>()));
         }
 
+        return services;
+    }
+
+    /// <summary>
+    /// Polar's webhooks on the same account: the options, schemas and handlers (<see cref="CreditGrants.DependencyInjection.AddPolarWebhooks"/>),
+    /// the deliveries' store, the intake the endpoint records with and the processor of the webhook queue.
+    /// </summary>
+    public static IServiceCollection AddWebhookStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddPolarWebhooks(configuration);
+        services.TryAddSingleton(sp => new WebhookStore(() => StorageAccount.FromConfiguration(configuration), sp.GetRequiredService<IOptions<WebhookOptions>>()));
+        services.TryAddSingleton(BulkQueuePolicy.Default);
+        services.TryAddSingleton<WebhookIntake>();
+        services.TryAddSingleton<WebhookProcessor>();
         return services;
     }
 

@@ -3,6 +3,7 @@ using CreditGrants.Campaigns;
 using CreditGrants.Customers;
 using CreditGrants.Grants;
 using CreditGrants.Polar;
+using CreditGrants.Webhooks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -47,6 +48,29 @@ public static class DependencyInjection
         services.TryAddSingleton(sp => new CampaignValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
         services.TryAddSingleton<CampaignAudienceReader>();
         services.TryAddSingleton<CampaignRunner>();
+        return services;
+    }
+
+    /// <summary>
+    /// Polar's webhooks: the secrets (<c>Polar:WebhookSecrets</c>), the <c>Webhooks</c> section, the payload schemas and the
+    /// handlers verified events are dispatched to (the customer directory's here; grant rules and carry-over add theirs with
+    /// <c>TryAddEnumerable</c>). Where deliveries are recorded and queued is the host's to register.
+    /// </summary>
+    public static IServiceCollection AddPolarWebhooks(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<PolarWebhookSecretOptions>().Bind(configuration.GetSection(PolarWebhookSecretOptions.SectionName))
+            // One secret set without an index (Polar__WebhookSecrets) counts too, rather than leaving the endpoint shut.
+            .PostConfigure(o =>
+            {
+                if (configuration[$"{PolarWebhookSecretOptions.SectionName}:{nameof(PolarWebhookSecretOptions.WebhookSecrets)}"] is { Length: > 0 } single)
+                {
+                    o.WebhookSecrets.Add(single);
+                }
+            });
+        services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(_ => PolarWebhookSchemas.Default);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPolarWebhookHandler, CustomerDirectoryWebhookHandler>());
         return services;
     }
 }

@@ -88,6 +88,14 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("campaigns upload", Sample("launch-partners"), Storage);
         await Walk("campaigns list", Storage);
         await Walk("campaigns status", "launch-partners", Storage);
+        await using (var endpoint = new FakeWebhookEndpoint())
+        {
+            var delivery = Path.Combine(_dataDir, "delivery.json");
+            await File.WriteAllTextAsync(delivery, "{}");
+            var secret = Path.Combine(_dataDir, "webhook-secret");
+            await File.WriteAllTextAsync(secret, WebhookReplayCliTests.Secret);
+            await Walk("webhooks replay", delivery, "--url", endpoint.App.AbsoluteUri, "--secret-file", secret);
+        }
 
         using var output = new StringWriter();
         Assert.Equal(new CreditsCli(output, output, _ => null).CommandPaths().Order(), walked.Order());

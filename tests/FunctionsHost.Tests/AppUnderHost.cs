@@ -21,6 +21,9 @@ public sealed class AppUnderHost : IAsyncLifetime
 
     internal WorkerHost Host => _host ?? throw new InvalidOperationException("Not started.");
 
+    /// <summary>The webhook secret the worker accepts (<c>Polar__WebhookSecrets__0</c>).</summary>
+    public const string WebhookSecret = "whsec_d29ya2VyLXByb3RvY29sLXRlc3QtaG9zdA";
+
     /// <summary>A suffix unique to this run, for storage names.</summary>
     public string Run { get; } = Guid.NewGuid().ToString("N")[..8];
 
@@ -29,6 +32,7 @@ public sealed class AppUnderHost : IAsyncLifetime
         var settings = AppSettings.Sample();
         _emulator = await PolarEmulatorServer.StartAsync(new EmulatorOptions { SeedMeter = true, Token = settings["Polar__AccessToken"] });
         settings["Polar__Server"] = _emulator.BaseAddress.AbsoluteUri;
+        settings["Polar__WebhookSecrets__0"] = WebhookSecret;
         foreach (var (key, value) in IsolatedStorage(Run))
         {
             settings[key] = value;
@@ -49,6 +53,9 @@ public sealed class AppUnderHost : IAsyncLifetime
         ["CustomerDirectory__Table"] = $"customerdirectory{run}",
         ["GrantCaps__Table"] = $"grantcaps{run}",
         ["PolarBudget__Table"] = $"polarbudget{run}",
+        ["Webhooks__QueueName"] = $"webhook-work-{run}",
+        ["Webhooks__Table"] = $"webhooks{run}",
+        ["Webhooks__Container"] = $"webhook-deliveries-{run}",
     };
 
     public async Task DisposeAsync()

@@ -21,12 +21,14 @@ public sealed class MetadataTests(AppUnderHost app)
         { "GetOpenApiDocument", "get", "openapi.json", "Anonymous" },
         { "ListCustomerGrants", "get", "customers/{externalId}/grants", "Function" },
         { "RevokeGrant", "post", "grants/{grantId}/revoke", "Function" },
+        { "ReceivePolarWebhook", "post", "polar/webhooks", "Anonymous" },
     };
 
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
-        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants", "ProcessGrantWork", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
+        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants", "ProcessGrantWork",
+            "ProcessPolarWebhook", "ReceivePolarWebhook", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));
@@ -73,6 +75,19 @@ public sealed class MetadataTests(AppUnderHost app)
         Assert.Equal("AzureWebJobsStorage", (string?)trigger["connection"]);
         Assert.Equal(app.Host.Settings["Bulk__QueueName"], (string?)function.ResolvedTrigger["queueName"]);
         // The host sends the message as ModelBindingData (the SDK-type binding to QueueMessage) only when told so.
+        Assert.Equal("True", DeferredBinding(trigger), ignoreCase: true);
+    }
+
+    [Fact]
+    public void The_webhook_queue_function_binds_the_webhook_queue_deferred()
+    {
+        var function = app.Host.Function("ProcessPolarWebhook");
+        var trigger = function.Trigger;
+
+        Assert.Equal("queueTrigger", (string?)trigger["type"]);
+        Assert.Equal("%Webhooks:QueueName%", (string?)trigger["queueName"]);
+        Assert.Equal("AzureWebJobsStorage", (string?)trigger["connection"]);
+        Assert.Equal(app.Host.Settings["Webhooks__QueueName"], (string?)function.ResolvedTrigger["queueName"]);
         Assert.Equal("True", DeferredBinding(trigger), ignoreCase: true);
     }
 

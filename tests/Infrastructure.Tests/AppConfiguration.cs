@@ -34,6 +34,19 @@ public static partial class AppConfiguration
             .ToArray();
 
     /// <summary>
+    /// List options: public collection properties of options classes (such as <c>Polar:WebhookSecrets</c>), whose keys are
+    /// <c>Section__Property__0</c>, <c>__1</c>, … in app settings.
+    /// </summary>
+    public static IReadOnlyList<OptionsKey> CollectionKeys() =>
+        Assemblies.SelectMany(LoadableTypes)
+            .Select(t => (Type: t, Section: SectionName(t)))
+            .Where(t => t.Section is not null)
+            .SelectMany(t => t.Type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(p.PropertyType) && p.GetIndexParameters().Length == 0)
+                .Select(p => new OptionsKey($"{t.Section}__{ConfigurationKeyName(p) ?? p.Name}", t.Type)))
+            .ToArray();
+
+    /// <summary>
     /// Names in <c>%Name%</c> placeholders of Functions binding attributes in CreditFunctions,
     /// as app setting names (<c>%Bulk:QueueName%</c> reads the app setting <c>Bulk__QueueName</c>).
     /// </summary>

@@ -32,10 +32,24 @@ public sealed class AppSettingsTests(InfrastructureFixture infra)
         // Catches a renamed or removed option whose old name Bicep still sets.
         var keys = AppConfiguration.OptionsKeys().Select(k => k.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var sections = keys.Select(k => k[..(k.IndexOf("__", StringComparison.Ordinal) + 2)]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var lists = AppConfiguration.CollectionKeys().Select(k => k.Key + "__").ToArray();
         var stale = infra.Snapshot(file).AppSettings.Keys
             .Where(s => sections.Any(p => s.StartsWith(p, StringComparison.OrdinalIgnoreCase)) && !keys.Contains(s))
+            .Where(s => !lists.Any(l => s.StartsWith(l, StringComparison.OrdinalIgnoreCase) && s[l.Length..].All(char.IsAsciiDigit) && s.Length > l.Length))
             .ToArray();
         Assert.True(stale.Length == 0, $"{file}: app settings no options property reads: {string.Join(", ", stale)}.");
+    }
+
+    [BicepTheory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Every_list_option_has_its_first_item_as_an_app_setting(string file)
+    {
+        // Polar:WebhookSecrets is read as Polar__WebhookSecrets__0, __1, …
+        var settings = infra.Snapshot(file).AppSettings;
+        var lists = AppConfiguration.CollectionKeys();
+        Assert.Contains(lists, k => k.Key == "Polar__WebhookSecrets");
+        var missing = lists.Where(k => !settings.ContainsKey(k.Key + "__0")).ToArray();
+        Assert.True(missing.Length == 0, $"{file}: no app setting <key>__0 for the list options {string.Join(", ", missing)}. Add them to appSettings in infra/main.bicep.");
     }
 
     [BicepTheory]

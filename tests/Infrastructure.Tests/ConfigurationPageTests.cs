@@ -18,6 +18,7 @@ public sealed partial class ConfigurationPageTests
         var read = AppConfiguration.OptionsKeys().Select(k => k.Key)
             .Concat(AppConfiguration.Placeholders().Select(p => p.Name))
             .Concat(AppConfiguration.Connections().Select(c => c.Name))
+            .Concat(AppConfiguration.CollectionKeys().Select(k => k.Key))
             .Select(k => k.Replace("__", ":", StringComparison.Ordinal))
             .Distinct(StringComparer.OrdinalIgnoreCase);
 

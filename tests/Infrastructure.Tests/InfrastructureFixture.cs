@@ -18,6 +18,9 @@ public sealed class InfrastructureFixture : IAsyncLifetime
     /// <summary>Given to the templates as the Polar token; it must never appear in what they produce.</summary>
     public const string AccessTokenSentinel = "polar_oat_SENTINEL_must_never_leak";
 
+    /// <summary>Given to the templates as Polar's webhook secret; it must never appear in what they produce either.</summary>
+    public const string WebhookSecretSentinel = "whsec_SENTINEL_must_never_leak";
+
     private readonly string copy = Path.Combine(Path.GetTempPath(), $"infra-tests-{Guid.NewGuid():N}");
     private JsonObject mainTemplate = [];
 
@@ -60,7 +63,7 @@ public sealed class InfrastructureFixture : IAsyncLifetime
         // so snapshots are taken with the linter off and a lint error fails one test, not all.
         await File.WriteAllTextAsync(NoLinterConfig, """{ "analyzers": { "core": { "enabled": false } } }""");
         var noToken = new Dictionary<string, string> { ["AZURE_ENV_NAME"] = EnvironmentName };
-        var withToken = new Dictionary<string, string>(noToken) { ["POLAR_ACCESS_TOKEN"] = AccessTokenSentinel };
+        var withToken = new Dictionary<string, string>(noToken) { ["POLAR_ACCESS_TOKEN"] = AccessTokenSentinel, ["POLAR_WEBHOOK_SECRET"] = WebhookSecretSentinel };
 
         var lintBicep = BicepCli.RunAsync(copy, noToken, "lint", "--pattern", "**/*.bicep");
         var lintParams = BicepCli.RunAsync(copy, noToken, "lint", "--pattern", "**/*.bicepparam");

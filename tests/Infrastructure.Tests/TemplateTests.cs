@@ -140,7 +140,7 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         var vault = snapshot.Only("Microsoft.KeyVault/vaults");
         Assert.Equal("true", Text(vault["properties"]?["enableRbacAuthorization"]));
 
-        var secret = snapshot.Only("Microsoft.KeyVault/vaults/secrets");
+        var secret = snapshot.OfType("Microsoft.KeyVault/vaults/secrets").Single(s => Text(s["name"])!.EndsWith("/polar-access-token", StringComparison.Ordinal));
         var vaultName = Text(vault["name"]);
         var secretName = Text(secret["name"])!.Split('/')[^1];
         Assert.Equal(
@@ -149,6 +149,25 @@ public sealed class TemplateTests(InfrastructureFixture infra)
 
         // The secret's value is the secure parameter itself, never a value written into the template.
         Assert.Equal("parameters(polarAccessToken)", ArmExpression.Evaluate(Text(secret["properties"]?["value"])!));
+    }
+
+    [BicepTheory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Webhook_secrets_are_key_vault_references_to_two_slots_and_the_given_secret_fills_the_first(string file)
+    {
+        var snapshot = infra.Snapshot(file);
+        var vaultName = Text(snapshot.Only("Microsoft.KeyVault/vaults")["name"]);
+        Assert.Equal($"@Microsoft.KeyVault(SecretUri=https://{vaultName}.vault.azure.net/secrets/polar-webhook-secret/)",
+            Setting(snapshot.AppSettings, "Polar__WebhookSecrets__0"));
+        Assert.Equal($"@Microsoft.KeyVault(SecretUri=https://{vaultName}.vault.azure.net/secrets/polar-webhook-secret-next/)",
+            Setting(snapshot.AppSettings, "Polar__WebhookSecrets__1"));
+
+        // Each slot's secret is its secure parameter, never a value written into the template (POLAR_WEBHOOK_SECRET was given).
+        string Value(string name) => ArmExpression.Evaluate(Text(snapshot.OfType("Microsoft.KeyVault/vaults/secrets")
+            .Single(s => Text(s["name"])!.EndsWith("/" + name, StringComparison.Ordinal))["properties"]?["value"])!);
+        Assert.Equal("parameters(polarWebhookSecret)", Value("polar-webhook-secret"));
+        Assert.Equal("parameters(polarWebhookSecretNext)", Value("polar-webhook-secret-next"));
+        Assert.DoesNotContain(InfrastructureFixture.WebhookSecretSentinel, snapshot.Json, StringComparison.Ordinal);
     }
 
     [BicepTheory]
@@ -244,18 +263,20 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Equal(server, infra.Snapshot(file).AppSettings["Polar__Server"]);
 
     [BicepFact]
-    public void Outputs_name_the_app_its_url_storage_and_vault_and_nothing_secret()
+    public void Outputs_name_the_app_its_url_storage_vault_and_webhook_url_and_nothing_secret()
     {
         var outputs = infra.MainTemplate["outputs"]!.AsObject();
         Assert.Equal(
-            ["AZURE_FUNCTION_APP_NAME", "AZURE_FUNCTION_APP_URL", "AZURE_KEY_VAULT_NAME", "AZURE_STORAGE_ACCOUNT_NAME"],
+            ["AZURE_FUNCTION_APP_NAME", "AZURE_FUNCTION_APP_URL", "AZURE_KEY_VAULT_NAME", "AZURE_STORAGE_ACCOUNT_NAME", "POLAR_WEBHOOK_URL"],
             outputs.Select(o => o.Key).Order(StringComparer.Ordinal));
         Assert.All(outputs, o =>
         {
             Assert.NotEqual("securestring", Text(o.Value!["type"]));
             Assert.DoesNotContain("listKeys", Text(o.Value!["value"]), StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("polarAccessToken", Text(o.Value!["value"]), StringComparison.Ordinal);
+            Assert.DoesNotContain("polarWebhookSecret", Text(o.Value!["value"]), StringComparison.Ordinal);
         });
+        Assert.Contains("/api/polar/webhooks", Text(outputs["POLAR_WEBHOOK_URL"]!["value"]), StringComparison.Ordinal);
     }
 
     private JsonNode Storage(string file) =>

@@ -8,7 +8,12 @@ internal static class HttpResponseDataExtensions
     public static async Task<HttpResponseData> WriteToAsync(this ApiResponse answer, HttpRequestData request, CancellationToken cancellationToken)
     {
         var response = request.CreateResponse(answer.Status);
-        response.Headers.Add("Content-Type", answer.ContentType);
+        if (answer.ContentType.Length > 0)
+        {
+            // A bare answer (the webhook endpoint's 401 and 413) has no body and no type.
+            response.Headers.Add("Content-Type", answer.ContentType);
+        }
+
         foreach (var (name, value) in answer.Headers)
         {
             response.Headers.Add(name, value);

@@ -301,7 +301,7 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
     }
 
     /// <summary>A failure as one line for the job's status: Polar's messages carry no token; storage errors only their code.</summary>
-    private static string Describe(Exception exception) => Shorten(exception switch
+    internal static string Describe(Exception exception) => Shorten(exception switch
     {
         PolarException polar => $"Polar: {polar.Message}",
         RequestFailedException storage => $"Azure Storage answered {storage.Status} {storage.ErrorCode}",

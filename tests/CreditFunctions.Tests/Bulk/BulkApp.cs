@@ -126,45 +126,9 @@ internal sealed class BulkApp : IAsyncDisposable
     /// function returns is deleted; one that throws becomes visible again (at once here, after host.json's
     /// visibilityTimeout in Azure) and, once thrown on its <see cref="MaxDequeueCount"/>th delivery, is moved to the poison queue.
     /// </summary>
-    public async Task<List<Delivery>> DrainAsync()
-    {
-        var deliveries = new List<Delivery>();
-        while (deliveries.Count < 10_000)
-        {
-            QueueMessage[] messages = (await Store.Queue.ReceiveMessagesAsync(maxMessages: 32, visibilityTimeout: TimeSpan.FromMinutes(5))).Value;
-            if (messages.Length == 0)
-            {
-                return deliveries;
-            }
-
-            foreach (var message in messages)
-            {
-                Received.Add(message);
-                var kind = BulkMessage.Parse(message.Body).Kind;
-                try
-                {
-                    await QueueFunction.Run(message, CancellationToken.None);
-                    await Store.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
-                    deliveries.Add(new Delivery(kind, message.DequeueCount, null));
-                }
-                catch (Exception ex)
-                {
-                    deliveries.Add(new Delivery(kind, message.DequeueCount, ex));
-                    if (message.DequeueCount >= MaxDequeueCount)
-                    {
-                        await Store.PoisonQueue.SendMessageAsync(message.Body);
-                        await Store.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
-                    }
-                    else
-                    {
-                        await Store.Queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: TimeSpan.Zero);
-                    }
-                }
-            }
-        }
-
-        throw new InvalidOperationException("The queue never emptied.");
-    }
+    public async Task<List<Delivery>> DrainAsync() =>
+        [.. (await HostQueue.DrainAsync(Store.Queue, Store.PoisonQueue, MaxDequeueCount, m => QueueFunction.Run(m, CancellationToken.None), Received.Add))
+            .Select(d => new Delivery(KindOf(d.Message), d.Message.DequeueCount, d.Error))];
 
     /// <summary>The messages visible now, taken off the queue for five minutes (deliver them, or <see cref="ReleaseAsync"/> them).</summary>
     public async Task<QueueMessage[]> ReceiveAsync()

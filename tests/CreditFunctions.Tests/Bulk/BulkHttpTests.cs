@@ -213,7 +213,7 @@ public sealed class BulkHttpTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Every_http_function_of_the_app_needs_a_function_key_except_the_openapi_document()
+    public void Every_http_function_of_the_app_needs_a_function_key_except_the_openapi_document_and_polars_webhooks()
     {
         var triggers = typeof(SubmitBulkGrants).Assembly.GetTypes().SelectMany(t => t.GetMethods())
             .SelectMany(m => m.GetParameters())
@@ -223,9 +223,10 @@ public sealed class BulkHttpTests : IAsyncLifetime
             .ToList();
 
         Assert.Contains(triggers, t => t.Route == "bulk-grants/{jobId}/results");
-        // The contract holds no secret; everything else does.
-        Assert.Equal(Microsoft.Azure.Functions.Worker.AuthorizationLevel.Anonymous, Assert.Single(triggers, t => t.Route == "openapi.json").AuthLevel);
-        Assert.All(triggers.Where(t => t.Route != "openapi.json"), t => Assert.Equal(Microsoft.Azure.Functions.Worker.AuthorizationLevel.Function, t.AuthLevel));
+        // The contract holds no secret, and Polar sends no key (its signature authenticates it); everything else needs one.
+        string[] anonymous = ["openapi.json", "polar/webhooks"];
+        Assert.All(anonymous, route => Assert.Equal(Microsoft.Azure.Functions.Worker.AuthorizationLevel.Anonymous, Assert.Single(triggers, t => t.Route == route).AuthLevel));
+        Assert.All(triggers.Where(t => !anonymous.Contains(t.Route)), t => Assert.Equal(Microsoft.Azure.Functions.Worker.AuthorizationLevel.Function, t.AuthLevel));
     }
 
     [Fact]

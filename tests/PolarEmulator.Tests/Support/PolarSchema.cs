@@ -55,42 +55,10 @@ public static partial class PolarSchema
     private static BuildOptions CreateBuildOptions()
     {
         var document = JsonNode.Parse(File.ReadAllText(Locate()))!;
-        StripOpenApiKeywords(document["components"]!["schemas"]!, namesProperties: true);
+        CreditGrants.Polar.Schema.OpenApiDialect.StripKeywords(document["components"]!["schemas"]!);
         var registry = new SchemaRegistry();
         registry.Register(DocumentUri, new JsonElementBaseDocument(JsonSerializer.SerializeToElement(document), DocumentUri));
         return new BuildOptions { SchemaRegistry = registry };
-    }
-
-    /// <summary>
-    /// Removes the OpenAPI 3.1 dialect's own keywords (<c>discriminator</c>, <c>example</c>, <c>x-…</c>), which plain JSON
-    /// Schema 2020-12 refuses; they are annotations and change no verdict (<c>oneOf</c> still decides).
-    /// </summary>
-    private static void StripOpenApiKeywords(JsonNode node, bool namesProperties)
-    {
-        switch (node)
-        {
-            case JsonObject schema:
-                foreach (var key in schema.Select(p => p.Key).ToList())
-                {
-                    if (!namesProperties && (key is "discriminator" or "example" or "xml" or "externalDocs" || key.StartsWith("x-", StringComparison.Ordinal)))
-                    {
-                        schema.Remove(key);
-                    }
-                    else if (schema[key] is { } child)
-                    {
-                        StripOpenApiKeywords(child, namesProperties: !namesProperties && key is "properties" or "$defs" or "patternProperties");
-                    }
-                }
-
-                break;
-            case JsonArray items:
-                foreach (var item in items.OfType<JsonNode>())
-                {
-                    StripOpenApiKeywords(item, namesProperties: false);
-                }
-
-                break;
-        }
     }
 
     private static FormatRegistry Formats()

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Azure.Data.Tables;
+using FunctionsHost.Tests.Host;
+
+namespace FunctionsHost.Tests;
+
+/// <summary>
+/// <c>POST /api/polar/webhooks</c> through the worker (issue #21): anonymous for the host, a bare 401 without Polar's
+/// signature, 202 with it; every exchange held to docs/openapi.json.
+/// </summary>
+[Collection(SharedWorker.Name)]
+public sealed class WebhookTriggerTests(AppUnderHost app)
+{
+    private static Dictionary<string, string> Signed(string body, string id, string secret = AppUnderHost.WebhookSecret)
+    {
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{id}.{timestamp}.{body}"));
+        return new() { ["webhook-id"] = id, ["webhook-timestamp"] = timestamp, ["webhook-signature"] = "v1," + Convert.ToBase64String(mac) };
+    }
+
+    private static string Body(string externalId) =>
+        PolarWebhookPayloads.Customer("customer.created", Guid.NewGuid(), externalId, $"{externalId}@credits.dev", DateTimeOffset.UtcNow);
+
+    [Fact]
+    public async Task A_signed_delivery_is_accepted_without_a_function_key()
+    {
+        var id = "msg_host_" + app.Run;
+        var body = Body("host-webhook-" + app.Run);
+
+        var answer = await app.Host.PostAsync("api/polar/webhooks", body, "application/json", Signed(body, id));
+
+        Assert.True(answer.Status == HttpStatusCode.Accepted, answer.ToString());
+        Assert.Equal("accepted", (string?)answer.Json["outcome"]);
+        Assert.Equal(id, (string?)answer.Json["webhookId"]);
+    }
+
+    [Fact]
+    public async Task A_delivery_signed_with_another_secret_is_a_bare_401()
+    {
+        var body = Body("host-webhook-bad-" + app.Run);
+
+        var answer = await app.Host.PostAsync("api/polar/webhooks", body, "application/json", Signed(body, "msg_bad_" + app.Run, "whsec_not_ours"));
+
+        Assert.True(answer.Status == HttpStatusCode.Unauthorized, answer.ToString());
+        Assert.Empty(answer.Body);
+        Assert.Null(answer.Header("Content-Type"));
+    }
+}
+
+/// <summary>
+/// End to end (issue #21): a standalone Polar emulator, in its own process, sends its signed deliveries over HTTP to the
+/// published app under the worker-protocol host (the host's HTTP front), whose queue function feeds the customer directory:
+/// a customer created in the emulator is known to the app within seconds, and forgotten when deleted.
+/// </summary>
+public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
+{
+    private const string Token = "polar_oat_webhook_end_to_end";
+    private const string Secret = "whsec_ZW5kIHRvIGVuZCB3ZWJob29rIHNlY3JldA";
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
+
+    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+    private readonly HttpClient _polar = new();
+    private Process? _emulator;
+    private WorkerHost? _worker;
+    private HostHttpFront? _front;
+    private QueueTriggerEngine? _queue;
+
+    public async Task InitializeAsync()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "PolarEmulator.dll"), "--port", "0", "--token", Token, "--seed-meter" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        _emulator = Process.Start(start)!;
+        var server = await ReadBaseAddressAsync(_emulator);
+        _polar.BaseAddress = server;
+        _polar.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+
+        var settings = AppSettings.Sample();
+        settings["Polar__Server"] = server.AbsoluteUri;
+        settings["Polar__AccessToken"] = Token;
+        settings["Polar__WebhookSecrets__0"] = Secret;
+        foreach (var (key, value) in AppUnderHost.IsolatedStorage(_run))
+        {
+            settings[key] = value;
+        }
+
+        _worker = await WorkerHost.StartAsync(AppSettings.AppDirectory, settings, AppUnderHost.StartupLimit);
+        _front = await HostHttpFront.StartAsync(_worker);
+        _queue = await QueueTriggerEngine.StartAsync(_worker, "ProcessPolarWebhook");
+        var endpoint = await _polar.PostAsync("__emulator/webhooks/endpoints",
+            Json(new JsonObject { ["url"] = new Uri(_front.Address, "api/polar/webhooks").AbsoluteUri, ["secret"] = Secret }));
+        Assert.True(endpoint.StatusCode == HttpStatusCode.Created, await endpoint.Content.ReadAsStringAsync());
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_queue is not null)
+        {
+            await _queue.DisposeAsync();
+        }
+
+        if (_front is not null)
+        {
+            await _front.DisposeAsync();
+        }
+
+        if (_worker is not null)
+        {
+            await _worker.DisposeAsync();
+        }
+
+        if (_emulator is { HasExited: false })
+        {
+            _emulator.Kill(entireProcessTree: true);
+            await _emulator.WaitForExitAsync();
+        }
+
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        _emulator?.Dispose();
+        _polar.Dispose();
+    }
+
+    [Fact]
+    public async Task A_customer_created_in_polar_reaches_the_customer_directory_through_signed_webhooks_and_leaves_it_when_deleted()
+    {
+        var externalId = "e2e-" + _run;
+        var created = await _polar.PostAsync("v1/customers/", Json(new JsonObject { ["email"] = $"{externalId}@credits.dev", ["external_id"] = externalId }));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var customerId = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+
+        var entry = await WaitAsync(() => DirectoryEntryAsync(externalId), e => e is not null, "the directory entry");
+        Assert.Equal(customerId, entry!["CustomerId"]?.ToString());
+
+        var deleted = await _polar.DeleteAsync($"v1/customers/{customerId}");
+        Assert.True(deleted.IsSuccessStatusCode, await deleted.Content.ReadAsStringAsync());
+        await WaitAsync(() => DirectoryEntryAsync(externalId), e => e is null, "the entry's removal");
+
+        // Every delivery was signed by the emulator, verified by the app, answered 2xx at the first attempt and processed once.
+        var deliveries = JsonNode.Parse(await _polar.GetStringAsync("__emulator/webhooks/deliveries"))!["items"]!.AsArray();
+        Assert.Contains(deliveries, d => (string?)d!["type"] == "customer.created");
+        Assert.Contains(deliveries, d => (string?)d!["type"] == "customer.deleted");
+        Assert.All(deliveries, d => Assert.Equal("succeeded", (string?)d!["status"]));
+        Assert.All(deliveries, d => Assert.Equal(202, (int?)d!["attempts"]![0]!["status"]));
+        Assert.Empty(_front!.Failures);
+        Assert.All(_queue!.Forwarder.Deliveries, d => Assert.True(d.Succeeded, d.Error));
+    }
+
+    /// <summary>The directory's row for an external id (the table the worker's settings name), read as the app wrote it.</summary>
+    private async Task<TableEntity?> DirectoryEntryAsync(string externalId)
+    {
+        var table = new TableClient(_worker!.Settings["AzureWebJobsStorage"], _worker.Settings["CustomerDirectory__Table"]);
+        await table.CreateIfNotExistsAsync();
+        await foreach (var entity in table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"ExternalId eq {externalId}")))
+        {
+            return entity;
+        }
+
+        return null;
+    }
+
+    private static async Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> done, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var value = await read();
+            if (done(value))
+            {
+                return value;
+            }
+
+            Assert.True(clock.Elapsed < Limit, $"{what} did not come within {Limit}");
+            await Task.Delay(200);
+        }
+    }
+
+    private static async Task<Uri> ReadBaseAddressAsync(Process emulator)
+    {
+        const string prefix = "Polar emulator listening on ";
+        using var timeout = new CancellationTokenSource(Limit);
+        while (await emulator.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                // Keep reading its output so it never blocks on a full pipe.
+                _ = emulator.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                _ = emulator.StandardError.ReadToEndAsync(CancellationToken.None);
+                return new Uri(line[prefix.Length..].Trim());
+            }
+        }
+
+        throw new InvalidOperationException($"The emulator exited before listening: {await emulator.StandardError.ReadToEndAsync(CancellationToken.None)}");
+    }
+
+    private static StringContent Json(JsonNode body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
+}
