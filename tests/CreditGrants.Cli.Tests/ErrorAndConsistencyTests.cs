@@ -298,9 +298,10 @@ public sealed class ConsistencyTests : IDisposable
         var run = await CliRun.RunAsync(NoPolar, "bulk", "status", "0123", "--data-dir", _dataDir, "--storage", "UseDevelopmentStorage=true");
 
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
-        Assert.Contains("unknown option '--data-dir' for 'credits bulk status': it is an option of 'credits grant', 'credits balance', " +
-            "'credits meters ensure', 'credits customers sync', 'credits bulk run', 'credits campaigns preview', 'credits campaigns run', 'credits campaigns seed-samples', " +
-            "after the command's name.", run.Error, StringComparison.Ordinal);
+        // The owners are listed in command order; the list grows with the commands that talk to Polar.
+        Assert.Matches("unknown option '--data-dir' for 'credits bulk status': it is an option of 'credits grant', 'credits balance', " +
+            "('credits [a-z -]+', )*'credits customers sync', 'credits bulk run', ('credits [a-z -]+', )*after the command's name\\.", run.Error);
+        Assert.DoesNotContain("'credits bulk status',", run.Error, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -39,6 +39,17 @@ public static class PolarTraffic
         return new Restore(before);
     }
 
+    /// <summary>
+    /// Marks the rest of the current async flow (until disposed) as background work, even inside an interactive one: work
+    /// that serves no waiting caller (a sweep of the customer list) stays within the background share.
+    /// </summary>
+    public static IDisposable Background()
+    {
+        var before = InteractiveFlow.Value;
+        InteractiveFlow.Value = false;
+        return new Restore(before);
+    }
+
     private sealed class Restore(bool before) : IDisposable
     {
         public void Dispose() => InteractiveFlow.Value = before;

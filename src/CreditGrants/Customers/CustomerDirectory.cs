@@ -222,6 +222,9 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
             return SweepOutcome.NotNeeded;
         }
 
+        // Counting and sweeping serve no waiting caller: background traffic, whoever asked.
+        using var background = CreditGrants.Polar.Budget.PolarTraffic.Background();
+
         var state = await Guarded<CustomerSweepState?>(async () => await store.ReadSweepAsync(cancellationToken).ConfigureAwait(false), null, "read").ConfigureAwait(false);
         if (state is null || IsTrusted(state.CompletedAt))
         {
@@ -349,6 +352,8 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
     private async Task<CustomerSweep> SweepClaimedAsync((PolarPage<Customer> Page, DateTimeOffset ReadAt)? counted, int? maxPages,
         IProgress<CustomerSweepProgress>? progress, CancellationToken cancellationToken)
     {
+        // A sweep serves no waiting caller: its requests stay within the budget's background share, whoever started it.
+        using var background = CreditGrants.Polar.Budget.PolarTraffic.Background();
         try
         {
             return await SweepFromCheckpointAsync(counted, maxPages, progress, cancellationToken).ConfigureAwait(false);

@@ -347,9 +347,19 @@ public sealed partial class CustomerDirectoryTests : IDisposable
         /// <summary>The page whose list request fails (once), as a network failure or a stopped process would.</summary>
         public int FailAtPage { get; set; } = int.MaxValue;
 
+        private int _backgroundListCalls;
+
+        /// <summary>List requests made outside an interactive flow (what the request budget holds to its background share).</summary>
+        public int BackgroundListCalls => _backgroundListCalls;
+
         public async Task<PolarPage<Customer>> ListCustomersAsync(CustomerListQuery query, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _listCalls);
+            if (!CreditGrants.Polar.Budget.PolarTraffic.IsInteractive)
+            {
+                Interlocked.Increment(ref _backgroundListCalls);
+            }
+
             if (query.Page == FailAtPage)
             {
                 FailAtPage = int.MaxValue;

@@ -150,6 +150,23 @@ public sealed partial class CustomerDirectoryTests
         Assert.Equal(reports.Select(r => r.PagesRead).Order(), reports.Select(r => r.PagesRead));
     }
 
+    [Fact]
+    public async Task A_sweep_is_background_traffic_even_when_interactive_work_starts_it_so_the_interactive_share_stays_free()
+    {
+        AddCustomers(LargeOrganization);
+        var gateway = new GatedGateway(_polar);
+        var directory = Directory_(gateway);
+
+        using (CreditGrants.Polar.Budget.PolarTraffic.Interactive())
+        {
+            Assert.Equal(SweepOutcome.Complete, await directory.SweepIfCheaperAsync(expectedLookups: 1_000));
+            Assert.True(CreditGrants.Polar.Budget.PolarTraffic.IsInteractive); // the caller's flow is as it was
+        }
+
+        Assert.Equal(26, gateway.ListCalls);
+        Assert.Equal(26, gateway.BackgroundListCalls); // the count's page and every page of the sweep
+    }
+
     private sealed class SyncProgress(Action<CustomerSweepProgress> report) : IProgress<CustomerSweepProgress>
     {
         public void Report(CustomerSweepProgress value) => report(value);
