@@ -29,7 +29,7 @@ public static class DependencyInjection
     {
         services.AddOptions<GrantOptions>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
+        services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         services.AddOptions<CustomerDirectoryOptions>();
         // Hosts with somewhere to keep it register their own store first (a table for the app, a file for the CLI).
         services.TryAddSingleton<ICustomerDirectoryStore, InMemoryCustomerDirectoryStore>();

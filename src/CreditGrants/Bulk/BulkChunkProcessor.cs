@@ -127,6 +127,14 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             }
 
             var grant = row.Grant!;
+            if (grant.ExpiresAt is { } expiresAt && expiresAt <= now)
+            {
+                // Checked again when sent: a row read before its expiry (a campaign's late occurrence, a chunk retried later) may be past it.
+                outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: the grant expires at {GrantExpiry.Format(expiresAt)}, which is past " +
+                    $"(now is {GrantExpiry.Format(now)}); a grant cannot be made expired, nothing was granted");
+                continue;
+            }
+
             var (target, meterError) = targets[grant.Meter];
             if (target is null)
             {

@@ -20,6 +20,9 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
     public const string GrantSourceKey = "grant_source";
     public const string GrantMeterKey = "grant_meter";
 
+    /// <summary>When the grant expires, as asked (ISO 8601, UTC: <see cref="GrantExpiry.Format"/>); it takes effect at <see cref="GrantExpiry.TakesEffectAt"/>.</summary>
+    public const string GrantExpiresAtKey = "grant_expires_at";
+
     public async Task<GrantOutcome> GrantAsync(CreditGrant grant, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(grant);
@@ -58,7 +61,7 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         // A customer known from the directory is not named: the grant went by external id to whichever customer holds it now,
         // which is not the one the directory recorded when that customer was deleted since.
         return new GrantOutcome(status, grant.GrantId.Value, customer?.Id, customer?.ExternalId ?? grant.Customer.ExternalId,
-            created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId);
+            created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId) { ExpiresAt = grant.ExpiresAt };
     }
 
     /// <summary>
@@ -86,6 +89,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         if (grant.Reason is not null)
         {
             metadata[GrantReasonKey] = PolarMetadata.Text(grant.Reason);
+        }
+
+        if (grant.ExpiresAt is { } expiresAt)
+        {
+            metadata[GrantExpiresAtKey] = PolarMetadata.Text(GrantExpiry.Format(expiresAt));
         }
 
         // A known customer is addressed by Polar's id; otherwise by the external id, which Polar links once such a customer exists.
