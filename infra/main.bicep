@@ -176,6 +176,18 @@ param campaignStateTableName string = 'campaignstate'
 param campaignSchedule string = '0 */15 * * * *'
 
 // ---------------------------------------------------------------------------------------
+// Expiring grants (section Expiry, and the timer's %ExpirySchedule%)
+// ---------------------------------------------------------------------------------------
+
+@description('Table of the expiries to come (one row per grant that expires), which the ExpireGrants timer reads.')
+@minLength(3)
+@maxLength(63)
+param expiryTableName string = 'expiries'
+
+@description('NCRONTAB schedule (six fields, UTC) on which ExpireGrants takes back the unspent credits of grants whose expiry has passed. Expiries take effect at whole UTC hours and wait Expiry:Settle (5 minutes) for the event store, so a run at ten past each hour finds them.')
+param expirySchedule string = '0 10 * * * *'
+
+// ---------------------------------------------------------------------------------------
 // Hosting and cost
 // ---------------------------------------------------------------------------------------
 
@@ -287,6 +299,7 @@ module storage 'modules/storage.bicep' = {
     tableNames: [
       jobsTableName
       campaignStateTableName
+      expiryTableName
       polarBudgetTableName
       grantCapsTableName
     ]
@@ -361,6 +374,9 @@ var appSettings = {
   Campaigns__Container: campaignsContainerName
   Campaigns__StateTable: campaignStateTableName
   CampaignSchedule: campaignSchedule
+
+  Expiry__Table: expiryTableName
+  ExpirySchedule: expirySchedule
 }
 
 module functionApp 'modules/functionapp.bicep' = {

@@ -34,6 +34,8 @@ public static class DependencyInjection
         // Hosts with somewhere to keep it register their own store first (a table for the app, a file for the CLI).
         services.TryAddSingleton<ICustomerDirectoryStore, InMemoryCustomerDirectoryStore>();
         services.TryAddSingleton<CustomerDirectory>();
+        // Likewise the expiry index: a table for the app, a file in the data folder for the CLI.
+        services.TryAddSingleton<Expiry.IExpiryIndex, Expiry.InMemoryExpiryIndex>();
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();

@@ -12,8 +12,11 @@ namespace CreditGrants.Grants;
 /// then ingest one event with the negated units under the meter's summed property. A customer the
 /// <see cref="CustomerDirectory"/> knows costs no request, so such a grant is one Polar request (the ingest; the meter is
 /// cached); the event then goes by external id, which Polar links to whichever customer holds it.
+/// A grant that expires is recorded in the <see cref="Expiry.IExpiryIndex"/> before its event is sent, so that it cannot be sent
+/// without the sweep learning of it.
 /// </summary>
-public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<GrantService> logger)
+public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<GrantService> logger,
+    Expiry.IExpiryIndex? expiries = null)
 {
     public const string GrantIdKey = "grant_id";
     public const string GrantReasonKey = "grant_reason";
@@ -35,6 +38,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         {
             throw new MeterNotGrantableException(grant.Meter, MeterProblem.FilterRejects,
                 $"Meter '{grant.Meter}' would not count this grant: {verdict.Reason}.");
+        }
+
+        if (grant.ExpiresAt is not null && expiries is not null)
+        {
+            await expiries.AddAsync([Expiry.DueExpiry.Of(grant, time.GetUtcNow())], cancellationToken).ConfigureAwait(false);
         }
 
         var report = await polar.IngestAsync([grantEvent], cancellationToken).ConfigureAwait(false);
