@@ -44,8 +44,6 @@ public static class DependencyInjection
             sp.GetRequiredService<IOptions<CreditGrants.Polar.PolarClientOptions>>().Value.OrganizationScope())));
 
         // The expiries to come, shared by every instance: written when a grant that expires is sent, read by the ExpireGrants timer.
-        services.AddOptions<CreditGrants.Expiry.ExpiryOptions>().Bind(configuration.GetSection(CreditGrants.Expiry.ExpiryOptions.SectionName))
-            .ValidateDataAnnotations().ValidateOnStart();
         services.Replace(ServiceDescriptor.Singleton<CreditGrants.Expiry.IExpiryIndex>(sp => new Expiry.TableExpiryIndex(() => StorageAccount
             .FromConfiguration(configuration).Tables.GetTableClient(sp.GetRequiredService<IOptions<CreditGrants.Expiry.ExpiryOptions>>().Value.Table))));
 

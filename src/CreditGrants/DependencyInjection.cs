@@ -20,6 +20,7 @@ public static class DependencyInjection
         services.AddOptions<BulkOptions>().Bind(configuration.GetSection(BulkOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CustomerDirectoryOptions>().Bind(configuration.GetSection(CustomerDirectoryOptions.SectionName))
             .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Expiry.ExpiryOptions>().Bind(configuration.GetSection(Expiry.ExpiryOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddPolarGateway(configuration);
         return services.AddGrantServices();
     }
@@ -36,6 +37,7 @@ public static class DependencyInjection
         services.TryAddSingleton<CustomerDirectory>();
         // Likewise the expiry index: a table for the app, a file in the data folder for the CLI.
         services.TryAddSingleton<Expiry.IExpiryIndex, Expiry.InMemoryExpiryIndex>();
+        services.AddOptions<Expiry.ExpiryOptions>();
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();

@@ -49,6 +49,13 @@ public static partial class GrantExpiry
     /// </summary>
     public static (DateTimeOffset? At, string? Problem) ParseInstant(string value, DateTimeOffset now)
     {
+        var (at, problem) = ReadInstant(value);
+        return at is { } instant ? Check(instant, now) : (null, problem);
+    }
+
+    /// <summary>An instant as ISO 8601 with its offset, whenever it is (<c>credits grants expire --at</c>); or why it is not one.</summary>
+    public static (DateTimeOffset? At, string? Problem) ReadInstant(string value)
+    {
         ArgumentNullException.ThrowIfNull(value);
         var text = value.Trim();
         if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
@@ -63,12 +70,9 @@ public static partial class GrantExpiry
                 : $"is not a date and time; give {AcceptedInstant}");
         }
 
-        if (!DateTimeOffset.TryParseExact(text, InstantFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
-        {
-            return (null, $"is not a date and time; give {AcceptedInstant}");
-        }
-
-        return Check(at, now);
+        return DateTimeOffset.TryParseExact(text, InstantFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at)
+            ? (at, null)
+            : (null, $"is not a date and time; give {AcceptedInstant}");
     }
 
     /// <summary>An expiry given as a duration after <paramref name="from"/> (a request's time, a campaign's occurrence): the instant, or why not.</summary>
