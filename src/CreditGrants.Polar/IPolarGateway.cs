@@ -49,4 +49,25 @@ public interface IPolarGateway
 
     /// <summary>The customer's standing on a meter, or null when the customer has no events on it yet.</summary>
     Task<CustomerMeter?> GetCustomerMeterAsync(Guid customerId, Guid meterId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The standing on a meter of the customer with this external id (one <c>GET /v1/customer-meters/</c>, the id in the
+    /// query, never in a path), or null when no such customer has events on it yet. Throws <see cref="PolarException"/>.
+    /// </summary>
+    Task<CustomerMeter?> GetCustomerMeterAsync(string externalCustomerId, Guid meterId, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("This gateway does not read customer meters by external id.");
+
+    /// <summary>
+    /// One page of <c>GET /v1/events/</c> as asked (customer, filter, source, sorting, page of at most 100): for readers that
+    /// page through a customer's own events, such as the ledger. Throws <see cref="PolarException"/>.
+    /// </summary>
+    Task<PolarPage<RecordedEvent>> ListEventsAsync(EventListQuery query, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("This gateway does not list events.");
+
+    /// <summary>
+    /// A meter's quantities (one <c>GET /v1/meters/{id}/quantities</c>): net of every event the meter counts, grants and
+    /// compensations included, per interval. Throws <see cref="PolarException"/>.
+    /// </summary>
+    Task<MeterQuantities> GetMeterQuantitiesAsync(Guid meterId, MeterQuantitiesQuery query, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("This gateway does not read meter quantities.");
 }

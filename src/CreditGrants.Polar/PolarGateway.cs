@@ -170,6 +170,24 @@ public sealed partial class PolarGateway(
         return page.Items.Count > 0 ? page.Items[0] : null;
     }
 
+    /// <inheritdoc />
+    public async Task<CustomerMeter?> GetCustomerMeterAsync(string externalCustomerId, Guid meterId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(externalCustomerId);
+        var page = await client.ListCustomerMetersAsync(new CustomerMeterListQuery(ExternalCustomerId: externalCustomerId, MeterId: meterId, Limit: 10),
+            cancellationToken).ConfigureAwait(false);
+        // Only the customer holding exactly this external id counts (never one Polar matched otherwise).
+        return page.Items.FirstOrDefault(m => m.Customer is null || string.Equals(m.Customer.ExternalId, externalCustomerId, StringComparison.Ordinal));
+    }
+
+    /// <inheritdoc />
+    public Task<PolarPage<RecordedEvent>> ListEventsAsync(EventListQuery query, CancellationToken cancellationToken = default) =>
+        client.ListEventsAsync(query, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<MeterQuantities> GetMeterQuantitiesAsync(Guid meterId, MeterQuantitiesQuery query, CancellationToken cancellationToken = default) =>
+        client.GetMeterQuantitiesAsync(meterId, query, cancellationToken);
+
     public async Task<EventLookup> FindEventsByMetadataAsync(string key, IReadOnlyCollection<string> values,
         CancellationToken cancellationToken = default)
     {

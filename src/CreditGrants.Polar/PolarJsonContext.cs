@@ -20,6 +20,7 @@ namespace CreditGrants.Polar;
 [JsonSerializable(typeof(PolarEvent))]
 [JsonSerializable(typeof(EventsIngestResponse))]
 [JsonSerializable(typeof(PolarPage<RecordedEvent>))]
+[JsonSerializable(typeof(MeterQuantities))]
 [JsonSerializable(typeof(CustomerMeter))]
 [JsonSerializable(typeof(PolarPage<CustomerMeter>))]
 [JsonSerializable(typeof(PolarErrorBody))]

@@ -41,6 +41,10 @@ public static class DependencyInjection
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();
+        services.TryAddSingleton<Lifecycle.GrantCompensation>();
+        services.TryAddSingleton<Lifecycle.RecentGrants>();
+        services.TryAddSingleton<Lifecycle.LedgerReader>();
+        services.TryAddSingleton<Lifecycle.GrantRevocation>();
         services.AddOptions<BulkOptions>();
         services.TryAddSingleton<BulkChunkProcessor>();
         services.TryAddSingleton<BulkRunner>();

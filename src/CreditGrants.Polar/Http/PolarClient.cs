@@ -81,9 +81,26 @@ public sealed class PolarClient(HttpClient http, TimeProvider time)
             }
         }
 
+        url.Add("external_customer_id", query.ExternalCustomerId)
+            .Add("filter", query.Filter is null ? null : JsonSerializer.Serialize<MeterFilterNode>(query.Filter, PolarJsonContext.Default.MeterFilterNode));
         url.Add("page", query.Page).Add("limit", query.Limit);
         return SendAsync(HttpMethod.Get, url.ToString(), null, PolarJsonContext.Default.PolarPageRecordedEvent, cancellationToken);
     }
+
+    /// <summary><c>GET /v1/meters/{id}/quantities</c>: the meter's aggregation per interval (UTC) over a period.</summary>
+    public Task<MeterQuantities> GetMeterQuantitiesAsync(Guid meterId, MeterQuantitiesQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var url = new QueryBuilder($"v1/meters/{meterId}/quantities")
+            .Add("start_timestamp", Timestamp(query.Start))
+            .Add("end_timestamp", Timestamp(query.End))
+            .Add("interval", query.Interval)
+            .Add("external_customer_id", query.ExternalCustomerId);
+        return SendAsync(HttpMethod.Get, url.ToString(), null, PolarJsonContext.Default.MeterQuantities, cancellationToken);
+    }
+
+    private static string Timestamp(DateTimeOffset value) =>
+        value.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>The query parameter name of a metadata filter, <c>metadata[key]</c> (deepObject style), escaped.</summary>
     public static string MetadataParameter(string key) => Uri.EscapeDataString($"metadata[{key}]");

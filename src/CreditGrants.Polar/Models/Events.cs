@@ -41,7 +41,28 @@ public sealed record EventListQuery(
     string? Source = "user",
     string Sorting = "timestamp",
     int Page = 1,
-    int Limit = 100);
+    int Limit = 100)
+{
+    /// <summary>Only events of the customer with this external id (sent by it, or by the id of the customer that holds it).</summary>
+    public string? ExternalCustomerId { get; init; }
+
+    /// <summary>Only events this filter matches (Polar's <c>filter</c>: a meter filter as JSON; <c>name</c>, <c>source</c>,
+    /// <c>timestamp</c> are columns, any other property a metadata key).</summary>
+    public MeterFilter? Filter { get; init; }
+}
+
+/// <summary>
+/// <c>GET /v1/meters/{id}/quantities</c>: the meter's aggregation over [<paramref name="Start"/>, <paramref name="End"/>]
+/// per <paramref name="Interval"/> (<c>hour</c> is the finest; also <c>day</c>, <c>week</c>, <c>month</c>, <c>year</c>), in UTC,
+/// for one customer when <paramref name="ExternalCustomerId"/> is set.
+/// </summary>
+public sealed record MeterQuantitiesQuery(DateTimeOffset Start, DateTimeOffset End, string Interval = "hour", string? ExternalCustomerId = null);
+
+/// <summary>One interval of <see cref="MeterQuantities"/>: its start and the aggregation over it.</summary>
+public sealed record MeterQuantity(DateTimeOffset Timestamp, decimal Quantity);
+
+/// <summary>A meter's quantities: one per interval from the start truncated to the interval, and the total over the period.</summary>
+public sealed record MeterQuantities(IReadOnlyList<MeterQuantity> Quantities, decimal Total);
 
 /// <summary>
 /// What <see cref="IPolarGateway.FindEventsByMetadataAsync"/> found: for each value asked for, the events holding it in

@@ -15,16 +15,14 @@ namespace CreditGrants.Grants;
 /// A grant that expires is recorded in the <see cref="Expiry.IExpiryIndex"/> before its event is sent, so that it cannot be sent
 /// without the sweep learning of it.
 /// </summary>
+/// <remarks>A grant made now is kept in <see cref="Lifecycle.RecentGrants"/> when one is given, so a ledger read in the next seconds shows it as pending.</remarks>
 public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<GrantService> logger,
-    Expiry.IExpiryIndex? expiries = null)
+    Lifecycle.RecentGrants? recent = null, Expiry.IExpiryIndex? expiries = null)
 {
     public const string GrantIdKey = "grant_id";
     public const string GrantReasonKey = "grant_reason";
     public const string GrantSourceKey = "grant_source";
     public const string GrantMeterKey = "grant_meter";
-
-    /// <summary>When the grant expires, as asked (ISO 8601, UTC: <see cref="GrantExpiry.Format"/>); it takes effect at <see cref="GrantExpiry.TakesEffectAt"/>.</summary>
-    public const string GrantExpiresAtKey = "grant_expires_at";
 
     public async Task<GrantOutcome> GrantAsync(CreditGrant grant, CancellationToken cancellationToken = default)
     {
@@ -65,6 +63,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         }
 
         var status = outcome.Status == IngestStatus.Duplicate ? GrantStatus.Duplicate : GrantStatus.Granted;
+        if (status == GrantStatus.Granted && (customer?.ExternalId ?? grant.Customer.ExternalId) is { } grantedTo)
+        {
+            recent?.Add(grant.GrantId.Value, grantedTo, grant.Meter, grant.Units, grant.Source, grant.Reason);
+        }
+
         LogGrant(status, grant.Units, grant.Customer, grant.Meter, grant.GrantId.Value, grant.Source);
         // A customer known from the directory is not named: the grant went by external id to whichever customer holds it now,
         // which is not the one the directory recorded when that customer was deleted since.
@@ -101,7 +104,7 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
 
         if (grant.ExpiresAt is { } expiresAt)
         {
-            metadata[GrantExpiresAtKey] = PolarMetadata.Text(GrantExpiry.Format(expiresAt));
+            metadata[Lifecycle.GrantMetadata.ExpiresAt] = PolarMetadata.Text(GrantExpiry.Format(expiresAt));
         }
 
         // A known customer is addressed by Polar's id; otherwise by the external id, which Polar links once such a customer exists.

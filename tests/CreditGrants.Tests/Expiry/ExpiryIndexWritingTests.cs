@@ -20,7 +20,7 @@ public sealed class ExpiryIndexWritingTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    private GrantService Service() => new(_polar, TestDirectory.Create(_polar, _time), _time, NullLogger<GrantService>.Instance, _index);
+    private GrantService Service() => new(_polar, TestDirectory.Create(_polar, _time), _time, NullLogger<GrantService>.Instance, expiries: _index);
 
     private static CreditGrant Grant(string grantId, DateTimeOffset? expiresAt) =>
         new(new GrantId(grantId), CustomerRef.External("user-1"), 25, "API Calls", null, "http", expiresAt);

@@ -112,8 +112,8 @@ public sealed class GrantExpiryInputTests
         var withExpiry = GrantService.BuildEvent(expiring, target, null);
         var without = GrantService.BuildEvent(expiring with { ExpiresAt = null }, target, null);
 
-        Assert.Equal("2027-01-31T23:00:00Z", withExpiry.Metadata![GrantService.GrantExpiresAtKey].GetString());
-        Assert.False(without.Metadata!.ContainsKey(GrantService.GrantExpiresAtKey));
+        Assert.Equal("2027-01-31T23:00:00Z", withExpiry.Metadata![CreditGrants.Lifecycle.GrantMetadata.ExpiresAt].GetString());
+        Assert.False(without.Metadata!.ContainsKey(CreditGrants.Lifecycle.GrantMetadata.ExpiresAt));
     }
 
     [Fact]

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+
+namespace CreditGrants.Lifecycle;
+
+/// <summary>Where a grant stands in a ledger: a block's status (<see cref="CreditBlockStatus"/>), or pending.</summary>
+public enum LedgerStatus
+{
+    /// <summary>Made by this app moments ago; Polar's event store does not list it yet.</summary>
+    Pending,
+    /// <summary>Open, nothing spent.</summary>
+    Active,
+    /// <summary>Open, part spent.</summary>
+    PartlyUsed,
+    /// <summary>Everything spent.</summary>
+    Used,
+    /// <summary>Taken back; frozen at what it had spent.</summary>
+    Revoked,
+    /// <summary>Expired; frozen at what it had spent.</summary>
+    Expired,
+    /// <summary>A meter reset closed it.</summary>
+    WipedByReset,
+}
+
+/// <summary>
+/// One grant in a customer's ledger: units granted, spent and remaining (derived by <see cref="CreditAllocation"/>; a
+/// revoked or expired grant as its compensation recorded it), status, who made it and why, when it was granted, expires
+/// and closed, what was taken back and by which compensation, and how its event addressed the customer (a compensation
+/// addresses it the same way). <see cref="PolarCredit"/> marks Polar's own Meter Credit units (<c>meter.credited</c>).
+/// </summary>
+public sealed record LedgerGrant(
+    string GrantId,
+    decimal Units,
+    decimal Spent,
+    decimal Remaining,
+    LedgerStatus Status,
+    string? Source,
+    string? Reason,
+    DateTimeOffset GrantedAt,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? ClosedAt,
+    decimal? TakenBack,
+    string? CompensationGrantId,
+    Guid? EventCustomerId,
+    string? EventExternalCustomerId,
+    bool PolarCredit = false);
+
+/// <summary>
+/// What the ledger read from Polar, and when: the customer meter's numbers (null when the customer has no events on the
+/// meter, or does not exist yet), the usage since the latest reset and the balance as Polar's event store gives them, and
+/// whether Polar's balance does not show that yet (balances are recomputed seconds after ingest); the Polar requests it took.
+/// </summary>
+public sealed record LedgerRead(
+    DateTimeOffset At,
+    decimal? Balance,
+    decimal? ConsumedUnits,
+    long? CreditedUnits,
+    decimal Usage,
+    decimal BalanceFromEvents,
+    bool BalanceLags,
+    int PolarRequests);
+
+/// <summary>A customer's grants on a meter, oldest first, with the compensations and resets they were read with.</summary>
+public sealed record CustomerLedger(
+    string ExternalCustomerId,
+    Guid? CustomerId,
+    string Meter,
+    Guid MeterId,
+    IReadOnlyList<LedgerGrant> Grants,
+    IReadOnlyList<RecordedCompensation> Compensations,
+    IReadOnlyList<DateTimeOffset> Resets,
+    LedgerRead Read)
+{
+    /// <summary>The grant with this id, or null.</summary>
+    public LedgerGrant? Find(string grantId) => Grants.FirstOrDefault(g => string.Equals(g.GrantId, grantId, StringComparison.Ordinal));
+}
+
+/// <summary>A grant this process made, as <see cref="RecentGrants"/> keeps it.</summary>
+public sealed record RecentGrant(string GrantId, string ExternalCustomerId, string Meter, decimal Units, string Source, string? Reason, DateTimeOffset At);
+
+/// <summary>
+/// The grants this process made in the last <see cref="Window"/> (kept in memory, at most <see cref="Capacity"/>), so a
+/// ledger can show a grant Polar's event store does not list yet as pending. Another instance of the app, or another run
+/// of the CLI, does not see them: the ledger says so.
+/// </summary>
+public sealed class RecentGrants(TimeProvider time)
+{
+    /// <summary>How long a grant is kept: well beyond Polar's event store lag of seconds.</summary>
+    public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
+
+    /// <summary>The most grants kept; the oldest go first.</summary>
+    public const int Capacity = 10_000;
+
+    private readonly ConcurrentQueue<RecentGrant> _grants = new();
+
+    /// <summary>Records a grant just made.</summary>
+    public void Add(string grantId, string externalCustomerId, string meter, decimal units, string source, string? reason)
+    {
+        _grants.Enqueue(new RecentGrant(grantId, externalCustomerId, meter, units, source, reason, time.GetUtcNow()));
+        Trim();
+    }
+
+    /// <summary>The grants kept for this customer and meter, oldest first.</summary>
+    public IReadOnlyList<RecentGrant> For(string externalCustomerId, string meter)
+    {
+        Trim();
+        return [.. _grants.Where(g => string.Equals(g.ExternalCustomerId, externalCustomerId, StringComparison.Ordinal)
+            && string.Equals(g.Meter, meter, StringComparison.Ordinal))];
+    }
+
+    private void Trim()
+    {
+        var oldest = time.GetUtcNow() - Window;
+        while ((_grants.Count > Capacity || (_grants.TryPeek(out var first) && first.At < oldest)) && _grants.TryDequeue(out _))
+        {
+        }
+    }
+}

@@ -1,0 +1,186 @@
+using CreditGrants.Grants;
+using CreditGrants.Polar;
+
+namespace CreditGrants.Lifecycle;
+
+/// <summary>
+/// A revocation asked for: take back grant <paramref name="GrantId"/>'s unspent units, or exactly <paramref name="Units"/>
+/// (more than unspent only with <paramref name="AllowNegativeBalance"/>), for <paramref name="Reason"/>, on behalf of
+/// <paramref name="Source"/> (<c>http</c>, <c>cli</c>, <c>bulk-revoke:&lt;job&gt;</c>).
+/// </summary>
+public sealed record RevokeRequest(string GrantId, string? Reason, decimal? Units = null, bool AllowNegativeBalance = false, string Source = "http");
+
+/// <summary>How a revocation ended.</summary>
+public enum RevokeStatus
+{
+    /// <summary>The compensating event was ingested now.</summary>
+    Revoked,
+    /// <summary>The grant was already revoked as asked; nothing changed.</summary>
+    AlreadyRevoked,
+}
+
+/// <summary>
+/// A revocation's answer: the grant, its compensation's ids, what was unspent and what was taken back, whether the balance
+/// goes negative by it, and what was read from Polar to decide (<see cref="LedgerRead"/>: balances lag by seconds).
+/// </summary>
+public sealed record RevokeOutcome(
+    RevokeStatus Status,
+    string GrantId,
+    string RevocationGrantId,
+    string EventId,
+    string ExternalCustomerId,
+    string Meter,
+    decimal GrantUnits,
+    decimal Unspent,
+    decimal TakenBack,
+    bool BalanceGoesNegative,
+    DateTimeOffset RevokedAt,
+    string? Reason,
+    LedgerRead Read);
+
+/// <summary>Why a revocation could not be made as asked; the message names the grant, the units and what would be accepted.</summary>
+public enum RevokeErrorKind
+{
+    /// <summary>No grant event has this grant id (or Polar's event store does not list it yet).</summary>
+    GrantNotFound,
+    /// <summary>A different revocation of the grant was made before (other units), or the grant expired or was wiped.</summary>
+    Conflict,
+    /// <summary>More units than are unspent were asked for without allowing a negative balance.</summary>
+    ExceedsUnspent,
+}
+
+/// <summary>A revocation refused; <see cref="Kind"/> says why.</summary>
+public sealed class RevokeException : Exception
+{
+    public RevokeException(RevokeErrorKind kind, string message) : base(message) => Kind = kind;
+
+    public RevokeException() : this(RevokeErrorKind.GrantNotFound, "The grant cannot be revoked.") { }
+
+    public RevokeException(string message) : this(RevokeErrorKind.GrantNotFound, message) { }
+
+    public RevokeException(string message, Exception innerException) : base(message, innerException) { }
+
+    public RevokeErrorKind Kind { get; }
+}
+
+/// <summary>
+/// Takes back a grant (docs/credit-lifecycle.md, "Taking credits back"): finds its event by grant id (one lookup), reads the
+/// customer's ledger on its meter, and ingests one compensating event for what is unspent according to what Polar shows
+/// now, never more unless asked with <see cref="RevokeRequest.AllowNegativeBalance"/>. Idempotent: a second revocation
+/// that asks for nothing else answers the first; one that asks for other units is a <see cref="RevokeErrorKind.Conflict"/>.
+/// </summary>
+public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, GrantCompensation compensation, TimeProvider time)
+{
+    /// <summary>Revokes one grant. Throws <see cref="RevokeException"/>, <see cref="PolarException"/>.</summary>
+    public async Task<RevokeOutcome> RevokeAsync(RevokeRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var lookup = await polar.FindEventsByMetadataAsync(GrantMetadata.GrantId, [request.GrantId], cancellationToken).ConfigureAwait(false);
+        var grantEvent = lookup.Events.GetValueOrDefault(request.GrantId)?.FirstOrDefault(e =>
+            e.Metadata is { } m && RecordedCompensation.Text(m, GrantMetadata.Compensates) is null && RecordedCompensation.Text(m, GrantMetadata.Meter) is not null);
+        if (grantEvent is null)
+        {
+            throw new RevokeException(RevokeErrorKind.GrantNotFound,
+                $"No grant has the id '{Identity.Display.Escape(request.GrantId)}' (a grant made in the last seconds may not be listed by Polar yet: try again shortly).");
+        }
+
+        var meter = RecordedCompensation.Text(grantEvent.Metadata!, GrantMetadata.Meter)!;
+        var externalId = grantEvent.ExternalCustomerId ?? grantEvent.Customer?.ExternalId
+            ?? throw new RevokeException(RevokeErrorKind.GrantNotFound,
+                $"Grant '{Identity.Display.Escape(request.GrantId)}' went to customer {grantEvent.CustomerId}, which has no external id: its ledger cannot be read.");
+        var ledger = await ledgers.ReadAsync(externalId, meter, cancellationToken).ConfigureAwait(false);
+        return await RevokeAsync(request, ledger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Revokes one grant of a ledger just read (bulk revocations read each customer's ledger once). Throws
+    /// <see cref="RevokeException"/>, <see cref="PolarException"/>.
+    /// </summary>
+    public async Task<RevokeOutcome> RevokeAsync(RevokeRequest request, CustomerLedger ledger, CancellationToken cancellationToken = default)
+    {
+        var (compensationRequest, earlier) = Plan(request, ledger);
+        if (earlier is not null)
+        {
+            return earlier;
+        }
+
+        var outcome = await compensation.CompensateAsync(compensationRequest!, cancellationToken).ConfigureAwait(false);
+        return Answer(request, ledger, outcome);
+    }
+
+    /// <summary>
+    /// What revoking <paramref name="request"/> against <paramref name="ledger"/> takes: the compensation to ingest, or the
+    /// answer when the grant is already revoked as asked. Throws <see cref="RevokeException"/> when it cannot be revoked.
+    /// </summary>
+    public (CompensationRequest? Compensation, RevokeOutcome? AlreadyRevoked) Plan(RevokeRequest request, CustomerLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(ledger);
+        var grant = ledger.Find(request.GrantId) is { PolarCredit: false } found ? found
+            : throw new RevokeException(RevokeErrorKind.GrantNotFound,
+                $"No grant has the id '{Identity.Display.Escape(request.GrantId)}' in the ledger of '{Identity.Display.Escape(ledger.ExternalCustomerId)}' on meter '{ledger.Meter}'.");
+        var id = GrantMetadata.CompensationId(CompensationKind.Revoked, grant.GrantId);
+        switch (grant.Status)
+        {
+            case LedgerStatus.Pending:
+                throw new RevokeException(RevokeErrorKind.GrantNotFound,
+                    $"Grant '{Identity.Display.Escape(grant.GrantId)}' was made moments ago and Polar does not list it yet: try again in a few seconds.");
+            case LedgerStatus.Revoked:
+                var made = ledger.Compensations.First(c => c.Kind == CompensationKind.Revoked && c.Compensates == grant.GrantId);
+                if (request.Units is { } asked && asked != made.Units)
+                {
+                    throw new RevokeException(RevokeErrorKind.Conflict, Different(grant.GrantId, made, asked));
+                }
+
+                return (null, new RevokeOutcome(RevokeStatus.AlreadyRevoked, grant.GrantId, id.Value, id.EventId, ledger.ExternalCustomerId, ledger.Meter,
+                    grant.Units, made.Unspent, made.Units, false, made.Timestamp, made.Reason, ledger.Read));
+            case LedgerStatus.Expired or LedgerStatus.WipedByReset:
+                throw new RevokeException(RevokeErrorKind.Conflict,
+                    $"Grant '{Identity.Display.Escape(grant.GrantId)}' {(grant.Status == LedgerStatus.Expired ? "expired" : "was wiped by a meter reset")} at {grant.ClosedAt:u}: nothing of it is left to take back.");
+        }
+
+        var unspent = grant.Remaining;
+        var units = request.Units ?? unspent;
+        if (units > unspent && !request.AllowNegativeBalance)
+        {
+            throw new RevokeException(RevokeErrorKind.ExceedsUnspent,
+                $"Grant '{Identity.Display.Escape(grant.GrantId)}' has {unspent} of {grant.Units} units unspent (as Polar showed at {ledger.Read.At:u}); taking back {units} would take credit the customer already used. Ask for at most {unspent} units, or allow a negative balance (allowNegativeBalance: true, --allow-negative-balance).");
+        }
+
+        var customer = grant.EventCustomerId is { } customerId ? CustomerRef.Polar(customerId) : CustomerRef.External(grant.EventExternalCustomerId ?? ledger.ExternalCustomerId);
+        return (new CompensationRequest(grant.GrantId, CompensationKind.Revoked, customer, ledger.Meter, units, unspent,
+            ledger.Read.At > time.GetUtcNow() ? time.GetUtcNow() : ledger.Read.At, request.Source, request.Reason), null);
+    }
+
+    /// <summary>The answer to a revocation whose compensation was sent. Throws <see cref="RevokeException"/> for a different one made first.</summary>
+    public static RevokeOutcome Answer(RevokeRequest request, CustomerLedger ledger, CompensationOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(outcome);
+        var asked = outcome.Request;
+        var grant = ledger.Find(request.GrantId)!;
+        switch (outcome.Status)
+        {
+            case CompensationStatus.Rejected:
+                throw new GrantException(GrantErrorKind.EventRejected, $"Polar refused the revocation of grant '{Identity.Display.Escape(request.GrantId)}': {outcome.Reason}");
+            case CompensationStatus.Different when request.Units is null && outcome.Existing is { } first:
+                // Another revocation of the unspent units raced this one and won: it is the revocation asked for.
+                return new RevokeOutcome(RevokeStatus.AlreadyRevoked, request.GrantId, outcome.CompensationGrantId, outcome.EventId, ledger.ExternalCustomerId,
+                    ledger.Meter, grant.Units, first.Unspent, first.Units, false, first.Timestamp, first.Reason, ledger.Read);
+            case CompensationStatus.Different:
+                throw new RevokeException(RevokeErrorKind.Conflict, outcome.Existing is { } existing
+                    ? Different(request.GrantId, existing, asked.Units)
+                    : $"Grant '{Identity.Display.Escape(request.GrantId)}' was revoked by another request moments ago: {outcome.Reason}");
+        }
+
+        var status = outcome.Status == CompensationStatus.Duplicate ? RevokeStatus.AlreadyRevoked : RevokeStatus.Revoked;
+        var made = outcome.Existing;
+        return new RevokeOutcome(status, request.GrantId, outcome.CompensationGrantId, outcome.EventId, ledger.ExternalCustomerId, ledger.Meter,
+            grant.Units, made?.Unspent ?? asked.Unspent, made?.Units ?? asked.Units, (made?.Units ?? asked.Units) > (made?.Unspent ?? asked.Unspent),
+            made?.Timestamp ?? asked.Timestamp, made?.Reason ?? asked.Reason, ledger.Read);
+    }
+
+    private static string Different(string grantId, RecordedCompensation made, decimal asked) =>
+        $"Grant '{Identity.Display.Escape(grantId)}' was already revoked at {made.Timestamp:u}, taking back {made.Units} units (revocation {made.CompensationGrantId}); a revocation of {asked} units is a different one, and a grant is revoked once.";
+}

@@ -1,0 +1,251 @@
+using System.Globalization;
+using System.Text.Json;
+using CreditGrants.Grants;
+using CreditGrants.Polar;
+using CreditGrants.Polar.Meters;
+using CreditGrants.Polar.Models;
+
+namespace CreditGrants.Lifecycle;
+
+/// <summary>
+/// Reads a customer's ledger on a meter (docs/credit-lifecycle.md) from what Polar holds, never listing usage events:
+/// this app's own events on the meter (grants and compensations, found by <see cref="GrantMetadata.Meter"/>) with the
+/// meter's resets and Meter Credit events, 100 a page; the meter's hourly quantities for the customer (usage = net
+/// quantity − our events); and the customer meter. At most 2 + ⌈entries/100⌉ requests, whatever the customer's usage
+/// (the meter itself is the grant target, cached as grants cache it). Blocks are then allocated by <see cref="CreditAllocation"/>.
+/// </summary>
+public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeProvider time)
+{
+    /// <summary>Polar's largest page.</summary>
+    public const int PageSize = 100;
+
+    private const string ResetEvent = "meter.reset";
+    private const string CreditedEvent = "meter.credited";
+    private const int MaxPages = 10_000;
+
+    /// <summary>
+    /// The ledger of the customer with external id <paramref name="externalCustomerId"/> on meter <paramref name="meterName"/>.
+    /// A customer with no events on it has an empty ledger (plus the grants this process made moments ago, as pending).
+    /// Throws <see cref="MeterNotGrantableException"/> for a meter that cannot take grants, <see cref="PolarException"/>.
+    /// </summary>
+    public async Task<CustomerLedger> ReadAsync(string externalCustomerId, string meterName, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(externalCustomerId);
+        var target = await polar.GetGrantTargetAsync(meterName, cancellationToken).ConfigureAwait(false);
+        var meterId = target.Meter.Id;
+        var requests = 0;
+
+        // 1. Our events, resets and Polar's credits on this meter, oldest first.
+        var filter = new MeterFilter("or",
+        [
+            new MeterFilter("and", [Clause("source", "user"), Clause("name", target.EventName), Clause(GrantMetadata.Meter, target.Meter.Name)]),
+            new MeterFilter("and", [Clause("source", "system"), Clause("name", ResetEvent), Clause("meter_id", meterId.ToString())]),
+            new MeterFilter("and", [Clause("source", "system"), Clause("name", CreditedEvent), Clause("meter_id", meterId.ToString())]),
+        ]);
+        var listed = new List<RecordedEvent>();
+        for (var page = 1; page <= MaxPages; page++)
+        {
+            var result = await polar.ListEventsAsync(new EventListQuery(Source: null, Sorting: "timestamp", Page: page, Limit: PageSize)
+            {
+                ExternalCustomerId = externalCustomerId,
+                Filter = filter,
+            }, cancellationToken).ConfigureAwait(false);
+            requests++;
+            listed.AddRange(result.Items);
+            if (result.Items.Count == 0 || page >= result.Pagination.MaxPage)
+            {
+                break;
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var grants = new List<RecordedEvent>();
+        var compensations = new List<RecordedCompensation>();
+        var resets = new List<DateTimeOffset>();
+        var credits = new List<RecordedEvent>();
+        var ours = new List<(DateTimeOffset At, decimal Value)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var recorded in listed)
+        {
+            var metadata = recorded.Metadata ?? new Dictionary<string, JsonElement>();
+            if (recorded.Source == "system")
+            {
+                if (recorded.Name == ResetEvent)
+                {
+                    resets.Add(recorded.Timestamp);
+                }
+                else if (recorded.Name == CreditedEvent && RecordedCompensation.Number(metadata, "units") > 0)
+                {
+                    credits.Add(recorded);
+                }
+
+                continue;
+            }
+
+            if (RecordedCompensation.Number(metadata, target.Property) is not { } value
+                || RecordedCompensation.Text(metadata, GrantMetadata.GrantId) is not { } grantId)
+            {
+                continue;
+            }
+
+            ours.Add((recorded.Timestamp, value));
+            if (RecordedCompensation.From(recorded, target.Property) is { } compensation)
+            {
+                compensations.Add(compensation);
+            }
+            else if (value < 0 && seen.Add(grantId))
+            {
+                grants.Add(recorded);
+            }
+        }
+
+        // 2. Usage: the meter's hourly quantities net of our own events (one request), from the hour of the first block.
+        var starts = grants.Select(g => g.Timestamp).Concat(credits.Select(c => c.Timestamp)).ToList();
+        var usage = Usage.None;
+        if (starts.Count > 0)
+        {
+            var from = Hour(starts.Min());
+            var quantities = await polar.GetMeterQuantitiesAsync(meterId, new MeterQuantitiesQuery(from, now, "hour", externalCustomerId),
+                cancellationToken).ConfigureAwait(false);
+            requests++;
+            usage = Usage.From(from, quantities.Quantities, ours);
+        }
+
+        // 3. The customer meter: what Polar's balance shows now.
+        var standing = await polar.GetCustomerMeterAsync(externalCustomerId, meterId, cancellationToken).ConfigureAwait(false);
+        requests++;
+
+        var blocks = new List<CreditBlock>();
+        var compensationOf = new Dictionary<string, RecordedCompensation>(StringComparer.Ordinal);
+        foreach (var compensation in compensations.Where(c => !compensationOf.ContainsKey(c.Compensates)))
+        {
+            compensationOf[compensation.Compensates] = compensation;
+        }
+
+        foreach (var grant in grants)
+        {
+            var metadata = grant.Metadata!;
+            var grantId = RecordedCompensation.Text(metadata, GrantMetadata.GrantId)!;
+            var compensation = compensationOf.GetValueOrDefault(grantId);
+            DateTimeOffset? expires = RecordedCompensation.Text(metadata, GrantMetadata.ExpiresAt) is { } text
+                && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+                ? CreditAllocation.EffectiveExpiry(at) : null;
+            if (compensation?.Kind == CompensationKind.Expired)
+            {
+                expires = compensation.Timestamp;
+            }
+
+            blocks.Add(new CreditBlock(grantId, -RecordedCompensation.Number(metadata, target.Property)!.Value, grant.Timestamp, expires,
+                compensation?.Kind == CompensationKind.Revoked ? compensation.Timestamp : null));
+        }
+
+        foreach (var credit in credits)
+        {
+            blocks.Add(new CreditBlock("polar:" + credit.Id, RecordedCompensation.Number(credit.Metadata!, "units")!.Value, credit.Timestamp));
+        }
+
+        var states = CreditAllocation.Allocate(blocks, resets, usage.At(now), now);
+        var entries = new List<LedgerGrant>(states.Count);
+        for (var i = 0; i < states.Count; i++)
+        {
+            var state = states[i];
+            var polarCredit = i >= grants.Count;
+            var recorded = polarCredit ? credits[i - grants.Count] : grants[i];
+            var metadata = recorded.Metadata!;
+            var compensation = polarCredit ? null : compensationOf.GetValueOrDefault(state.Block.GrantId);
+            var spent = compensation is not null ? Math.Clamp(state.Block.Units - compensation.Unspent, 0, state.Block.Units) : state.Spent;
+            entries.Add(new LedgerGrant(state.Block.GrantId, state.Block.Units, spent, state.Remaining, Status(state.Status),
+                polarCredit ? "polar" : RecordedCompensation.Text(metadata, GrantMetadata.Source),
+                polarCredit ? "Meter Credit benefit" : RecordedCompensation.Text(metadata, GrantMetadata.Reason),
+                state.Block.GrantedAt, state.Block.ExpiresAt, state.ClosedAt, compensation?.Units, compensation?.CompensationGrantId,
+                recorded.CustomerId, recorded.ExternalCustomerId, polarCredit));
+        }
+
+        // Grants this process made that the event store does not list yet.
+        foreach (var made in recent.For(externalCustomerId, target.Meter.Name).Where(r => seen.Add(r.GrantId)))
+        {
+            entries.Add(new LedgerGrant(made.GrantId, made.Units, 0, made.Units, LedgerStatus.Pending, made.Source, made.Reason, made.At,
+                null, null, null, null, null, externalCustomerId));
+        }
+
+        entries.Sort((a, b) => a.GrantedAt != b.GrantedAt ? a.GrantedAt.CompareTo(b.GrantedAt) : string.CompareOrdinal(a.GrantId, b.GrantId));
+
+        // What the event store says the balance is, against what Polar's customer meter shows.
+        var lastReset = resets.Where(r => r <= now).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+        var usageSinceReset = usage.At(now)(now) - (lastReset == DateTimeOffset.MinValue ? 0 : usage.At(now)(lastReset));
+        var oursSinceReset = ours.Where(o => o.At > lastReset).Sum(o => o.Value);
+        // A customer meter Polar has not made yet stands at 0.
+        var fromEvents = (standing?.CreditedUnits ?? 0) - (usageSinceReset + oursSinceReset);
+        var lags = fromEvents != (standing?.Balance ?? 0);
+        var read = new LedgerRead(now, standing?.Balance, standing?.ConsumedUnits, standing?.CreditedUnits, usageSinceReset, fromEvents, lags, requests);
+        var customerId = standing?.CustomerId ?? listed.Select(e => e.Customer?.Id).FirstOrDefault(id => id is not null);
+        return new CustomerLedger(externalCustomerId, customerId, target.Meter.Name, meterId, entries, compensations, resets, read);
+    }
+
+    private static MeterFilterClause Clause(string property, string value) =>
+        new(property, "eq", PolarMetadata.Text(value));
+
+    private static DateTimeOffset Hour(DateTimeOffset at)
+    {
+        var utc = at.ToUniversalTime();
+        return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
+    }
+
+    private static LedgerStatus Status(CreditBlockStatus status) => status switch
+    {
+        CreditBlockStatus.Active => LedgerStatus.Active,
+        CreditBlockStatus.PartlyUsed => LedgerStatus.PartlyUsed,
+        CreditBlockStatus.Used => LedgerStatus.Used,
+        CreditBlockStatus.Revoked => LedgerStatus.Revoked,
+        CreditBlockStatus.Expired => LedgerStatus.Expired,
+        _ => LedgerStatus.WipedByReset,
+    };
+
+    /// <summary>
+    /// Cumulative usage from the hourly quantities: usage of an hour = its net quantity − our events in it. Usage at a moment
+    /// inside an hour is the usage up to the start of that hour (the hour's usage counts after the moment), and at
+    /// <c>now</c> all of it.
+    /// </summary>
+    private sealed class Usage(DateTimeOffset from, decimal[] cumulative)
+    {
+        public static Usage None { get; } = new(DateTimeOffset.MinValue, [0]);
+
+        public static Usage From(DateTimeOffset from, IReadOnlyList<MeterQuantity> quantities, List<(DateTimeOffset At, decimal Value)> ours)
+        {
+            var perHour = new decimal[quantities.Count];
+            for (var i = 0; i < quantities.Count; i++)
+            {
+                // Polar sums in floating point: an hour of many usage events drifts in the last digits, below the grants' 6 decimal places.
+                perHour[i] = Math.Round(quantities[i].Quantity, GrantValidator.MaxDecimalPlaces);
+            }
+
+            foreach (var (at, value) in ours)
+            {
+                var index = (int)Math.Floor((at - from).TotalHours);
+                if (index >= 0 && index < perHour.Length)
+                {
+                    perHour[index] -= value;
+                }
+            }
+
+            var cumulative = new decimal[perHour.Length + 1];
+            for (var i = 0; i < perHour.Length; i++)
+            {
+                cumulative[i + 1] = cumulative[i] + perHour[i];
+            }
+
+            return new Usage(from, cumulative);
+        }
+
+        public Func<DateTimeOffset, decimal> At(DateTimeOffset now) => moment =>
+        {
+            if (moment >= now)
+            {
+                return cumulative[^1];
+            }
+
+            var hours = (moment - from).TotalHours;
+            return hours <= 0 ? 0 : cumulative[Math.Min((int)Math.Floor(hours), cumulative.Length - 1)];
+        };
+    }
+}
