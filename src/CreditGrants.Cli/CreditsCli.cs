@@ -91,6 +91,7 @@ public sealed partial class CreditsCli
             BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
         });
         root.Subcommands.Add(CampaignsCommand());
+        root.Subcommands.Add(new Command("grants", "A customer's grants: expire those whose expiry has passed") { GrantsExpireCommand() });
         return root;
     }
 

@@ -38,6 +38,7 @@ public static class DependencyInjection
         // Likewise the expiry index: a table for the app, a file in the data folder for the CLI.
         services.TryAddSingleton<Expiry.IExpiryIndex, Expiry.InMemoryExpiryIndex>();
         services.AddOptions<Expiry.ExpiryOptions>();
+        services.TryAddSingleton<Expiry.ExpirySweep>();
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();
