@@ -24,7 +24,7 @@ public sealed class MetadataTests(AppUnderHost app)
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
-        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ProcessGrantWork", "RunCampaigns", "SubmitBulkGrants"];
+        string[] expected = ["ExpireGrants", "GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ProcessGrantWork", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));
@@ -83,6 +83,17 @@ public sealed class MetadataTests(AppUnderHost app)
         Assert.Equal("%CampaignSchedule%", (string?)trigger["schedule"]);
         Assert.False((bool?)trigger["runOnStartup"] ?? false);
         Assert.Equal(AppSettings.Sample()["CampaignSchedule"], (string?)app.Host.Function("RunCampaigns").ResolvedTrigger["schedule"]);
+    }
+
+    [Fact]
+    public void The_expiry_timer_reads_its_schedule_from_a_setting_and_does_not_run_on_startup()
+    {
+        var trigger = app.Host.Function("ExpireGrants").Trigger;
+
+        Assert.Equal("timerTrigger", (string?)trigger["type"]);
+        Assert.Equal("%ExpirySchedule%", (string?)trigger["schedule"]);
+        Assert.False((bool?)trigger["runOnStartup"] ?? false);
+        Assert.Equal(AppSettings.Sample()["ExpirySchedule"], (string?)app.Host.Function("ExpireGrants").ResolvedTrigger["schedule"]);
     }
 
     [Fact]
