@@ -376,6 +376,9 @@ var appSettings = {
   CampaignSchedule: campaignSchedule
 
   Expiry__Table: expiryTableName
+  Expiry__Settle: '00:05:00'
+  Expiry__ForgetUnseenAfter: '1.00:00:00'
+  Expiry__MaxPerRun: '50000'
   ExpirySchedule: expirySchedule
 }
 
