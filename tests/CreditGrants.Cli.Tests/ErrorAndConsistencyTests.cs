@@ -279,6 +279,7 @@ public sealed class ConsistencyTests : IDisposable
     [InlineData("balance", true)]
     [InlineData("meters ensure", true)]
     [InlineData("bulk run", true)]
+    [InlineData("grants expire", true)]
     public async Task Help_lists_the_polar_options_only_for_commands_that_talk_to_polar(string command, bool talksToPolar)
     {
         var run = await CliRun.RunAsync(NoPolar, [.. command.Split(' '), "--help"]);
@@ -300,7 +301,7 @@ public sealed class ConsistencyTests : IDisposable
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
         Assert.Contains("unknown option '--data-dir' for 'credits bulk status': it is an option of 'credits grant', 'credits balance', " +
             "'credits meters ensure', 'credits customers sync', 'credits bulk run', 'credits campaigns preview', 'credits campaigns run', 'credits campaigns seed-samples', " +
-            "after the command's name.", run.Error, StringComparison.Ordinal);
+            "'credits grants expire', after the command's name.", run.Error, StringComparison.Ordinal);
     }
 
     [Theory]
