@@ -97,11 +97,11 @@ public sealed partial class ExpirySweep(
         await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = LedgerConcurrency, CancellationToken = cancellationToken },
             async (group, ct) =>
             {
-                var (ledger, extra) = await ReadLedgerAsync(group.First(), ct).ConfigureAwait(false);
+                var (ledger, extra, unreadable) = await ReadLedgerAsync(group.First(), ct).ConfigureAwait(false);
                 Interlocked.Add(ref reads, extra + (ledger?.Read.PolarRequests ?? 0));
                 foreach (var entry in group)
                 {
-                    decisions.Add((entry, Decide(entry, ledger, now, settings)));
+                    decisions.Add((entry, unreadable is null ? Decide(entry, ledger, now, settings) : new Decision(ExpiryStatus.Failed, unreadable)));
                 }
             }).ConfigureAwait(false);
         requests += reads;
@@ -197,24 +197,35 @@ public sealed partial class ExpirySweep(
         };
     }
 
-    /// <summary>The customer's ledger for an entry, and the requests made to find its external id; null when it cannot be read.</summary>
-    private async Task<(CustomerLedger? Ledger, int Requests)> ReadLedgerAsync(DueExpiry entry, CancellationToken cancellationToken)
+    /// <summary>
+    /// The customer's ledger for an entry and the requests made to find its external id; or why it cannot be read (a grant made by
+    /// Polar customer id to a customer without an external id, or deleted since: the ledger reads customers by external id).
+    /// </summary>
+    private async Task<(CustomerLedger? Ledger, int Requests, string? Unreadable)> ReadLedgerAsync(DueExpiry entry, CancellationToken cancellationToken)
     {
         var externalId = entry.ExternalCustomerId;
         var requests = 0;
         if (externalId is null)
         {
-            // A grant made by Polar customer id: the ledger reads by external id.
-            var customer = await polar.GetCustomerAsync(entry.CustomerId!.Value, cancellationToken).ConfigureAwait(false);
-            requests++;
+            Polar.Models.Customer customer;
+            try
+            {
+                customer = await polar.GetCustomerAsync(entry.CustomerId!.Value, cancellationToken).ConfigureAwait(false);
+                requests++;
+            }
+            catch (PolarException ex) when (ex.Kind == PolarErrorKind.NotFound)
+            {
+                return (null, 1, $"customer {entry.CustomerId} no longer exists in Polar; nothing can be taken back from it");
+            }
+
             externalId = customer.ExternalId;
             if (externalId is null)
             {
-                return (null, requests);
+                return (null, requests, $"customer {entry.CustomerId} has no external id, by which ledgers read a customer's grants; give it one to expire this grant");
             }
         }
 
-        return (await ledgers.ReadAsync(externalId, entry.Meter, cancellationToken).ConfigureAwait(false), requests);
+        return (await ledgers.ReadAsync(externalId, entry.Meter, cancellationToken).ConfigureAwait(false), requests, null);
     }
 
     private static ExpiryStatus StatusOf(LedgerStatus status) => status switch

@@ -255,6 +255,28 @@ public sealed class ExpirySweepTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_grant_made_by_Polar_customer_id_is_expired_through_the_customers_external_id_and_one_without_any_is_kept_as_failed()
+    {
+        Now(At(10, 10));
+        var jon = await Polar.CreateCustomerAsync(new CustomerCreate("jon@credits.dev", null, "jon"));
+        var anonymous = await Polar.CreateCustomerAsync(new CustomerCreate("kim@credits.dev", null, null));
+        foreach (var (customer, grantId) in new[] { (jon, "jon-promo"), (anonymous, "kim-promo") })
+        {
+            await _app.Services.GetRequiredService<GrantService>().GrantAsync(
+                new CreditGrant(new GrantId(grantId), CustomerRef.Polar(customer.Id), 30, Meter, null, "campaign:spring", At(11)));
+        }
+
+        Now(At(11, 10));
+        var result = await Sweep.RunAsync();
+
+        Assert.Equal((ExpiryStatus.Expired, 30m), (result.Expiries.Single(e => e.GrantId == "jon-promo").Status, result.UnitsTakenBack));
+        var failed = result.Expiries.Single(e => e.GrantId == "kim-promo");
+        Assert.Equal(ExpiryStatus.Failed, failed.Status);
+        Assert.Contains("has no external id", failed.Note, StringComparison.Ordinal);
+        Assert.Equal(["kim-promo"], (await Index.DueAsync(At(23), 10)).Select(e => e.GrantId));
+    }
+
+    [Fact]
     public async Task A_sweep_as_of_a_future_instant_is_refused()
     {
         Now(At(10, 10));
