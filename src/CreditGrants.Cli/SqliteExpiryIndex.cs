@@ -31,35 +31,17 @@ public sealed class SqliteExpiryIndex : IExpiryIndex
     public static string PathFor(string dataFolder, string server, string? token, bool embedded) =>
         Path.Combine(dataFolder, Folder, Path.GetFileName(SqliteCustomerDirectoryStore.PathFor(dataFolder, server, token, embedded)));
 
-    public async Task AddAsync(IReadOnlyCollection<DueExpiry> expiries, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(expiries);
-        if (expiries.Count == 0)
-        {
-            return;
-        }
-
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "INSERT OR REPLACE INTO expiries (grant_id, takes_effect_at, external_customer_id, customer_id, meter, units, expires_at, recorded_at) "
-            + "VALUES ($grant, $effect, $external, $customer, $meter, $units, $expires, $recorded)";
-        var parameters = Columns.ToDictionary(n => n, n => command.Parameters.AddWithValue(n, DBNull.Value));
-        foreach (var expiry in expiries)
-        {
-            parameters["$grant"].Value = expiry.GrantId;
-            parameters["$effect"].Value = expiry.TakesEffectAt.UtcTicks;
-            parameters["$external"].Value = (object?)expiry.ExternalCustomerId ?? DBNull.Value;
-            parameters["$customer"].Value = expiry.CustomerId is { } id ? id.ToString("D") : DBNull.Value;
-            parameters["$meter"].Value = expiry.Meter;
-            parameters["$units"].Value = expiry.Units.ToString(CultureInfo.InvariantCulture);
-            parameters["$expires"].Value = expiry.ExpiresAt.UtcTicks;
-            parameters["$recorded"].Value = expiry.RecordedAt.UtcTicks;
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task AddAsync(IReadOnlyCollection<DueExpiry> expiries, CancellationToken cancellationToken = default) =>
+        WriteAsync(expiries, "INSERT OR REPLACE INTO expiries (grant_id, takes_effect_at, external_customer_id, customer_id, meter, units, expires_at, recorded_at) "
+            + "VALUES ($grant, $effect, $external, $customer, $meter, $units, $expires, $recorded)", (p, expiry) =>
+            {
+                p["$external"].Value = (object?)expiry.ExternalCustomerId ?? DBNull.Value;
+                p["$customer"].Value = expiry.CustomerId is { } id ? id.ToString("D") : DBNull.Value;
+                p["$meter"].Value = expiry.Meter;
+                p["$units"].Value = expiry.Units.ToString(CultureInfo.InvariantCulture);
+                p["$expires"].Value = expiry.ExpiresAt.UtcTicks;
+                p["$recorded"].Value = expiry.RecordedAt.UtcTicks;
+            }, cancellationToken);
 
     public async Task<IReadOnlyList<DueExpiry>> DueAsync(DateTimeOffset at, int max, CancellationToken cancellationToken = default)
     {
@@ -81,7 +63,12 @@ public sealed class SqliteExpiryIndex : IExpiryIndex
         return due;
     }
 
-    public async Task RemoveAsync(IReadOnlyCollection<DueExpiry> expiries, CancellationToken cancellationToken = default)
+    public Task RemoveAsync(IReadOnlyCollection<DueExpiry> expiries, CancellationToken cancellationToken = default) =>
+        WriteAsync(expiries, "DELETE FROM expiries WHERE grant_id = $grant AND takes_effect_at = $effect", (_, _) => { }, cancellationToken);
+
+    /// <summary>Runs one statement per expiry in one transaction; <c>$grant</c> and <c>$effect</c> are bound, <paramref name="bind"/> binds the rest.</summary>
+    private async Task WriteAsync(IReadOnlyCollection<DueExpiry> expiries, string sql, Action<IReadOnlyDictionary<string, SqliteParameter>, DueExpiry> bind,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(expiries);
         if (expiries.Count == 0)
@@ -92,13 +79,14 @@ public sealed class SqliteExpiryIndex : IExpiryIndex
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM expiries WHERE grant_id = $grant AND takes_effect_at = $effect";
-        var grant = command.Parameters.Add("$grant", SqliteType.Text);
-        var effect = command.Parameters.Add("$effect", SqliteType.Integer);
+        command.CommandText = sql;
+        var parameters = Columns.Where(n => sql.Contains(n, StringComparison.Ordinal))
+            .ToDictionary(n => n, n => command.Parameters.AddWithValue(n, DBNull.Value), StringComparer.Ordinal);
         foreach (var expiry in expiries)
         {
-            grant.Value = expiry.GrantId;
-            effect.Value = expiry.TakesEffectAt.UtcTicks;
+            parameters["$grant"].Value = expiry.GrantId;
+            parameters["$effect"].Value = expiry.TakesEffectAt.UtcTicks;
+            bind(parameters, expiry);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 

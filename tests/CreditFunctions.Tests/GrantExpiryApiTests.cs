@@ -8,11 +8,20 @@ namespace CreditFunctions.Tests;
 /// <summary><c>POST /api/grants</c> with an expiry: the answer says when it takes effect; a bad value is a 400 naming it.</summary>
 public sealed class GrantExpiryApiTests : IAsyncLifetime
 {
+    private readonly string _table = "expiries" + Guid.NewGuid().ToString("N")[..16];
     private App _app = null!;
 
-    public async Task InitializeAsync() => _app = await App.StartAsync();
+    public async Task InitializeAsync() => _app = await App.StartAsync(settings: new()
+    {
+        ["AzureWebJobsStorage"] = Bulk.BulkApp.StorageConnection,
+        ["Expiry:Table"] = _table,
+    });
 
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await CreditGrants.Storage.StorageAccount.FromConnectionString(Bulk.BulkApp.StorageConnection).Tables.DeleteTableAsync(_table);
+        await _app.DisposeAsync();
+    }
 
     private Task<ApiResponse> PostAsync(string extra) =>
         _app.Api.GrantAsync(new MemoryStream(Encoding.UTF8.GetBytes(

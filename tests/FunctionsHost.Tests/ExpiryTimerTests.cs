@@ -27,7 +27,7 @@ public sealed class ExpiryTimerTests(AppUnderHost app)
         await IngestGrantAsync(customer, $"{customer}-promo", 50, now.AddHours(-3), expiry);
         await RecordExpiryAsync(customer, $"{customer}-promo", 50, expiry, now.AddHours(-3));
 
-        var tick = await app.Host.InvokeAsync("ExpireGrants", [Timer()]);
+        var tick = await app.Host.InvokeAsync("ExpireGrants", [TimerTriggerTests.Timer(app, "ExpireGrants", isPastDue: false)]);
 
         Assert.True(tick.Result.Status == StatusResult.Types.Status.Success, tick.Result.Exception?.Message);
         Assert.Equal(1m, (decimal)(await app.Host.GetAsync($"api/customers/{customer}/balance")).Json["balance"]!);
@@ -75,22 +75,5 @@ public sealed class ExpiryTimerTests(AppUnderHost app)
             ["ExpiresAt"] = expiresAt,
             ["RecordedAt"] = recordedAt,
         });
-    }
-
-    private ParameterBinding Timer()
-    {
-        var now = DateTime.UtcNow;
-        var info = new JsonObject
-        {
-            ["Schedule"] = new JsonObject { ["AdjustForDST"] = true },
-            ["ScheduleStatus"] = new JsonObject
-            {
-                ["Last"] = now.AddHours(-1).ToString("o", CultureInfo.InvariantCulture),
-                ["Next"] = now.AddHours(1).ToString("o", CultureInfo.InvariantCulture),
-                ["LastUpdated"] = now.ToString("o", CultureInfo.InvariantCulture),
-            },
-            ["IsPastDue"] = false,
-        };
-        return new ParameterBinding { Name = (string)app.Host.Function("ExpireGrants").Trigger["name"]!, Data = new TypedData { Json = info.ToJsonString() } };
     }
 }

@@ -74,26 +74,17 @@ public sealed class MetadataTests(AppUnderHost app)
         Assert.Equal("True", DeferredBinding(trigger), ignoreCase: true);
     }
 
-    [Fact]
-    public void The_campaign_timer_reads_its_schedule_from_a_setting_and_does_not_run_on_startup()
+    [Theory]
+    [InlineData("RunCampaigns", "CampaignSchedule")]
+    [InlineData("ExpireGrants", "ExpirySchedule")]
+    public void The_timers_read_their_schedule_from_a_setting_and_do_not_run_on_startup(string function, string setting)
     {
-        var trigger = app.Host.Function("RunCampaigns").Trigger;
+        var trigger = app.Host.Function(function).Trigger;
 
         Assert.Equal("timerTrigger", (string?)trigger["type"]);
-        Assert.Equal("%CampaignSchedule%", (string?)trigger["schedule"]);
+        Assert.Equal($"%{setting}%", (string?)trigger["schedule"]);
         Assert.False((bool?)trigger["runOnStartup"] ?? false);
-        Assert.Equal(AppSettings.Sample()["CampaignSchedule"], (string?)app.Host.Function("RunCampaigns").ResolvedTrigger["schedule"]);
-    }
-
-    [Fact]
-    public void The_expiry_timer_reads_its_schedule_from_a_setting_and_does_not_run_on_startup()
-    {
-        var trigger = app.Host.Function("ExpireGrants").Trigger;
-
-        Assert.Equal("timerTrigger", (string?)trigger["type"]);
-        Assert.Equal("%ExpirySchedule%", (string?)trigger["schedule"]);
-        Assert.False((bool?)trigger["runOnStartup"] ?? false);
-        Assert.Equal(AppSettings.Sample()["ExpirySchedule"], (string?)app.Host.Function("ExpireGrants").ResolvedTrigger["schedule"]);
+        Assert.Equal(AppSettings.Sample()[setting], (string?)app.Host.Function(function).ResolvedTrigger["schedule"]);
     }
 
     [Fact]
