@@ -17,6 +17,7 @@ public static class DependencyInjection
         services.AddCampaignStorage(configuration);
         services.AddSingleton<GrantApi>();
         services.AddSingleton<BulkGrantApi>();
+        services.AddSingleton<LedgerApi>();
         return services;
     }
 }

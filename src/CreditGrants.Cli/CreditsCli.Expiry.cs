@@ -112,7 +112,16 @@ internal sealed record ExpirySweepJson(string At, string DueBy, int Due, int Exp
     public static ExpirySweepJson From(ExpirySweepResult result) => new(GrantExpiry.Format(result.At), GrantExpiry.Format(result.DueBy), result.Expiries.Count,
         result.Count(ExpiryStatus.Expired), result.UnitsTakenBack, result.Count(ExpiryStatus.Waiting), result.Count(ExpiryStatus.Failed), result.PolarRequests,
         [.. result.Expiries.Select(e => new ExpiryJson(e.GrantId, e.ExternalCustomerId, e.Meter, GrantExpiry.Format(e.TakesEffectAt),
-            CreditsCli.StatusName(e.Status).Replace(' ', '-'), e.UnitsTakenBack, e.Note))]);
+            JsonName(e.Status), e.UnitsTakenBack, e.Note))]);
+
+    /// <summary>A status as the JSON says it, in the ledger's style (<c>wiped_by_reset</c>).</summary>
+    private static string JsonName(ExpiryStatus status) => status switch
+    {
+        ExpiryStatus.AlreadyExpired => "already_expired",
+        ExpiryStatus.WipedByReset => "wiped_by_reset",
+        ExpiryStatus.NeverGranted => "never_granted",
+        _ => status.ToString().ToLowerInvariant(),
+    };
 }
 
 /// <summary>One due expiry in <see cref="ExpirySweepJson"/>.</summary>

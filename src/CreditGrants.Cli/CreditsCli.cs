@@ -84,6 +84,7 @@ public sealed partial class CreditsCli
 
         root.Subcommands.Add(GrantCommand());
         root.Subcommands.Add(BalanceCommand());
+        root.Subcommands.Add(GrantsCommand());
         root.Subcommands.Add(MetersCommand());
         root.Subcommands.Add(CustomersCommand());
         root.Subcommands.Add(new Command("bulk", "Grant credits to many customers from a CSV file")
@@ -91,7 +92,6 @@ public sealed partial class CreditsCli
             BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
         });
         root.Subcommands.Add(CampaignsCommand());
-        root.Subcommands.Add(new Command("grants", "A customer's grants: expire those whose expiry has passed") { GrantsExpireCommand() });
         return root;
     }
 

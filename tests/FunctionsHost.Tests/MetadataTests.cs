@@ -19,12 +19,14 @@ public sealed class MetadataTests(AppUnderHost app)
         { "GetBulkGrantJob", "get", "bulk-grants/{jobId}", "Function" },
         { "GetBulkGrantResults", "get", "bulk-grants/{jobId}/results", "Function" },
         { "GetOpenApiDocument", "get", "openapi.json", "Anonymous" },
+        { "ListCustomerGrants", "get", "customers/{externalId}/grants", "Function" },
+        { "RevokeGrant", "post", "grants/{grantId}/revoke", "Function" },
     };
 
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
-        string[] expected = ["ExpireGrants", "GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ProcessGrantWork", "RunCampaigns", "SubmitBulkGrants"];
+        string[] expected = ["ExpireGrants", "GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants", "ProcessGrantWork", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));

@@ -44,6 +44,10 @@ public static class Problems
         GrantException { Kind: GrantErrorKind.CustomerConflict } e => Answer("customer-conflict", "The email belongs to another customer", 409, e.Message),
         GrantException { Kind: GrantErrorKind.GrantIdConflict } e => Answer("grant-id-conflict", "The grant id was used for another grant", 409, e.Message),
         GrantException { Kind: GrantErrorKind.EventRejected } e => Answer("grant-rejected", "Polar refused the grant", 422, e.Message),
+        CreditGrants.Lifecycle.RevokeException { Kind: CreditGrants.Lifecycle.RevokeErrorKind.GrantNotFound } e => Answer("grant-not-found", "Grant not found", 404, e.Message),
+        CreditGrants.Lifecycle.RevokeException { Kind: CreditGrants.Lifecycle.RevokeErrorKind.ExceedsUnspent } e =>
+            Answer("revoke-exceeds-unspent", "More than the grant has unspent", 409, e.Message),
+        CreditGrants.Lifecycle.RevokeException e => Answer("revocation-conflict", "The grant cannot be revoked as asked", 409, e.Message),
         MeterNotGrantableException { Problem: MeterProblem.NotFound } e => Answer("meter-not-found", "Meter not found", 404, e.Message),
         MeterNotGrantableException e => Answer("meter-not-grantable", "The meter cannot take grants", 422, e.Message),
         PolarException { Kind: PolarErrorKind.RateLimited or PolarErrorKind.Unavailable } e => Unavailable(e),
