@@ -300,8 +300,9 @@ public sealed class ConsistencyTests : IDisposable
 
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
         Assert.Contains("unknown option '--data-dir' for 'credits bulk status': it is an option of 'credits grant', 'credits balance', " +
+            "'credits grants list', 'credits grants revoke', 'credits grants expire', " +
             "'credits meters ensure', 'credits customers sync', 'credits bulk run', 'credits campaigns preview', 'credits campaigns run', 'credits campaigns seed-samples', " +
-            "'credits grants expire', after the command's name.", run.Error, StringComparison.Ordinal);
+            "after the command's name.", run.Error, StringComparison.Ordinal);
     }
 
     [Theory]
