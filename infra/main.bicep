@@ -208,6 +208,18 @@ param campaignStateTableName string = 'campaignstate'
 param campaignSchedule string = '0 */15 * * * *'
 
 // ---------------------------------------------------------------------------------------
+// Expiring grants (section Expiry, and the timer's %ExpirySchedule%)
+// ---------------------------------------------------------------------------------------
+
+@description('Table of the expiries to come (one row per grant that expires), which the ExpireGrants timer reads.')
+@minLength(3)
+@maxLength(63)
+param expiryTableName string = 'expiries'
+
+@description('NCRONTAB schedule (six fields, UTC) on which ExpireGrants takes back the unspent credits of grants whose expiry has passed. Expiries take effect at whole UTC hours and wait Expiry:Settle (5 minutes) for the event store, so a run at ten past each hour finds them.')
+param expirySchedule string = '0 10 * * * *'
+
+// ---------------------------------------------------------------------------------------
 // Hosting and cost
 // ---------------------------------------------------------------------------------------
 
@@ -326,6 +338,7 @@ module storage 'modules/storage.bicep' = {
     tableNames: [
       jobsTableName
       campaignStateTableName
+      expiryTableName
       polarBudgetTableName
       grantCapsTableName
       webhookTableName
@@ -414,6 +427,12 @@ var appSettings = {
   Campaigns__Container: campaignsContainerName
   Campaigns__StateTable: campaignStateTableName
   CampaignSchedule: campaignSchedule
+
+  Expiry__Table: expiryTableName
+  Expiry__Settle: '00:05:00'
+  Expiry__ForgetUnseenAfter: '1.00:00:00'
+  Expiry__MaxPerRun: '50000'
+  ExpirySchedule: expirySchedule
 }
 
 module functionApp 'modules/functionapp.bicep' = {

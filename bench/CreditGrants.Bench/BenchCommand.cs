@@ -18,6 +18,8 @@ internal static class BenchCommand
                    single grants as POST /api/grants makes them, file after file in one process (one directory)
           naive    <file> [--name <label>] [--rows <n>] [--baseline <bulk label>] [--requests-per-minute <n>] [--server-pid <pid>]
           campaign <label> [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
+          expiry   <label> [--grants 10000] [--requests-per-minute <n>] [--server-pid <pid>]
+                   the expiry sweep over that many due grants, one customer each
           report   <results.jsonl>
           compare  <results.jsonl>   every run, then the medians of the runs that share a name, against the first name
 
@@ -82,6 +84,11 @@ internal static class BenchCommand
                 // The second argument is the label: an allCustomers campaign over every customer the emulator has.
                 Print(await CampaignBenchmark.RunAsync(file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),
                     new EndToEndTargets(Real("--max-requests-per-1000"), Real("--max-peak-mb"))).ConfigureAwait(false));
+                return 0;
+            case "expiry":
+                // The second argument is the label: that many due grants on as many customers, swept once.
+                Print(await ExpiryBenchmark.RunAsync(file, Number("--grants") ?? 10_000,
+                    Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid"))).ConfigureAwait(false));
                 return 0;
             case "report":
                 Console.WriteLine(BenchReport.Table(Results(file)));

@@ -19,7 +19,7 @@ public static class PolarHost
     /// The services, with the gateway's request budget at <see cref="PolarSettings.RequestsPerMinute"/>, or off when null (figures
     /// of the code, not of the budget), and the settings' chunk rows and events per ingest request.
     /// </summary>
-    public static ServiceProvider Build(PolarSettings polar, RequestTally tally)
+    public static ServiceProvider Build(PolarSettings polar, RequestTally tally, Action<IServiceCollection>? more = null)
     {
         ArgumentNullException.ThrowIfNull(polar);
         var requestsPerMinute = polar.RequestsPerMinute;
@@ -47,6 +47,7 @@ public static class PolarHost
         services.Configure<BulkOptions>(options => options.ChunkRows = polar.ChunkRows);
         services.AddSingleton(tally);
         services.AddHttpClient<PolarClient>().AddHttpMessageHandler(sp => new CountingHandler(sp.GetRequiredService<RequestTally>()));
+        more?.Invoke(services);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
     }
 }

@@ -99,7 +99,7 @@ public sealed partial class CreditsCli
                 return ExitCodes.Ok;
             }, ct);
         });
-        return new Command("grants", "A customer's grants: list them, take one back") { list, revoke };
+        return new Command("grants", "A customer's grants: list them, take one back, expire those whose expiry has passed") { list, revoke, GrantsExpireCommand() };
     }
 
     private const string PendingNote =

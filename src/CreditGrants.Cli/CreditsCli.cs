@@ -105,14 +105,25 @@ public sealed partial class CreditsCli
         var grantId = new Option<string>("--grant-id") { Description = "The grant's idempotency key: the same id never grants twice", Required = true };
         var meter = new Option<string?>("--meter") { Description = "The meter (default: Grants:DefaultMeter, 'API Calls')" };
         var reason = new Option<string?>("--reason") { Description = "Why, in a few words (kept on the event)" };
-        var command = new Command("grant", "Grant credits to one customer") { customer, email, name, units, grantId, meter, reason };
+        var expiresAt = new Option<string?>("--expires-at")
+        {
+            HelpName = "instant",
+            Description = "When the unspent credits expire: ISO 8601 with an offset, such as 2027-01-31T23:00:00Z (takes effect at the end of its UTC hour)",
+        };
+        var expiresIn = new Option<string?>("--expires-in")
+        {
+            HelpName = "duration",
+            Description = "Or how long from now: an ISO 8601 duration such as P30D or PT12H",
+        };
+        var command = new Command("grant", "Grant credits to one customer") { customer, email, name, units, grantId, meter, reason, expiresAt, expiresIn };
         AddPolarOptions(command);
         command.SetAction(async (parse, ct) =>
         {
             // Input is checked before Polar (or the embedded emulator) is reached, so a typo costs nothing.
             var request = new GrantRequest(parse.GetValue(grantId), parse.GetValue(customer), null, parse.GetValue(email),
-                parse.GetValue(name), parse.GetValue(units), parse.GetValue(meter), parse.GetValue(reason), "cli");
-            var validation = new GrantValidator(ConfiguredGrantOptions()).Validate(request);
+                parse.GetValue(name), parse.GetValue(units), parse.GetValue(meter), parse.GetValue(reason), "cli",
+                ExpiresAt: parse.GetValue(expiresAt), ExpiresIn: parse.GetValue(expiresIn));
+            var validation = new GrantValidator(ConfiguredGrantOptions(), Clock).Validate(request);
             if (!validation.IsValid)
             {
                 foreach (var error in validation.Errors)
@@ -281,7 +292,10 @@ public sealed partial class CreditsCli
         var verb = outcome.Status == GrantStatus.Granted ? "Granted" : "Already granted (duplicate, nothing changed):";
         var customerNote = outcome.CustomerCreated ? " Created the customer."
             : !outcome.CustomerExists ? " No customer has this external id yet; Polar counts the grant once one is created." : "";
-        return $"{verb} {Number(outcome.Units)} units to {who} on meter '{outcome.Meter}' (grant {outcome.GrantId}, event {outcome.EventId}).{customerNote}";
+        var expiryNote = outcome.ExpiresAt is { } expires
+            ? $" Expires at {GrantExpiry.Format(expires)}, taking effect at {GrantExpiry.Format(GrantExpiry.TakesEffectAt(expires))} (expiries take effect at whole UTC hours)."
+            : "";
+        return $"{verb} {Number(outcome.Units)} units to {who} on meter '{outcome.Meter}' (grant {outcome.GrantId}, event {outcome.EventId}).{customerNote}{expiryNote}";
     }
 
     /// <summary>A number of units as every human-readable line writes it: thousands separated, as counts are ("2,500 of 250,000 units").</summary>
@@ -293,6 +307,8 @@ public sealed partial class CreditsCli
         "customer.email" => "email",
         "customer.name" => "name",
         "grantId" => "grant-id",
+        "expiresAt" => "expires-at",
+        "expiresIn" => "expires-in",
         _ => field,
     };
 }

@@ -51,6 +51,7 @@ public sealed class PolarConnection : IAsyncDisposable
         PolarEmulatorServer? emulator = null;
         IDisposable? dataFolderLock = null;
         string? directoryPath = null;
+        string? expiriesPath = null;
         if (server is null && token is null)
         {
             var dataDir = DataFolder.Resolve(settings.DataDir, settings.Environment);
@@ -103,10 +104,13 @@ public sealed class PolarConnection : IAsyncDisposable
             server = emulator.BaseAddress.AbsoluteUri;
             token = emulator.Token;
             directoryPath = SqliteCustomerDirectoryStore.PathFor(dataDir, server, token, embedded: true);
+            expiriesPath = SqliteExpiryIndex.PathFor(dataDir, server, token, embedded: true);
             if (isNew)
             {
                 // The emulator starts with no customers: what an earlier directory knew of its customers is gone with them.
                 DeleteDirectoryFile(directoryPath);
+                // And no grants: an earlier index's expiries are of grants gone too.
+                DeleteDirectoryFile(expiriesPath);
             }
         }
         else if (server is null)
@@ -128,6 +132,7 @@ public sealed class PolarConnection : IAsyncDisposable
         }
 
         directoryPath ??= DirectoryPathFor(settings, server, token);
+        expiriesPath ??= ExpiriesPathFor(settings, server, token);
         var embedded = emulator is not null;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Configuration).Build();
         var services = new ServiceCollection();
@@ -160,6 +165,12 @@ public sealed class PolarConnection : IAsyncDisposable
             services.AddSingleton<Customers.ICustomerDirectoryStore>(new SqliteCustomerDirectoryStore(directoryPath));
         }
 
+        if (expiriesPath is not null)
+        {
+            services.AddSingleton<Expiry.IExpiryIndex>(new SqliteExpiryIndex(expiriesPath));
+        }
+
+        services.AddOptions<Expiry.ExpiryOptions>().Bind(configuration.GetSection(Expiry.ExpiryOptions.SectionName));
         services.AddGrantServices();
         settings.Services?.Invoke(services);
         return new PolarConnection(services.BuildServiceProvider(), emulator, dataFolderLock);
@@ -171,6 +182,19 @@ public sealed class PolarConnection : IAsyncDisposable
         try
         {
             return SqliteCustomerDirectoryStore.PathFor(DataFolder.Resolve(settings.DataDir, settings.Environment), server, token, embedded: false);
+        }
+        catch (CliInputException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The expiry index file for a Polar server in the data folder; null (an index in memory) when there is no data folder.</summary>
+    private static string? ExpiriesPathFor(CliSettings settings, string server, string token)
+    {
+        try
+        {
+            return SqliteExpiryIndex.PathFor(DataFolder.Resolve(settings.DataDir, settings.Environment), server, token, embedded: false);
         }
         catch (CliInputException)
         {

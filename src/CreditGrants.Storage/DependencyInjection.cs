@@ -46,6 +46,10 @@ public static class DependencyInjection
             .FromConfiguration(configuration).Tables.GetTableClient(sp.GetRequiredService<IOptions<CustomerDirectoryOptions>>().Value.Table),
             sp.GetRequiredService<IOptions<CreditGrants.Polar.PolarClientOptions>>().Value.OrganizationScope())));
 
+        // The expiries to come, shared by every instance: written when a grant that expires is sent, read by the ExpireGrants timer.
+        services.Replace(ServiceDescriptor.Singleton<CreditGrants.Expiry.IExpiryIndex>(sp => new Expiry.TableExpiryIndex(() => StorageAccount
+            .FromConfiguration(configuration).Tables.GetTableClient(sp.GetRequiredService<IOptions<CreditGrants.Expiry.ExpiryOptions>>().Value.Table))));
+
         services.AddOptions<GrantCapOptions>().Bind(configuration.GetSection(GrantCapOptions.SectionName)).ValidateDataAnnotations();
         if (configuration.GetSection(GrantCapOptions.SectionName).Get<GrantCapOptions>() is { Enabled: true } caps)
         {

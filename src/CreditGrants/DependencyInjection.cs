@@ -21,6 +21,7 @@ public static class DependencyInjection
         services.AddOptions<BulkOptions>().Bind(configuration.GetSection(BulkOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CustomerDirectoryOptions>().Bind(configuration.GetSection(CustomerDirectoryOptions.SectionName))
             .ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Expiry.ExpiryOptions>().Bind(configuration.GetSection(Expiry.ExpiryOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddPolarGateway(configuration);
         return services.AddGrantServices();
     }
@@ -30,11 +31,15 @@ public static class DependencyInjection
     {
         services.AddOptions<GrantOptions>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
+        services.TryAddSingleton(sp => new GrantValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
         services.AddOptions<CustomerDirectoryOptions>();
         // Hosts with somewhere to keep it register their own store first (a table for the app, a file for the CLI).
         services.TryAddSingleton<ICustomerDirectoryStore, InMemoryCustomerDirectoryStore>();
         services.TryAddSingleton<CustomerDirectory>();
+        // Likewise the expiry index: a table for the app, a file in the data folder for the CLI.
+        services.TryAddSingleton<Expiry.IExpiryIndex, Expiry.InMemoryExpiryIndex>();
+        services.AddOptions<Expiry.ExpiryOptions>();
+        services.TryAddSingleton<Expiry.ExpirySweep>();
         services.TryAddSingleton<GrantService>();
         services.TryAddSingleton<IGrantCaps, NoGrantCaps>();
         services.TryAddSingleton<BalanceService>();

@@ -279,6 +279,7 @@ public sealed class ConsistencyTests : IDisposable
     [InlineData("balance", true)]
     [InlineData("meters ensure", true)]
     [InlineData("bulk run", true)]
+    [InlineData("grants expire", true)]
     public async Task Help_lists_the_polar_options_only_for_commands_that_talk_to_polar(string command, bool talksToPolar)
     {
         var run = await CliRun.RunAsync(NoPolar, [.. command.Split(' '), "--help"]);

@@ -76,6 +76,7 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("balance", "--customer", "sample-1", Polar);
         await Walk("grants list", "--customer", "sample-1", Polar);
         await Walk("grants revoke", "json-g1", "--reason", "test", Polar);
+        await Walk("grants expire", "--due", Polar);
         await Walk("meters ensure", Polar);
         await Walk("customers sync", Polar);
         await Walk("bulk run", csv, Polar);

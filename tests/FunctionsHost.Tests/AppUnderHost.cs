@@ -50,6 +50,7 @@ public sealed class AppUnderHost : IAsyncLifetime
         ["Bulk__JobsTable"] = $"jobs{run}",
         ["Campaigns__Container"] = $"campaigns-{run}",
         ["Campaigns__StateTable"] = $"campaignstate{run}",
+        ["Expiry__Table"] = $"expiries{run}",
         ["CustomerDirectory__Table"] = $"customerdirectory{run}",
         ["GrantCaps__Table"] = $"grantcaps{run}",
         ["PolarBudget__Table"] = $"polarbudget{run}",

@@ -27,8 +27,8 @@ public sealed class MetadataTests(AppUnderHost app)
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
-        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants", "ProcessGrantWork",
-            "ProcessPolarWebhook", "ReceivePolarWebhook", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
+        string[] expected = ["ExpireGrants", "GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants",
+            "ProcessGrantWork", "ProcessPolarWebhook", "ReceivePolarWebhook", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));
@@ -91,15 +91,17 @@ public sealed class MetadataTests(AppUnderHost app)
         Assert.Equal("True", DeferredBinding(trigger), ignoreCase: true);
     }
 
-    [Fact]
-    public void The_campaign_timer_reads_its_schedule_from_a_setting_and_does_not_run_on_startup()
+    [Theory]
+    [InlineData("RunCampaigns", "CampaignSchedule")]
+    [InlineData("ExpireGrants", "ExpirySchedule")]
+    public void The_timers_read_their_schedule_from_a_setting_and_do_not_run_on_startup(string function, string setting)
     {
-        var trigger = app.Host.Function("RunCampaigns").Trigger;
+        var trigger = app.Host.Function(function).Trigger;
 
         Assert.Equal("timerTrigger", (string?)trigger["type"]);
-        Assert.Equal("%CampaignSchedule%", (string?)trigger["schedule"]);
+        Assert.Equal($"%{setting}%", (string?)trigger["schedule"]);
         Assert.False((bool?)trigger["runOnStartup"] ?? false);
-        Assert.Equal(AppSettings.Sample()["CampaignSchedule"], (string?)app.Host.Function("RunCampaigns").ResolvedTrigger["schedule"]);
+        Assert.Equal(AppSettings.Sample()[setting], (string?)app.Host.Function(function).ResolvedTrigger["schedule"]);
     }
 
     [Fact]

@@ -45,8 +45,10 @@ public sealed class TimerTriggerTests(AppUnderHost app)
         Assert.True(tick.Result.Status == StatusResult.Types.Status.Success, tick.Result.Exception?.Message);
     }
 
-    /// <summary>The timer input as the host sends it: its TimerInfo serialized to JSON (Json.NET, the host's property names).</summary>
-    private ParameterBinding Timer(bool isPastDue)
+    private ParameterBinding Timer(bool isPastDue) => Timer(app, "RunCampaigns", isPastDue);
+
+    /// <summary>A timer function's input as the host sends it: its TimerInfo serialized to JSON (Json.NET, the host's property names).</summary>
+    internal static ParameterBinding Timer(AppUnderHost app, string function, bool isPastDue)
     {
         var now = DateTime.UtcNow;
         var info = new JsonObject
@@ -60,7 +62,7 @@ public sealed class TimerTriggerTests(AppUnderHost app)
             },
             ["IsPastDue"] = isPastDue,
         };
-        var name = (string)app.Host.Function("RunCampaigns").Trigger["name"]!;
+        var name = (string)app.Host.Function(function).Trigger["name"]!;
         return new ParameterBinding { Name = name, Data = new TypedData { Json = info.ToJsonString() } };
     }
 

@@ -22,6 +22,7 @@ public sealed partial class FunctionSettingsTests(InfrastructureFixture infra)
         // Guards the tests below against reading an empty or moved file.
         Assert.Contains("Bulk__QueueName", BindingExpressionSettings());
         Assert.Contains("CampaignSchedule", BindingExpressionSettings());
+        Assert.Contains("ExpirySchedule", BindingExpressionSettings());
     }
 
     [Fact]

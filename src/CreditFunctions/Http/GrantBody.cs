@@ -12,7 +12,9 @@ internal sealed record GrantBody(
     [property: JsonConverter(typeof(DecimalTextConverter))] string? Units,
     string? GrantId,
     string? Meter,
-    string? Reason);
+    string? Reason,
+    string? ExpiresAt = null,
+    string? ExpiresIn = null);
 
 /// <summary>Who receives the grant: <c>externalId</c> (with optional <c>email</c>, <c>name</c>) or <c>customerId</c>.</summary>
 internal sealed record GrantBodyCustomer(string? ExternalId, string? CustomerId, string? Email, string? Name);
@@ -64,7 +66,7 @@ internal sealed partial class GrantBodyJsonContext : JsonSerializerContext;
 /// </summary>
 internal static partial class GrantBodyReader
 {
-    private static readonly string[] TopLevelFields = ["customer", "units", "meter", "reason", "grantId"];
+    private static readonly string[] TopLevelFields = ["customer", "units", "meter", "reason", "grantId", "expiresAt", "expiresIn"];
     private static readonly string[] CustomerFields = ["externalId", "customerId", "email", "name"];
     private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
     private static readonly System.Buffers.SearchValues<byte> TokenBytes =
@@ -165,7 +167,7 @@ internal static partial class GrantBodyReader
 
         var customer = body.Customer!;
         return (new GrantRequest(grantId, customer.ExternalId, customer.CustomerId, customer.Email, customer.Name, body.Units,
-            body.Meter, body.Reason, "http"), errors);
+            body.Meter, body.Reason, "http", ExpiresAt: body.ExpiresAt, ExpiresIn: body.ExpiresIn), errors);
     }
 
     /// <summary>How deep a body may nest (the serializer's default); deeper bodies are refused saying so, not as invalid JSON.</summary>

@@ -30,7 +30,9 @@ public sealed class BulkJobGrantSink(BulkJobs jobs) : ICampaignGrantSink, IAsync
             file = new FileStream(Path.Combine(Path.GetTempPath(), $"credits-campaign-{Guid.NewGuid():N}.csv"), FileMode.CreateNew, FileAccess.ReadWrite,
                 FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
             _files[key] = file;
-            await file.WriteAsync("grant_id,customer_id,units\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            // The expiry column only for a campaign whose grants expire, so the files (and job ids) of the others stay as they were.
+            await file.WriteAsync(campaign.ExpiresAfter is null ? "grant_id,customer_id,units\n"u8.ToArray() : "grant_id,customer_id,units,expires_at\n"u8.ToArray(),
+                cancellationToken).ConfigureAwait(false);
         }
 
         var text = new StringBuilder();
@@ -39,7 +41,13 @@ public sealed class BulkJobGrantSink(BulkJobs jobs) : ICampaignGrantSink, IAsync
             var grant = row.Grant!;
             text.Append(Quote(grant.GrantId.Value)).Append(',')
                 .Append(grant.Customer.CustomerId!.Value.ToString("D")).Append(',')
-                .Append(grant.Units.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                .Append(grant.Units.ToString(CultureInfo.InvariantCulture));
+            if (campaign.ExpiresAfter is not null)
+            {
+                text.Append(',').Append(grant.ExpiresAt is { } at ? Grants.GrantExpiry.Format(at) : "");
+            }
+
+            text.Append('\n');
         }
 
         await file.WriteAsync(Encoding.UTF8.GetBytes(text.ToString()), cancellationToken).ConfigureAwait(false);

@@ -96,9 +96,11 @@ public sealed class CustomerSweepPendingException : Exception
 /// Grants a chunk of rows with as few Polar requests as it can: one meter read per meter, customers the
 /// <see cref="CustomerDirectory"/> knows for free, one request per other customer (a create when the row brings an email,
 /// else a read) unless sweeping the customer list costs less, and the grants themselves in batched ingest requests.
-/// Transient Polar failures propagate so that the chunk is retried; processing a chunk again grants nothing twice.
+/// Transient Polar failures propagate so that the chunk is retried; processing a chunk again grants nothing twice. Rows that
+/// expire are recorded in the <see cref="Expiry.IExpiryIndex"/> before their events are sent.
 /// </summary>
-public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<BulkChunkProcessor> logger)
+public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<BulkChunkProcessor> logger,
+    Expiry.IExpiryIndex? expiries = null)
 {
     /// <summary>Polar counts events for an external id that no customer holds only if such a customer is created within this time.</summary>
     public static readonly TimeSpan LinkingWindow = TimeSpan.FromMinutes(180);
@@ -160,6 +162,14 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             }
 
             var grant = row.Grant!;
+            if (grant.ExpiresAt is { } expiresAt && expiresAt <= now)
+            {
+                // Checked again when sent: a row read before its expiry (a campaign's late occurrence, a chunk retried later) may be past it.
+                outcomes[i] = Outcome(row, RowStatus.Rejected, $"line {row.Line}: the grant expires at {GrantExpiry.Format(expiresAt)}, which is past " +
+                    $"(now is {GrantExpiry.Format(now)}); a grant cannot be made expired, nothing was granted");
+                continue;
+            }
+
             var (target, meterError) = targets[grant.Meter];
             if (target is null)
             {
@@ -227,6 +237,12 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             events.Add(grantEvent);
             eventRows.Add(i);
             resolved.Add((target, customer));
+        }
+
+        var expiring = eventRows.Select(i => rows[i].Grant!).Where(g => g.ExpiresAt is not null).Select(g => Expiry.DueExpiry.Of(g, now)).ToList();
+        if (expiring.Count > 0 && expiries is not null)
+        {
+            await expiries.AddAsync(expiring, cancellationToken).ConfigureAwait(false);
         }
 
         var report = events.Count == 0 ? new IngestReport([], 0, 0, 0) : await polar.IngestAsync(events, cancellationToken).ConfigureAwait(false);

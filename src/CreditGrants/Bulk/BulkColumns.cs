@@ -11,7 +11,8 @@ public sealed class BulkFileException : Exception
 }
 
 /// <summary>Where each known column is in a bulk file (−1 when absent), read from its header by name, in any order and case.</summary>
-public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Units, int Email, int Name, int GrantId, int Reason, int Meter)
+public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Units, int Email, int Name, int GrantId, int Reason, int Meter,
+    int ExpiresAt = -1)
 {
     /// <summary>How many columns the header has: every row must have as many fields.</summary>
     public int Count { get; init; }
@@ -25,8 +26,11 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
     public const string ReasonColumn = "reason";
     public const string MeterColumn = "meter";
 
+    /// <summary>When the row's grant expires: an ISO 8601 instant with its offset (<see cref="Grants.GrantExpiry"/>); empty, it does not.</summary>
+    public const string ExpiresAtColumn = "expires_at";
+
     private static readonly string[] Known =
-        [ExternalCustomerIdColumn, CustomerIdColumn, UnitsColumn, EmailColumn, NameColumn, GrantIdColumn, ReasonColumn, MeterColumn];
+        [ExternalCustomerIdColumn, CustomerIdColumn, UnitsColumn, EmailColumn, NameColumn, GrantIdColumn, ReasonColumn, MeterColumn, ExpiresAtColumn];
 
     /// <summary>Whether <paramref name="name"/> is a column this format knows, in any case.</summary>
     public static bool IsKnown(string name) => Known.Contains(name.Trim().ToLowerInvariant(), StringComparer.Ordinal);
@@ -75,7 +79,7 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
 
         int At(string column) => positions.TryGetValue(column, out var index) ? index : -1;
         return new BulkColumns(At(ExternalCustomerIdColumn), At(CustomerIdColumn), At(UnitsColumn), At(EmailColumn), At(NameColumn),
-            At(GrantIdColumn), At(ReasonColumn), At(MeterColumn)) { Count = header.Count };
+            At(GrantIdColumn), At(ReasonColumn), At(MeterColumn), At(ExpiresAtColumn)) { Count = header.Count };
     }
 
     /// <summary>The CSV column a grant field comes from, for messages about a row.</summary>
@@ -87,6 +91,7 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
         "customer.email" => EmailColumn,
         "customer.name" => NameColumn,
         "grantId" => GrantIdColumn,
+        "expiresAt" => ExpiresAtColumn,
         _ => field,
     };
 }

@@ -261,7 +261,7 @@ public static class BulkGrantFile
                 var grantId = explicitId ?? reading.GrantIds.Derive(RowKey.Of(reader, columns, format, reading.Defaults), line, chunk.Occurrence(line)).Value;
                 var request = new GrantRequest(grantId, externalId, customerId, Cell(reader, columns.Email), Cell(reader, columns.Name),
                     units, Cell(reader, columns.Meter) ?? reading.Defaults.Meter, Cell(reader, columns.Reason) ?? reading.Defaults.Reason, source,
-                    GrantIdDerived: explicitId is null);
+                    GrantIdDerived: explicitId is null, ExpiresAt: Cell(reader, columns.ExpiresAt));
                 var validation = validator.Validate(request);
                 errors.AddRange(validation.Errors.Where(e => e.Field != "units" || errors.All(u => u.Field != "units")));
                 if (duplicateLines?.Contains(line) == true)

@@ -61,6 +61,12 @@ public sealed record Campaign(
     CampaignBudget Budget,
     int CatchUp)
 {
+    /// <summary>How long each grant lasts after its occurrence; null: grants do not expire.</summary>
+    public TimeSpan? ExpiresAfter { get; init; }
+
+    /// <summary>When the grant of an occurrence expires (the occurrence plus <see cref="ExpiresAfter"/>); null when grants do not expire.</summary>
+    public DateTimeOffset? ExpiryOf(DateTimeOffset occurrence) => ExpiresAfter is { } after ? occurrence + after : null;
+
     /// <summary>The grant source recorded on every grant of this campaign.</summary>
     public string Source => "campaign:" + Id;
 

@@ -19,6 +19,9 @@ public sealed record CampaignDocument
 
     public string? Reason { get; init; }
 
+    /// <summary>How long each grant lasts after its occurrence (an ISO 8601 duration, <see cref="Grants.GrantExpiry.ParseDuration"/>).</summary>
+    public string? ExpiresAfter { get; init; }
+
     public bool? Enabled { get; init; }
 
     public required ScheduleDocument Schedule { get; init; }

@@ -405,10 +405,14 @@ public sealed partial class CampaignRunner(
         return reserved;
     }
 
+    /// <summary>
+    /// The row of a target's grant. Its expiry is the occurrence plus <see cref="Campaign.ExpiresAfter"/>, never the run's time, so a
+    /// repeated run sends the same grant (an occurrence run so late that its grant would already have expired is rejected when granted).
+    /// </summary>
     private static BulkRow Row(Campaign campaign, DateTimeOffset occurrence, CampaignTarget target, long line)
     {
         var grant = new CreditGrant(GrantIdFor(campaign, occurrence, target), new CustomerRef(target.ExternalId, target.CustomerId),
-            campaign.Units, campaign.Meter, campaign.Reason, campaign.Source);
+            campaign.Units, campaign.Meter, campaign.Reason, campaign.Source, campaign.ExpiryOf(occurrence));
         return new BulkRow(line, grant, [], campaign.Units.ToString(CultureInfo.InvariantCulture), target.ExternalId, target.CustomerId?.ToString("D"));
     }
 

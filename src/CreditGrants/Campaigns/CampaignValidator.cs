@@ -159,6 +159,16 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
             errors.Add(new CampaignError("$.endsAt", Quote(doc.EndsAt), $"is not after startsAt ({doc.StartsAt}); accepted: an instant later than startsAt"));
         }
 
+        TimeSpan? expiresAfter = null;
+        if (doc.ExpiresAfter is { } after)
+        {
+            (expiresAfter, var problem) = GrantExpiry.ParseDuration(after);
+            if (problem is not null)
+            {
+                errors.Add(new CampaignError("$.expiresAfter", Quote(after), problem));
+            }
+        }
+
         var schedule = Schedule(doc.Schedule, errors);
         var policy = doc.GrantPolicy == "oncePerCustomer" ? GrantPolicy.OncePerCustomer : GrantPolicy.EveryOccurrence;
         var audience = Audience(doc, startsAt, policy, errors);
@@ -182,7 +192,7 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
         }
 
         return new CampaignValidation(new Campaign(doc.Id, doc.Description, doc.Meter ?? grantOptions.DefaultMeter, units, doc.Reason,
-            doc.Enabled ?? true, schedule!, startsAt, endsAt, audience!, policy, budget, doc.CatchUp ?? 1), errors);
+            doc.Enabled ?? true, schedule!, startsAt, endsAt, audience!, policy, budget, doc.CatchUp ?? 1) { ExpiresAfter = expiresAfter }, errors);
     }
 
     private static DateTimeOffset? FirstOccurrence(CampaignSchedule schedule, DateTimeOffset? startsAt, DateTimeOffset? endsAt)

@@ -14,8 +14,12 @@ public sealed record CustomerRef(string? ExternalId, Guid? CustomerId, string? E
     public override string ToString() => ExternalId is not null ? $"external id '{Identity.Display.Escape(ExternalId)}'" : $"customer {CustomerId}";
 }
 
-/// <summary>A validated grant of <see cref="Units"/> credits on a meter; the same <see cref="GrantId"/> never grants twice.</summary>
-public sealed record CreditGrant(GrantId GrantId, CustomerRef Customer, decimal Units, string Meter, string? Reason, string Source);
+/// <summary>
+/// A validated grant of <see cref="Units"/> credits on a meter; the same <see cref="GrantId"/> never grants twice. <see cref="ExpiresAt"/>,
+/// when set, is when its unspent units are taken back (at <see cref="GrantExpiry.TakesEffectAt"/>, a whole UTC hour).
+/// </summary>
+public sealed record CreditGrant(GrantId GrantId, CustomerRef Customer, decimal Units, string Meter, string? Reason, string Source,
+    DateTimeOffset? ExpiresAt = null);
 
 /// <summary>How a grant ended.</summary>
 public enum GrantStatus
@@ -36,7 +40,11 @@ public sealed record GrantOutcome(
     bool CustomerExists,
     decimal Units,
     string Meter,
-    string EventId);
+    string EventId)
+{
+    /// <summary>When the grant's unspent units expire, as asked; null when it does not expire.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+}
 
 /// <summary>A customer's credit on one meter; a positive <see cref="Balance"/> is credit left.</summary>
 public sealed record CreditBalance(

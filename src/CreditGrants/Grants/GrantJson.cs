@@ -15,11 +15,23 @@ public sealed record GrantOutcomeJson(
     string Meter,
     string EventId)
 {
+    /// <summary>When the grant expires, as asked (ISO 8601, UTC); absent when it does not expire.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ExpiresAt { get; init; }
+
+    /// <summary>When the expiry takes effect: expiries take effect at whole UTC hours, one inside an hour at the end of that hour.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ExpiryTakesEffectAt { get; init; }
+
     public static GrantOutcomeJson From(GrantOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         return new(outcome.Status == GrantStatus.Granted ? "granted" : "duplicate", outcome.GrantId, outcome.CustomerId,
-            outcome.ExternalCustomerId, outcome.CustomerCreated, outcome.CustomerExists, outcome.Units, outcome.Meter, outcome.EventId);
+            outcome.ExternalCustomerId, outcome.CustomerCreated, outcome.CustomerExists, outcome.Units, outcome.Meter, outcome.EventId)
+        {
+            ExpiresAt = outcome.ExpiresAt is { } at ? GrantExpiry.Format(at) : null,
+            ExpiryTakesEffectAt = outcome.ExpiresAt is { } expiry ? GrantExpiry.Format(GrantExpiry.TakesEffectAt(expiry)) : null,
+        };
     }
 }
 

@@ -17,6 +17,7 @@ public sealed record FieldError(string Field, string? Value, string Message)
 /// A grant as a caller gave it, before validation: every field as text, as it came. <see cref="GrantIdDerived"/> says
 /// the grant id was derived from the grant's own facts (a bulk row without <c>grant_id</c>, a campaign occurrence)
 /// rather than given by the caller; a derived id cannot be reused for another grant, so its duplicates are not read back.
+/// <see cref="ExpiresAt"/> (an instant) or <see cref="ExpiresIn"/> (a duration from now), not both, make the grant expire (<see cref="GrantExpiry"/>).
 /// </summary>
 public sealed record GrantRequest(
     string? GrantId,
@@ -28,7 +29,9 @@ public sealed record GrantRequest(
     string? Meter,
     string? Reason,
     string Source,
-    bool GrantIdDerived = false);
+    bool GrantIdDerived = false,
+    string? ExpiresAt = null,
+    string? ExpiresIn = null);
 
 /// <summary>Either a valid grant or the list of refused fields.</summary>
 public sealed record GrantValidation(CreditGrant? Grant, IReadOnlyList<FieldError> Errors)
@@ -36,9 +39,11 @@ public sealed record GrantValidation(CreditGrant? Grant, IReadOnlyList<FieldErro
     public bool IsValid => Grant is not null;
 }
 
-/// <summary>The grant rules, with a message per field that names the value and what is accepted.</summary>
-public sealed class GrantValidator(GrantOptions options)
+/// <summary>The grant rules, with a message per field that names the value and what is accepted; <paramref name="time"/> dates expiries.</summary>
+public sealed class GrantValidator(GrantOptions options, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     public const int MaxIdLength = 200;
     public const int MaxNameLength = 256;
     public const int MaxReasonLength = 500;
@@ -84,6 +89,7 @@ public sealed class GrantValidator(GrantOptions options)
         var units = CheckUnits(request.Units, errors);
         var meter = CheckMeter(request.Meter, errors) ?? options.DefaultMeter;
         var reason = CheckText("reason", request.Reason, MaxReasonLength, errors);
+        var expiresAt = CheckExpiry(request.ExpiresAt, request.ExpiresIn, errors);
         if (errors.Count > 0)
         {
             return new GrantValidation(null, errors);
@@ -94,7 +100,32 @@ public sealed class GrantValidator(GrantOptions options)
             ? new CustomerRef(externalId, customerId, email, name)
             : new CustomerRef(externalId, customerId, null, null, mustExistBecause);
         var id = request.GrantIdDerived ? new GrantId(grantId!).AsDerived() : new GrantId(grantId!);
-        return new GrantValidation(new CreditGrant(id, customer, units, meter, reason, request.Source), []);
+        return new GrantValidation(new CreditGrant(id, customer, units, meter, reason, request.Source, expiresAt), []);
+    }
+
+    /// <summary>The expiry: an instant (<c>expiresAt</c>) or a duration from now (<c>expiresIn</c>), at most one of them (<see cref="GrantExpiry"/>).</summary>
+    private DateTimeOffset? CheckExpiry(string? expiresAt, string? expiresIn, List<FieldError> errors)
+    {
+        if (expiresAt is not null && expiresIn is not null)
+        {
+            errors.Add(new FieldError("expiresIn", null, "give expiresAt (an instant) or expiresIn (a duration), not both"));
+            return null;
+        }
+
+        var now = _time.GetUtcNow();
+        var (field, value) = expiresAt is not null ? ("expiresAt", expiresAt) : ("expiresIn", expiresIn);
+        if (value is null)
+        {
+            return null;
+        }
+
+        var (at, problem) = field == "expiresAt" ? GrantExpiry.ParseInstant(value, now) : GrantExpiry.ParseAfter(value, now, now);
+        if (problem is not null)
+        {
+            errors.Add(FieldError.Of(field, value, problem));
+        }
+
+        return at;
     }
 
     /// <summary>

@@ -12,10 +12,12 @@ namespace CreditGrants.Grants;
 /// then ingest one event with the negated units under the meter's summed property. A customer the
 /// <see cref="CustomerDirectory"/> knows costs no request, so such a grant is one Polar request (the ingest; the meter is
 /// cached); the event then goes by external id, which Polar links to whichever customer holds it.
+/// A grant that expires is recorded in the <see cref="Expiry.IExpiryIndex"/> before its event is sent, so that it cannot be sent
+/// without the sweep learning of it.
 /// </summary>
 /// <remarks>A grant made now is kept in <see cref="Lifecycle.RecentGrants"/> when one is given, so a ledger read in the next seconds shows it as pending.</remarks>
 public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory directory, TimeProvider time, ILogger<GrantService> logger,
-    Lifecycle.RecentGrants? recent = null)
+    Lifecycle.RecentGrants? recent = null, Expiry.IExpiryIndex? expiries = null)
 {
     public const string GrantIdKey = "grant_id";
     public const string GrantReasonKey = "grant_reason";
@@ -34,6 +36,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         {
             throw new MeterNotGrantableException(grant.Meter, MeterProblem.FilterRejects,
                 $"Meter '{grant.Meter}' would not count this grant: {verdict.Reason}.");
+        }
+
+        if (grant.ExpiresAt is not null && expiries is not null)
+        {
+            await expiries.AddAsync([Expiry.DueExpiry.Of(grant, time.GetUtcNow())], cancellationToken).ConfigureAwait(false);
         }
 
         var report = await polar.IngestAsync([grantEvent], cancellationToken).ConfigureAwait(false);
@@ -65,7 +72,7 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         // A customer known from the directory is not named: the grant went by external id to whichever customer holds it now,
         // which is not the one the directory recorded when that customer was deleted since.
         return new GrantOutcome(status, grant.GrantId.Value, customer?.Id, customer?.ExternalId ?? grant.Customer.ExternalId,
-            created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId);
+            created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId) { ExpiresAt = grant.ExpiresAt };
     }
 
     /// <summary>
@@ -93,6 +100,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         if (grant.Reason is not null)
         {
             metadata[GrantReasonKey] = PolarMetadata.Text(grant.Reason);
+        }
+
+        if (grant.ExpiresAt is { } expiresAt)
+        {
+            metadata[Lifecycle.GrantMetadata.ExpiresAt] = PolarMetadata.Text(GrantExpiry.Format(expiresAt));
         }
 
         // A known customer is addressed by Polar's id; otherwise by the external id, which Polar links once such a customer exists.
