@@ -41,6 +41,7 @@ public static class DependencyInjection
         services.TryAddSingleton<Lifecycle.RecentGrants>();
         services.TryAddSingleton<Lifecycle.LedgerReader>();
         services.TryAddSingleton<Lifecycle.GrantRevocation>();
+        services.TryAddSingleton<Lifecycle.BulkRevocation>();
         services.AddOptions<BulkOptions>();
         services.TryAddSingleton<BulkChunkProcessor>();
         services.TryAddSingleton<BulkRunner>();
