@@ -18,6 +18,7 @@ public static class DependencyInjection
         services.AddSingleton<GrantApi>();
         services.AddSingleton<BulkGrantApi>();
         services.AddSingleton<LedgerApi>();
+        services.AddSingleton<BulkRevokeApi>();
         return services;
     }
 }
