@@ -21,12 +21,13 @@ public sealed class MetadataTests(AppUnderHost app)
         { "GetOpenApiDocument", "get", "openapi.json", "Anonymous" },
         { "ListCustomerGrants", "get", "customers/{externalId}/grants", "Function" },
         { "RevokeGrant", "post", "grants/{grantId}/revoke", "Function" },
+        { "RevokeBulkGrants", "post", "bulk-grants/{jobId}/revoke", "Function" },
     };
 
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
-        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants", "ProcessGrantWork", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
+        string[] expected = ["GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants", "ProcessGrantWork", "RevokeBulkGrants", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));
