@@ -79,6 +79,7 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("meters ensure", Polar);
         await Walk("customers sync", Polar);
         await Walk("bulk run", csv, Polar);
+        await Walk("bulk revoke", "--results", Path.Combine(_dataDir, "two.results.csv"), "--reason", "test", Polar);
         var job = (await Walk("bulk submit", csv, Storage)).GetProperty("jobId").GetString()!;
         await Walk("bulk status", job, Storage);
         await Walk("bulk retry", job, Storage);
