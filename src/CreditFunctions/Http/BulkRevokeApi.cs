@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Text.Json;
 using Azure;
 using CreditGrants.Bulk;
 using CreditGrants.Grants;
@@ -95,41 +94,21 @@ public sealed partial class BulkRevokeApi(BulkJobs jobs, BulkRevocation revocati
         var errors = new List<FieldError>();
         string? reason = null;
         var dryRun = false;
-        try
+        JsonObjectBody.Read(body, "{\"reason\": \"wrong file\", \"dryRun\": true}", errors, property =>
         {
-            using var document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            switch (property.Name)
             {
-                errors.Add(FieldError.Of("body", null, "must be a JSON object: {\"reason\": \"wrong file\", \"dryRun\": true}"));
-                return (null, errors);
+                case "reason":
+                    reason = JsonObjectBody.Reason(property, errors);
+                    break;
+                case "dryRun":
+                    dryRun = JsonObjectBody.Flag(property, errors);
+                    break;
+                default:
+                    errors.Add(FieldError.Of(property.Name, null, $"is not a field of a bulk revocation; the fields are {string.Join(", ", Fields)}"));
+                    break;
             }
-
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                switch (property.Name)
-                {
-                    case "reason" when property.Value.ValueKind == JsonValueKind.String && property.Value.GetString()!.Length is > 0 and <= 500:
-                        reason = property.Value.GetString();
-                        break;
-                    case "reason":
-                        errors.Add(FieldError.Of("reason", property.Value.GetRawText(), "must be text of 1 to 500 characters"));
-                        break;
-                    case "dryRun" when property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False:
-                        dryRun = property.Value.GetBoolean();
-                        break;
-                    case "dryRun":
-                        errors.Add(FieldError.Of("dryRun", property.Value.GetRawText(), "must be true or false"));
-                        break;
-                    default:
-                        errors.Add(FieldError.Of(property.Name, null, $"is not a field of a bulk revocation; the fields are {string.Join(", ", Fields)}"));
-                        break;
-                }
-            }
-        }
-        catch (JsonException ex)
-        {
-            errors.Add(FieldError.Of("body", null, $"is not valid JSON: {ex.Message}"));
-        }
+        });
 
         if (reason is null && errors.Count == 0)
         {
