@@ -95,4 +95,28 @@ public sealed class BulkRevokeCliTests : IDisposable
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
         Assert.Contains("line,grant_id,external_customer_id", run.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Campaign_revoke_takes_back_one_occurrences_grants_and_needs_the_occurrence_of_an_every_occurrence_campaign()
+    {
+        var campaign = Path.Combine(_folder, "promo.json");
+        await File.WriteAllTextAsync(campaign, """
+            {"id":"promo-dec","units":100,"reason":"December promo","schedule":{"once":"2026-12-01T09:00:00Z"},
+             "audience":{"externalIds":["sample-1","sample-2"]},"grantPolicy":"everyOccurrence"}
+            """);
+        Assert.Equal(ExitCodes.Ok, (await Credits("campaigns", "seed-samples")).ExitCode);
+        Assert.Equal(ExitCodes.Ok, (await Credits("campaigns", "run", campaign)).ExitCode);
+        var before = await BalanceAsync("sample-1");
+        var output = Path.Combine(_folder, "undo.csv");
+
+        var missing = await Credits("campaigns", "revoke", campaign, "--reason", "oops");
+        var run = await Credits("campaigns", "revoke", campaign, "--occurrence", "2026-12-01T09:00:00Z", "--reason", "oops", "--out", output, "--json");
+
+        Assert.Equal(ExitCodes.InvalidInput, missing.ExitCode);
+        Assert.Contains("name the occurrence", missing.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Equal(200m, JsonDocument.Parse(run.Out).RootElement.GetProperty("unitsRevoked").GetDecimal());
+        Assert.Equal(["campaign:promo-dec:2026-12-01T09:00:00Z:sample-1", "campaign:promo-dec:2026-12-01T09:00:00Z:sample-2"], Rows(output).Select(r => r[1]));
+        Assert.Equal(before - 100, await BalanceAsync("sample-1"));
+    }
 }

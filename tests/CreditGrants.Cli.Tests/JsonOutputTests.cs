@@ -86,6 +86,7 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("campaigns validate", Sample("launch-partners"));
         await Walk("campaigns preview", Sample("launch-partners"), Polar);
         await Walk("campaigns run", Sample("launch-partners"), Polar);
+        await Walk("campaigns revoke", Sample("launch-partners"), "--reason", "test", "--out", Path.Combine(_dataDir, "undo.csv"), Polar);
         await Walk("campaigns upload", Sample("launch-partners"), Storage);
         await Walk("campaigns list", Storage);
         await Walk("campaigns status", "launch-partners", Storage);
