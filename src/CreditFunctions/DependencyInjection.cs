@@ -20,6 +20,7 @@ public static class DependencyInjection
         services.AddSingleton<WebhookApi>();
         services.AddSingleton<BulkGrantApi>();
         services.AddSingleton<LedgerApi>();
+        services.AddSingleton<BulkRevokeApi>();
         return services;
     }
 }

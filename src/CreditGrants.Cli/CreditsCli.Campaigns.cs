@@ -16,7 +16,7 @@ public sealed partial class CreditsCli
 
     private Command CampaignsCommand() => new("campaigns", "Scheduled credit campaigns: validate, preview and run campaign documents")
     {
-        CampaignValidateCommand(), CampaignPreviewCommand(), CampaignRunCommand(), CampaignSeedCommand(),
+        CampaignValidateCommand(), CampaignPreviewCommand(), CampaignRunCommand(), CampaignRevokeCommand(), CampaignSeedCommand(),
         CampaignUploadCommand(), CampaignListCommand(), CampaignStatusCommand(),
     };
 

@@ -89,7 +89,7 @@ public sealed partial class CreditsCli
         root.Subcommands.Add(CustomersCommand());
         root.Subcommands.Add(new Command("bulk", "Grant credits to many customers from a CSV file")
         {
-            BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(),
+            BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(), BulkRevokeCommand(),
         });
         root.Subcommands.Add(CampaignsCommand());
         root.Subcommands.Add(WebhooksCommand());

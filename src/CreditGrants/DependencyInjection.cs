@@ -47,6 +47,8 @@ public static class DependencyInjection
         services.TryAddSingleton<Lifecycle.RecentGrants>();
         services.TryAddSingleton<Lifecycle.LedgerReader>();
         services.TryAddSingleton<Lifecycle.GrantRevocation>();
+        services.TryAddSingleton<Lifecycle.BulkRevocation>();
+        services.TryAddSingleton<Lifecycle.CampaignGrants>();
         services.AddOptions<BulkOptions>();
         services.TryAddSingleton<BulkChunkProcessor>();
         services.TryAddSingleton<BulkRunner>();

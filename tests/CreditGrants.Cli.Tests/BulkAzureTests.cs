@@ -348,4 +348,29 @@ public sealed class BulkAzureTests : IAsyncLifetime
             public ValueTask DisposeAsync() => ValueTask.CompletedTask;
         }
     }
+
+    [Fact]
+    public async Task Revoke_of_an_app_job_takes_back_its_rows_and_writes_the_revocation_file_here_or_at_out()
+    {
+        var job = await SubmitAsync(File);
+        var polar = new Dictionary<string, string?>(Settings)
+        {
+            [PolarConnection.ServerVariable] = _emulator.BaseAddress.AbsoluteUri,
+            [PolarConnection.TokenVariable] = _emulator.Token,
+        };
+        var early = await Credits(polar, TimeProvider.System, "bulk", "revoke", job, "--storage", Storage, "--reason", "wrong file");
+        await DrainAsync(_app);
+        var output = Path.Combine(_dir, "undo.csv");
+
+        var run = await Credits(polar, TimeProvider.System, "bulk", "revoke", job, "--storage", Storage, "--reason", "wrong file", "--out", output, "--json");
+
+        Assert.Equal(ExitCodes.InvalidInput, early.ExitCode);
+        Assert.Contains("once it has ended", early.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        var json = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal((2, 12m), (json.GetProperty("revoked").GetInt32(), json.GetProperty("unitsRevoked").GetDecimal()));
+        var lines = System.IO.File.ReadAllLines(output);
+        Assert.Equal(["revoked", "revoked"], lines.Skip(1).Select(l => l.Split(',')[6]));
+        Assert.Equal(0m, (await _app.GetRequiredService<CreditGrants.Grants.BalanceService>().GetBalanceAsync("user-1", "API Calls")).Balance);
+    }
 }

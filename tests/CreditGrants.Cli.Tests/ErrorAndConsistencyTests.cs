@@ -259,7 +259,7 @@ public sealed class ConsistencyTests : IDisposable
     [InlineData("grnt", "unknown command 'grnt' for 'credits'; did you mean 'grant'?")]
     [InlineData("bulk stauts", "unknown command 'stauts' for 'credits bulk'; did you mean 'status'?")]
     [InlineData("grant --custmer u --units 1 --grant-id g", "unknown option '--custmer' for 'credits grant'; did you mean '--customer'?")]
-    [InlineData("bulk", "'credits bulk' needs a command: run, submit, status, retry.")]
+    [InlineData("bulk", "'credits bulk' needs a command: run, submit, status, retry, revoke.")]
     [InlineData("--data-dir x balance --customer u", "'--data-dir' goes after the command's name: credits balance --data-dir ….")]
     public async Task A_mistyped_command_line_is_one_line_with_a_suggestion_and_exit_2(string line, string expected)
     {

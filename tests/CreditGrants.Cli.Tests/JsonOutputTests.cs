@@ -80,12 +80,14 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("meters ensure", Polar);
         await Walk("customers sync", Polar);
         await Walk("bulk run", csv, Polar);
+        await Walk("bulk revoke", "--results", Path.Combine(_dataDir, "two.results.csv"), "--reason", "test", Polar);
         var job = (await Walk("bulk submit", csv, Storage)).GetProperty("jobId").GetString()!;
         await Walk("bulk status", job, Storage);
         await Walk("bulk retry", job, Storage);
         await Walk("campaigns validate", Sample("launch-partners"));
         await Walk("campaigns preview", Sample("launch-partners"), Polar);
         await Walk("campaigns run", Sample("launch-partners"), Polar);
+        await Walk("campaigns revoke", Sample("launch-partners"), "--reason", "test", "--out", Path.Combine(_dataDir, "undo.csv"), Polar);
         await Walk("campaigns upload", Sample("launch-partners"), Storage);
         await Walk("campaigns list", Storage);
         await Walk("campaigns status", "launch-partners", Storage);

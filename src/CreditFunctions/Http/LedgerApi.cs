@@ -114,48 +114,28 @@ public sealed partial class LedgerApi(LedgerReader ledgers, GrantRevocation revo
         string? reason = null;
         decimal? units = null;
         var allowNegative = false;
-        try
+        JsonObjectBody.Read(body, "{\"reason\": \"…\", \"units\": 10}", errors, property =>
         {
-            using var document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            switch (property.Name)
             {
-                errors.Add(FieldError.Of("body", null, "must be a JSON object: {\"reason\": \"…\", \"units\": 10}"));
-                return (null, errors);
+                case "reason":
+                    reason = JsonObjectBody.Reason(property, errors);
+                    break;
+                case "units" when property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDecimal(out var value) && value >= 0
+                    && value == Math.Round(value, GrantValidator.MaxDecimalPlaces):
+                    units = value;
+                    break;
+                case "units":
+                    errors.Add(FieldError.Of("units", property.Value.GetRawText(), $"must be a number ≥ 0 with at most {GrantValidator.MaxDecimalPlaces} decimal places"));
+                    break;
+                case "allowNegativeBalance":
+                    allowNegative = JsonObjectBody.Flag(property, errors);
+                    break;
+                default:
+                    errors.Add(FieldError.Of(property.Name, null, $"is not a field of a revocation; the fields are {string.Join(", ", RevokeFields)}"));
+                    break;
             }
-
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                switch (property.Name)
-                {
-                    case "reason" when property.Value.ValueKind == JsonValueKind.String && property.Value.GetString()!.Length is > 0 and <= 500:
-                        reason = property.Value.GetString();
-                        break;
-                    case "reason":
-                        errors.Add(FieldError.Of("reason", property.Value.GetRawText(), "must be text of 1 to 500 characters"));
-                        break;
-                    case "units" when property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDecimal(out var value) && value >= 0
-                        && value == Math.Round(value, GrantValidator.MaxDecimalPlaces):
-                        units = value;
-                        break;
-                    case "units":
-                        errors.Add(FieldError.Of("units", property.Value.GetRawText(), $"must be a number ≥ 0 with at most {GrantValidator.MaxDecimalPlaces} decimal places"));
-                        break;
-                    case "allowNegativeBalance" when property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False:
-                        allowNegative = property.Value.GetBoolean();
-                        break;
-                    case "allowNegativeBalance":
-                        errors.Add(FieldError.Of("allowNegativeBalance", property.Value.GetRawText(), "must be true or false"));
-                        break;
-                    default:
-                        errors.Add(FieldError.Of(property.Name, null, $"is not a field of a revocation; the fields are {string.Join(", ", RevokeFields)}"));
-                        break;
-                }
-            }
-        }
-        catch (JsonException ex)
-        {
-            errors.Add(FieldError.Of("body", null, $"is not valid JSON: {ex.Message}"));
-        }
+        });
 
         return errors.Count > 0 ? (null, errors) : (new RevokeRequest(grantId, reason, units, allowNegative, "http"), errors);
     }

@@ -81,14 +81,14 @@ public sealed partial class BulkSettlement(BulkStore store, CustomerDirectory di
             var status = Array.IndexOf(BulkResultsWriter.Columns, "status");
             var reason = Array.IndexOf(BulkResultsWriter.Columns, "reason");
             var customer = Array.IndexOf(BulkResultsWriter.Columns, "external_customer_id");
-            var ids = rows.Where(r => r[status] == "unchecked").Select(r => Unneutralized(r[customer])).Distinct(StringComparer.Ordinal).ToList();
+            var ids = rows.Where(r => r[status] == "unchecked").Select(r => BulkResultsWriter.Unneutralized(r[customer])).Distinct(StringComparer.Ordinal).ToList();
             var known = await directory.KnownAsync(ids, cancellationToken).ConfigureAwait(false);
             var linkBy = (chunk.CompletedAt ?? time.GetUtcNow()) + BulkChunkProcessor.LinkingWindow;
             int chunkSettled = 0, chunkAwaiting = 0;
             foreach (var row in rows.Where(r => r[status] == "unchecked"))
             {
                 var (outcome, before) = Underlying(row[reason]);
-                var id = Unneutralized(row[customer]);
+                var id = BulkResultsWriter.Unneutralized(row[customer]);
                 row[status] = BulkResultsWriter.StatusText(outcome);
                 if (known.ContainsKey(id))
                 {
@@ -141,10 +141,6 @@ public sealed partial class BulkSettlement(BulkStore store, CustomerDirectory di
             _ => (RowStatus.GrantedOrDuplicate, before),
         };
     }
-
-    /// <summary>A cell as written before a spreadsheet's formula guard (a leading apostrophe before =, +, -, @) was added.</summary>
-    private static string Unneutralized(string cell) =>
-        cell.Length > 1 && cell[0] == '\'' && cell[1] is '=' or '+' or '-' or '@' or '\t' or '\r' ? cell[1..] : cell;
 
     private async Task<List<string[]>> ReadRowsAsync(string blob, CancellationToken cancellationToken)
     {

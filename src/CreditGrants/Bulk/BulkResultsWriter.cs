@@ -46,6 +46,13 @@ public sealed class BulkResultsWriter : IAsyncDisposable
         return row.Unchecked ? "unchecked" : StatusText(row.Status);
     }
 
+    /// <summary>A cell as it was before the formula guard (a leading apostrophe before =, +, -, @, a tab or CR) was added.</summary>
+    public static string Unneutralized(string cell)
+    {
+        ArgumentNullException.ThrowIfNull(cell);
+        return cell.Length > 1 && cell[0] == '\'' && cell[1] is '=' or '+' or '-' or '@' or '\t' or '\r' ? cell[1..] : cell;
+    }
+
     public async Task WriteAsync(IEnumerable<RowOutcome> rows, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
