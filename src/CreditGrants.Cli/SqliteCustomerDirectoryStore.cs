@@ -14,15 +14,16 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
     /// <summary>The folder of the data folder that holds directory files.</summary>
     public const string Folder = "customers";
 
-    private readonly string _connectionString;
-    private readonly Lazy<Task> _schema;
+    private readonly SqliteDataFile _file;
 
     /// <summary>Opens (and creates when missing) the directory file at <paramref name="path"/>.</summary>
     public SqliteCustomerDirectoryStore(string path)
     {
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, DefaultTimeout = 5, Pooling = true }
-            .ToString();
-        _schema = new Lazy<Task>(CreateSchemaAsync);
+        _file = new SqliteDataFile(path, """
+            CREATE TABLE IF NOT EXISTS customers (external_id TEXT NOT NULL PRIMARY KEY, customer_id TEXT NULL, confirmed_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS sweep (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), completed_at INTEGER NULL, customer_count INTEGER NULL,
+                counted_at INTEGER NULL, sweeping_until INTEGER NULL, version INTEGER NOT NULL);
+            """, AddCheckpointColumnsAsync);
     }
 
     /// <summary>
@@ -132,30 +133,11 @@ public sealed class SqliteCustomerDirectoryStore : ICustomerDirectoryStore
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        await _schema.Value.ConfigureAwait(false);
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => _file.OpenAsync(cancellationToken);
 
-    private async Task CreateSchemaAsync()
+    /// <summary>Files written before sweeps resumed from a checkpoint (issue #19) get the checkpoint's columns.</summary>
+    private static async Task AddCheckpointColumnsAsync(SqliteConnection connection)
     {
-        var path = new SqliteConnectionStringBuilder(_connectionString).DataSource;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        await using var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync().ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        // WAL lets readers go on while one run writes; busy writers wait (DefaultTimeout) instead of failing.
-        command.CommandText = """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS customers (external_id TEXT NOT NULL PRIMARY KEY, customer_id TEXT NULL, confirmed_at INTEGER NOT NULL) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS sweep (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), completed_at INTEGER NULL, customer_count INTEGER NULL,
-                counted_at INTEGER NULL, sweeping_until INTEGER NULL, version INTEGER NOT NULL);
-            """;
-        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-        // Files written before sweeps resumed from a checkpoint (issue #19) get the checkpoint's columns.
         foreach (var column in new[] { "resume_from_page", "resume_started_at", "finished_at" })
         {
             await using var probe = connection.CreateCommand();

@@ -16,16 +16,14 @@ public sealed class SqliteExpiryIndex : IExpiryIndex
 
     private static readonly string[] Columns = ["$grant", "$effect", "$external", "$customer", "$meter", "$units", "$expires", "$recorded"];
 
-    private readonly string _connectionString;
-    private readonly Lazy<Task> _schema;
+    private readonly SqliteDataFile _file;
 
     /// <summary>Opens (and creates when missing) the index file at <paramref name="path"/>.</summary>
-    public SqliteExpiryIndex(string path)
-    {
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, DefaultTimeout = 5, Pooling = true }
-            .ToString();
-        _schema = new Lazy<Task>(CreateSchemaAsync);
-    }
+    public SqliteExpiryIndex(string path) => _file = new SqliteDataFile(path, """
+        CREATE TABLE IF NOT EXISTS expiries (grant_id TEXT NOT NULL, takes_effect_at INTEGER NOT NULL, external_customer_id TEXT NULL,
+            customer_id TEXT NULL, meter TEXT NOT NULL, units TEXT NOT NULL, expires_at INTEGER NOT NULL, recorded_at INTEGER NOT NULL,
+            PRIMARY KEY (takes_effect_at, grant_id)) WITHOUT ROWID;
+        """);
 
     /// <summary>The index file of an organization, named as its customer directory file is (<c>embedded.db</c>, <c>org-…db</c>).</summary>
     public static string PathFor(string dataFolder, string server, string? token, bool embedded) =>
@@ -93,29 +91,7 @@ public sealed class SqliteExpiryIndex : IExpiryIndex
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        await _schema.Value.ConfigureAwait(false);
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
-
-    private async Task CreateSchemaAsync()
-    {
-        var path = new SqliteConnectionStringBuilder(_connectionString).DataSource;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        await using var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync().ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS expiries (grant_id TEXT NOT NULL, takes_effect_at INTEGER NOT NULL, external_customer_id TEXT NULL,
-                customer_id TEXT NULL, meter TEXT NOT NULL, units TEXT NOT NULL, expires_at INTEGER NOT NULL, recorded_at INTEGER NOT NULL,
-                PRIMARY KEY (takes_effect_at, grant_id)) WITHOUT ROWID;
-            """;
-        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => _file.OpenAsync(cancellationToken);
 
     private static DateTimeOffset FromTicks(long ticks) => new(ticks, TimeSpan.Zero);
 }
