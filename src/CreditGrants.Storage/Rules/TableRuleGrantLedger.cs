@@ -67,11 +67,11 @@ public sealed class TableRuleGrantLedger(Func<StorageAccount> account, IOptions<
                 await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
                 return outcome;
             }
-            catch (TableTransactionFailedException ex) when (ex.Status is 404 && attempt == 0)
+            catch (RequestFailedException ex) when (ex.Status is 404 && attempt < MaxAttempts)
             {
                 await Table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412 && attempt < MaxAttempts)
+            catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < MaxAttempts)
             {
                 // Another instance wrote first (this grant id, or the same counters): read again and decide again.
             }
