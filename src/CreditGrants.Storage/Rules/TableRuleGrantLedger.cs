@@ -25,7 +25,7 @@ public sealed class TableRuleGrantLedger(Func<StorageAccount> account, IOptions<
 
     public static string CustomerRow(string customer) => "customer|" + customer;
 
-    public async Task<RuleGrantOutcome> RecordAsync(GrantRule rule, string grantId, string customer, string cause, CancellationToken cancellationToken)
+    public async Task<RuleGrantOutcome> RecordAsync(GrantRule rule, string grantId, string customer, decimal units, string cause, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rule);
         for (var attempt = 0; ; attempt++)
@@ -41,12 +41,12 @@ public sealed class TableRuleGrantLedger(Func<StorageAccount> account, IOptions<
             var unitsBefore = total is null ? 0m : decimal.Parse(total.GetString("Units"), CultureInfo.InvariantCulture);
             var grantsBefore = perCustomer?.GetInt64("Grants") ?? 0;
             var outcome = rule.PerCustomerCap is { } cap && grantsBefore >= cap ? RuleGrantOutcome.OverCap
-                : rule.Budget is { } budget && unitsBefore + rule.Units > budget ? RuleGrantOutcome.OverBudget
+                : rule.Budget is { } budget && unitsBefore + units > budget ? RuleGrantOutcome.OverBudget
                 : RuleGrantOutcome.Reserved;
             var grantRow = new TableEntity(rule.Id, GrantRow(grantId))
             {
                 ["Outcome"] = outcome.ToString(),
-                ["Units"] = rule.Units.ToString(CultureInfo.InvariantCulture),
+                ["Units"] = units.ToString(CultureInfo.InvariantCulture),
                 ["Customer"] = customer,
                 ["Cause"] = cause,
                 ["At"] = time.GetUtcNow(),
@@ -56,7 +56,7 @@ public sealed class TableRuleGrantLedger(Func<StorageAccount> account, IOptions<
             {
                 actions.Add(Counter(total, rule.Id, TotalRow, new()
                 {
-                    ["Units"] = (unitsBefore + rule.Units).ToString(CultureInfo.InvariantCulture),
+                    ["Units"] = (unitsBefore + units).ToString(CultureInfo.InvariantCulture),
                     ["Grants"] = (total?.GetInt64("Grants") ?? 0) + 1,
                 }));
                 actions.Add(Counter(perCustomer, rule.Id, CustomerRow(customer), new() { ["Grants"] = grantsBefore + 1 }));

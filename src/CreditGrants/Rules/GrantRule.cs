@@ -8,7 +8,8 @@ namespace CreditGrants.Rules;
 /// <summary>
 /// A valid grant rule (docs/rules.md): on each of Polar's <see cref="Event"/> webhooks whose customer has every
 /// <see cref="CustomerMetadata"/> pair, grant <see cref="Units"/> on <see cref="Meter"/>, at most <see cref="PerCustomerCap"/>
-/// grants per customer and <see cref="Budget"/> units in all (null: no limit).
+/// grants per customer and <see cref="Budget"/> units in all (null: no limit); for <c>order.paid</c>, only orders of
+/// <see cref="ProductIds"/>, <see cref="Units"/> per seat.
 /// </summary>
 public sealed record GrantRule(
     string Id,
@@ -20,10 +21,14 @@ public sealed record GrantRule(
     string Meter,
     string? Reason,
     int? PerCustomerCap,
-    decimal? Budget)
+    decimal? Budget,
+    IReadOnlySet<Guid>? ProductIds = null)
 {
     /// <summary>The trigger of grants to new customers.</summary>
     public const string CustomerCreated = "customer.created";
+
+    /// <summary>The trigger of grants on paid orders of <see cref="ProductIds"/>, <see cref="Units"/> per seat.</summary>
+    public const string OrderPaid = "order.paid";
 
     /// <summary>The grant source recorded on every grant of this rule.</summary>
     public string Source => "rule:" + Id;
@@ -88,7 +93,7 @@ public sealed record RuleDocument
 }
 
 /// <summary>A trigger as written.</summary>
-public sealed record RuleTriggerDocument(string Event, IReadOnlyDictionary<string, JsonElement>? CustomerMetadata);
+public sealed record RuleTriggerDocument(string Event, IReadOnlyDictionary<string, JsonElement>? CustomerMetadata, IReadOnlyList<Guid>? ProductIds);
 
 /// <summary>The serializer of rule documents: camelCase, and a member the model does not know is refused.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,

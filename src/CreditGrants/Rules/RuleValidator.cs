@@ -87,9 +87,20 @@ public sealed class RuleValidator(GrantOptions grantOptions)
             metadata[key] = Campaign.FilterValue(value);
         }
 
+        var trigger = doc.Trigger;
+        if (trigger.Event == GrantRule.OrderPaid && trigger.ProductIds is null)
+        {
+            errors.Add(new RuleError("$.trigger.productIds", null, "is required for order.paid; accepted: an array of the Polar product ids whose paid orders grant"));
+        }
+        else if (trigger.Event != GrantRule.OrderPaid && trigger.ProductIds is not null)
+        {
+            errors.Add(new RuleError("$.trigger.productIds", null, $"goes with order.paid only, not {trigger.Event}; accepted: no productIds"));
+        }
+
         return errors.Count > 0
             ? new RuleValidation(null, errors)
             : new RuleValidation(new GrantRule(doc.Id, doc.Description, doc.Enabled ?? true, doc.Trigger.Event, metadata, units,
-                doc.Meter ?? grantOptions.DefaultMeter, doc.Reason, doc.PerCustomerCap, doc.Budget), errors);
+                doc.Meter ?? grantOptions.DefaultMeter, doc.Reason, doc.PerCustomerCap, doc.Budget,
+                trigger.ProductIds?.ToHashSet()), errors);
     }
 }

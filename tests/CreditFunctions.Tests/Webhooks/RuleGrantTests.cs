@@ -133,6 +133,41 @@ public sealed class RuleGrantTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_paid_order_of_a_listed_product_grants_once_and_other_products_grant_nothing()
+    {
+        // The emulator's own order.paid (its payload as Polar sends it), caught by an endpoint that never answers.
+        _app.Emulator.AddWebhookEndpoint(new Uri("http://127.0.0.1:9/hooks"), WebhookApp.Secret);
+        var (customer, _) = await SignupAsync("rule-order");
+        using var client = new HttpClient { BaseAddress = _app.Emulator.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _app.Emulator.Token);
+        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        using (var purchase = await client.PostAsync("__emulator/orders", new StringContent(
+            $$"""{"customer_id":"{{customer}}","meter_id":"{{meter}}","units":5}""", System.Text.Encoding.UTF8, "application/json")))
+        {
+            purchase.EnsureSuccessStatusCode();
+        }
+
+        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Any(x => x.Type == "order.paid"));
+        var order = deliveries.First(d => d.Type == "order.paid").Payload;
+        var product = (string)JsonNode.Parse(order)!["data"]!["product_id"]!;
+        var rule = Rule("order-credits", units: 250);
+        rule["trigger"] = new JsonObject { ["event"] = "order.paid", ["productIds"] = new JsonArray(product) };
+        await UploadAsync(rule);
+        var other = Rule("other-product-credits", units: 7);
+        other["trigger"] = new JsonObject { ["event"] = "order.paid", ["productIds"] = new JsonArray(Guid.NewGuid().ToString()) };
+        await UploadAsync(other);
+        var before = await BalanceAsync("rule-order");
+
+        await _app.DeliverAsync(order, NewId());
+        await _app.DeliverAsync(order, NewId());
+        await _app.DrainAsync();
+
+        Assert.Equal(250m, await BalanceAsync("rule-order") - before);
+        Assert.Single(await Ledger.GrantsAsync("order-credits", CancellationToken.None));
+        Assert.Empty(await Ledger.GrantsAsync("other-product-credits", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_disabled_rule_grants_nothing()
     {
         var rule = Rule("disabled-signup");
@@ -154,9 +189,9 @@ public sealed class RuleGrantTests : IAsyncLifetime
         var customer = Guid.NewGuid().ToString("D");
         var (one, two) = (DerivedGrantId.Of(GrantIdDomain.RuleGrant, "capped", customer, "1").Value, DerivedGrantId.Of(GrantIdDomain.RuleGrant, "capped", customer, "2").Value);
 
-        var first = await Ledger.RecordAsync(rule, one, customer, "test", CancellationToken.None);
-        var second = await Ledger.RecordAsync(rule, two, customer, "test", CancellationToken.None);
-        var firstAgain = await Ledger.RecordAsync(rule, one, customer, "test", CancellationToken.None);
+        var first = await Ledger.RecordAsync(rule, one, customer, 10m, "test", CancellationToken.None);
+        var second = await Ledger.RecordAsync(rule, two, customer, 10m, "test", CancellationToken.None);
+        var firstAgain = await Ledger.RecordAsync(rule, one, customer, 10m, "test", CancellationToken.None);
 
         Assert.Equal((RuleGrantOutcome.Reserved, RuleGrantOutcome.OverCap, RuleGrantOutcome.Reserved), (first, second, firstAgain));
     }
@@ -167,7 +202,7 @@ public sealed class RuleGrantTests : IAsyncLifetime
         var rule = new GrantRule("race", null, true, GrantRule.CustomerCreated, new Dictionary<string, string>(), 10m, "API Calls", null, null, 30m);
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 10).Select(i =>
-            Ledger.RecordAsync(rule, $"ru_race{i}", Guid.NewGuid().ToString("D"), "test", CancellationToken.None)));
+            Ledger.RecordAsync(rule, $"ru_race{i}", Guid.NewGuid().ToString("D"), 10m, "test", CancellationToken.None)));
 
         Assert.Equal(3, outcomes.Count(o => o == RuleGrantOutcome.Reserved));
         Assert.Equal(7, outcomes.Count(o => o == RuleGrantOutcome.OverBudget));

@@ -104,6 +104,30 @@ public class RuleValidatorTests
     }
 
     [Fact]
+    public void Order_paid_without_product_ids_is_refused()
+    {
+        var document = Signup();
+        document["trigger"]!["event"] = "order.paid";
+
+        var error = Assert.Single(Errors(document));
+
+        Assert.Equal("$.trigger.productIds", error.Path);
+        Assert.Contains("required for order.paid", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Product_ids_on_customer_created_are_refused()
+    {
+        var document = Signup();
+        document["trigger"]!["productIds"] = new JsonArray("3fa85f64-5717-4562-b3fc-2c963f66afa6");
+
+        var error = Assert.Single(Errors(document));
+
+        Assert.Equal("$.trigger.productIds", error.Path);
+        Assert.Contains("order.paid only", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Metadata_filter_value_that_is_an_object_is_refused()
     {
         var document = Signup();
