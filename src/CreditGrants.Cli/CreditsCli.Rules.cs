@@ -66,16 +66,7 @@ public sealed partial class CreditsCli
 
             var container = await OpenRuleContainerAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             var blob = BlobGrantRuleSource.BlobName(rule.Id);
-            try
-            {
-                await container.CreateIfNotExistsAsync(cancellationToken: ct).ConfigureAwait(false);
-                await container.GetBlobClient(blob).UploadAsync(BinaryData.FromBytes(await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false)),
-                    overwrite: true, ct).ConfigureAwait(false);
-            }
-            catch (RequestFailedException ex)
-            {
-                throw StorageFailure(ex);
-            }
+            await UploadDocumentAsync(container, blob, path, ct).ConfigureAwait(false);
 
             if (parse.GetValue(_json))
             {
