@@ -132,4 +132,18 @@ public sealed class JsonOutputTests : IDisposable
         Assert.Equal("", run.Out);
         Assert.NotEqual("", run.Error);
     }
+
+    [Fact]
+    public async Task An_invalid_rule_names_the_field_and_value_on_stderr_exits_2_and_uploads_nothing()
+    {
+        var path = Path.Combine(_dataDir, "bad-rule.json");
+        await File.WriteAllTextAsync(path, """{"id":"bad","trigger":{"event":"customer.updated"},"units":1}""");
+
+        var run = await CliRun.RunAsync(Environment, "rules", "upload", path, Storage);
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        Assert.Equal("", run.Out);
+        Assert.Contains("$.trigger.event \"customer.updated\"", run.Error, StringComparison.Ordinal);
+        Assert.Contains("accepted: customer.created or order.paid", run.Error, StringComparison.Ordinal);
+    }
 }
