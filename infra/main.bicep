@@ -204,6 +204,16 @@ param campaignsContainerName string = 'campaigns'
 @maxLength(63)
 param campaignStateTableName string = 'campaignstate'
 
+@description('Blob container of grant rule documents (docs/rules.md).')
+@minLength(3)
+@maxLength(63)
+param rulesContainerName string = 'rules'
+
+@description('Table of what grant rules granted: units per rule, grants per customer, each grant\'s outcome (granted, over budget, over cap).')
+@minLength(3)
+@maxLength(63)
+param ruleGrantsTableName string = 'rulegrants'
+
 @description('NCRONTAB schedule (six fields, UTC) on which RunCampaigns looks for due occurrences.')
 param campaignSchedule string = '0 */15 * * * *'
 
@@ -330,6 +340,7 @@ module storage 'modules/storage.bicep' = {
       bulkResultsContainerName
       campaignsContainerName
       webhookContainerName
+      rulesContainerName
     ]
     queueNames: [
       grantQueueName
@@ -342,6 +353,7 @@ module storage 'modules/storage.bicep' = {
       polarBudgetTableName
       grantCapsTableName
       webhookTableName
+      ruleGrantsTableName
     ]
   }
 }
@@ -433,6 +445,8 @@ var appSettings = {
   Expiry__ForgetUnseenAfter: '1.00:00:00'
   Expiry__MaxPerRun: '50000'
   ExpirySchedule: expirySchedule
+  Rules__Container: rulesContainerName
+  Rules__Table: ruleGrantsTableName
 }
 
 module functionApp 'modules/functionapp.bicep' = {

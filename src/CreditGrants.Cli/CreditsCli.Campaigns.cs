@@ -226,30 +226,8 @@ public sealed partial class CreditsCli
     /// <summary>Reads and validates a campaign document: the campaign (null when not valid) and every error, printed on stderr or not.</summary>
     private async Task<(Campaign? Campaign, IReadOnlyList<string> Errors)> ReadCampaignAsync(string path, bool printErrors, CancellationToken cancellationToken)
     {
-        string text;
-        try
-        {
-            var info = new FileInfo(path);
-            if (info.Exists && info.Length > CampaignValidator.MaxDocumentBytes)
-            {
-                throw new CliInputException($"'{path}' is {info.Length:N0} bytes; a campaign document may have at most {CampaignValidator.MaxDocumentBytes:N0}.");
-            }
-
-            text = await File.ReadAllTextAsync(path, new UTF8Encoding(false, throwOnInvalidBytes: true), cancellationToken).ConfigureAwait(false);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new CliInputException($"'{path}' does not exist; give the path of a campaign document such as samples/campaigns/launch-partners.json.");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new CliInputException($"'{path}' does not exist; give the path of a campaign document such as samples/campaigns/launch-partners.json.");
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new CliInputException($"'{path}' is not valid UTF-8; save the campaign document as UTF-8.");
-        }
-
+        var text = await ReadDocumentAsync(path, CampaignValidator.MaxDocumentBytes, "campaign", "samples/campaigns/launch-partners.json", cancellationToken)
+            .ConfigureAwait(false);
         var validation = new CampaignValidator(ConfiguredGrantOptions()).Validate(text);
         foreach (var error in printErrors ? validation.Errors : [])
         {
@@ -257,6 +235,29 @@ public sealed partial class CreditsCli
         }
 
         return (validation.Campaign, [.. validation.Errors.Select(e => e.ToString())]);
+    }
+
+    /// <summary>A document file's text (UTF-8, at most <paramref name="maxBytes"/>); a missing, oversized or non-UTF-8 file is a <see cref="CliInputException"/>.</summary>
+    private static async Task<string> ReadDocumentAsync(string path, int maxBytes, string kind, string example, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (info.Exists && info.Length > maxBytes)
+            {
+                throw new CliInputException($"'{path}' is {info.Length:N0} bytes; a {kind} document may have at most {maxBytes:N0}.");
+            }
+
+            return await File.ReadAllTextAsync(path, new UTF8Encoding(false, throwOnInvalidBytes: true), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new CliInputException($"'{path}' does not exist; give the path of a {kind} document such as {example}.");
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new CliInputException($"'{path}' is not valid UTF-8; save the {kind} document as UTF-8.");
+        }
     }
 
     private async Task WritePreviewAsync(Campaign campaign, CampaignPreview preview, bool json)

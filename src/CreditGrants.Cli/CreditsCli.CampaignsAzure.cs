@@ -31,16 +31,7 @@ public sealed partial class CreditsCli
 
             var (container, _) = await OpenCampaignStorageAsync(parse.GetValue(storage), ct).ConfigureAwait(false);
             var blob = CampaignScheduler.BlobName(campaign.Id);
-            try
-            {
-                await container.CreateIfNotExistsAsync(cancellationToken: ct).ConfigureAwait(false);
-                await container.GetBlobClient(blob).UploadAsync(BinaryData.FromBytes(await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false)),
-                    overwrite: true, ct).ConfigureAwait(false);
-            }
-            catch (RequestFailedException ex)
-            {
-                throw StorageFailure(ex);
-            }
+            await UploadDocumentAsync(container, blob, path, ct).ConfigureAwait(false);
 
             if (parse.GetValue(_json))
             {
@@ -195,6 +186,21 @@ public sealed partial class CreditsCli
         return new CampaignListEntryJson(blob, id, validation.IsValid, state.LastOccurrence is { } last ? Instant(last.ToUniversalTime()) : null,
             state.Grants, state.UnitsGranted, state.Exhausted,
             validation.IsValid ? state.LastError : string.Join("; ", validation.Errors));
+    }
+
+    /// <summary>Stores a document file as it is (after validation) as <paramref name="blob"/>, creating the container if need be.</summary>
+    private static async Task UploadDocumentAsync(BlobContainerClient container, string blob, string path, CancellationToken ct)
+    {
+        try
+        {
+            await container.CreateIfNotExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+            await container.GetBlobClient(blob).UploadAsync(BinaryData.FromBytes(await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false)),
+                overwrite: true, ct).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex)
+        {
+            throw StorageFailure(ex);
+        }
     }
 
     /// <summary>

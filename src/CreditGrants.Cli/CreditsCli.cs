@@ -92,6 +92,7 @@ public sealed partial class CreditsCli
             BulkRunCommand(), BulkSubmitCommand(), BulkStatusCommand(), BulkRetryCommand(), BulkRevokeCommand(),
         });
         root.Subcommands.Add(CampaignsCommand());
+        root.Subcommands.Add(RulesCommand());
         root.Subcommands.Add(WebhooksCommand());
         return root;
     }

@@ -7,7 +7,9 @@ using CreditGrants.Customers;
 using CreditGrants.Storage.Campaigns;
 using CreditGrants.Storage.Customers;
 using CreditGrants.Storage.Bulk;
+using CreditGrants.Storage.Rules;
 using CreditGrants.Storage.Webhooks;
+using CreditGrants.Rules;
 using CreditGrants.Webhooks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -73,6 +75,13 @@ public static class DependencyInjection
         services.TryAddSingleton(BulkQueuePolicy.Default);
         services.TryAddSingleton<WebhookIntake>();
         services.TryAddSingleton<WebhookProcessor>();
+        // Grant rules (docs/rules.md): their documents in a container, what they granted in a table.
+        services.AddOptions<RuleOptions>().Bind(configuration.GetSection(RuleOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<BlobGrantRuleSource>(sp, (Func<StorageAccount>)(() => StorageAccount.FromConfiguration(configuration))));
+        services.TryAddSingleton<IGrantRuleSource>(sp => sp.GetRequiredService<BlobGrantRuleSource>());
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<TableRuleGrantLedger>(sp, (Func<StorageAccount>)(() => StorageAccount.FromConfiguration(configuration))));
+        services.TryAddSingleton<IRuleGrantLedger>(sp => sp.GetRequiredService<TableRuleGrantLedger>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPolarWebhookHandler, RuleGrantHandler>());
         return services;
     }
 

@@ -55,6 +55,7 @@ public static class DependencyInjection
         services.TryAddSingleton(sp => new CampaignValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
         services.TryAddSingleton<CampaignAudienceReader>();
         services.TryAddSingleton<CampaignRunner>();
+        services.TryAddSingleton(sp => new Rules.RuleValidator(sp.GetRequiredService<IOptions<GrantOptions>>().Value));
         return services;
     }
 

@@ -16,7 +16,7 @@ public sealed class JsonOutputTests : IDisposable
     {
         Directory.Delete(_dataDir, recursive: true);
         var account = StorageAccount.FromConnectionString(TestStorage.ConnectionString);
-        foreach (var container in new[] { $"campaigns-{_id}", $"uploads-{_id}", $"results-{_id}" })
+        foreach (var container in new[] { $"campaigns-{_id}", $"uploads-{_id}", $"results-{_id}", $"rules-{_id}" })
         {
             account.Blobs.GetBlobContainerClient(container).DeleteIfExists();
         }
@@ -33,6 +33,7 @@ public sealed class JsonOutputTests : IDisposable
     {
         ["Campaigns__Container"] = $"campaigns-{_id}",
         ["Campaigns__StateTable"] = $"campaignstate{_id}",
+        ["Rules__Container"] = $"rules-{_id}",
         ["Bulk__QueueName"] = $"work-{_id}",
         ["Bulk__UploadsContainer"] = $"uploads-{_id}",
         ["Bulk__ResultsContainer"] = $"results-{_id}",
@@ -91,6 +92,10 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("campaigns upload", Sample("launch-partners"), Storage);
         await Walk("campaigns list", Storage);
         await Walk("campaigns status", "launch-partners", Storage);
+        var rule = Path.Combine(AppContext.BaseDirectory, "rules", "signup-credits.json");
+        await Walk("rules validate", rule);
+        await Walk("rules upload", rule, Storage);
+        Assert.Equal("signup-credits", (await Walk("rules list", Storage)).GetProperty("rules")[0].GetProperty("rule").GetString());
         await using (var endpoint = new FakeWebhookEndpoint())
         {
             var delivery = Path.Combine(_dataDir, "delivery.json");
@@ -129,5 +134,19 @@ public sealed class JsonOutputTests : IDisposable
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
         Assert.Equal("", run.Out);
         Assert.NotEqual("", run.Error);
+    }
+
+    [Fact]
+    public async Task An_invalid_rule_names_the_field_and_value_on_stderr_exits_2_and_uploads_nothing()
+    {
+        var path = Path.Combine(_dataDir, "bad-rule.json");
+        await File.WriteAllTextAsync(path, """{"id":"bad","trigger":{"event":"customer.updated"},"units":1}""");
+
+        var run = await CliRun.RunAsync(Environment, "rules", "upload", path, Storage);
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        Assert.Equal("", run.Out);
+        Assert.Contains("$.trigger.event \"customer.updated\"", run.Error, StringComparison.Ordinal);
+        Assert.Contains("accepted: customer.created or order.paid", run.Error, StringComparison.Ordinal);
     }
 }

@@ -255,6 +255,8 @@ public sealed class TemplateTests(InfrastructureFixture infra)
         Assert.Contains(settings["Bulk__JobsTable"], tables);
         Assert.Contains(settings["Campaigns__StateTable"], tables);
         Assert.Contains(settings["Expiry__Table"], tables);
+        Assert.Contains(settings["Rules__Container"], containers);
+        Assert.Contains(settings["Rules__Table"], tables);
     }
 
     [BicepTheory]

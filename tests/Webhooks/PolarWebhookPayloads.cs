@@ -13,7 +13,7 @@ internal static class PolarWebhookPayloads
 
     /// <summary>A <c>customer.created|updated|deleted</c> body: an individual customer, as Polar sends it.</summary>
     public static string Customer(string type, Guid id, string? externalId, string email, DateTimeOffset createdAt,
-        DateTimeOffset? modifiedAt = null, DateTimeOffset? deletedAt = null, DateTimeOffset? timestamp = null) =>
+        DateTimeOffset? modifiedAt = null, DateTimeOffset? deletedAt = null, DateTimeOffset? timestamp = null, JsonObject? metadata = null) =>
         new JsonObject
         {
             ["type"] = type,
@@ -24,7 +24,7 @@ internal static class PolarWebhookPayloads
                 ["id"] = id.ToString(),
                 ["created_at"] = Time(createdAt),
                 ["modified_at"] = modifiedAt is { } m ? Time(m) : null,
-                ["metadata"] = new JsonObject(),
+                ["metadata"] = metadata ?? new JsonObject(),
                 ["external_id"] = externalId,
                 ["email"] = email,
                 ["email_verified"] = false,

@@ -50,41 +50,14 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
     public CampaignValidation Validate(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        JsonDocument document;
-        try
+        var (document, errors) = Check(json, SchemaDocument.Value, "a campaign");
+        if (document is null)
         {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 32 });
-        }
-        catch (JsonException ex)
-        {
-            // A repeated property is refused by the parser with its name but no position: name its path instead.
-            var repeated = System.Text.RegularExpressions.Regex.Match(ex.Message, "Duplicate property '([^']+)'");
-            if (repeated.Success)
-            {
-                return Invalid(new CampaignError(ex.Path is { Length: > 1 } parent ? $"{parent}.{repeated.Groups[1].Value}" : $"$.{repeated.Groups[1].Value}", null,
-                    "appears twice in the same object; give each property once (which one was meant cannot be guessed)"));
-            }
-
-            var where = ex.LineNumber is { } line ? $" (line {line + 1}, byte {ex.BytePositionInLine + 1})" : "";
-            return Invalid(new CampaignError("$", null,
-                $"is not valid JSON{where}: {FirstSentence(ex.Message)}; a campaign is one JSON object, in UTF-8"));
+            return new CampaignValidation(null, errors);
         }
 
         using (document)
         {
-            var broken = new List<CampaignError>();
-            FindUnreadableStrings(document.RootElement, "$", broken);
-            if (broken.Count > 0)
-            {
-                return Invalid([.. broken]);
-            }
-
-            var schemaErrors = SchemaErrors(document.RootElement);
-            if (schemaErrors.Count > 0)
-            {
-                return Invalid([.. schemaErrors]);
-            }
-
             CampaignDocument? parsed;
             try
             {
@@ -97,6 +70,49 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
 
             return parsed is null ? Invalid(new CampaignError("$", "null", "must be a campaign object")) : Rules(parsed);
         }
+    }
+
+    /// <summary>
+    /// The checks every published document kind shares (campaigns, grant rules): JSON that parses with no repeated property,
+    /// strings that are text, then the schema's verdict. Returns the parsed document (the caller disposes it) when all pass,
+    /// otherwise null and the errors; <paramref name="what"/> names the document kind in messages ("a campaign").
+    /// </summary>
+    internal static (JsonDocument? Document, IReadOnlyList<CampaignError> Errors) Check(string json, (JsonSchema Schema, JsonNode Document) schema, string what)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 32 });
+        }
+        catch (JsonException ex)
+        {
+            // A repeated property is refused by the parser with its name but no position: name its path instead.
+            var repeated = System.Text.RegularExpressions.Regex.Match(ex.Message, "Duplicate property '([^']+)'");
+            if (repeated.Success)
+            {
+                return (null, [new CampaignError(ex.Path is { Length: > 1 } parent ? $"{parent}.{repeated.Groups[1].Value}" : $"$.{repeated.Groups[1].Value}", null,
+                    "appears twice in the same object; give each property once (which one was meant cannot be guessed)")]);
+            }
+
+            var where = ex.LineNumber is { } line ? $" (line {line + 1}, byte {ex.BytePositionInLine + 1})" : "";
+            return (null, [new CampaignError("$", null,
+                $"is not valid JSON{where}: {FirstSentence(ex.Message)}; {what} is one JSON object, in UTF-8")]);
+        }
+
+        var errors = new List<CampaignError>();
+        FindUnreadableStrings(document.RootElement, "$", errors);
+        if (errors.Count == 0)
+        {
+            errors = SchemaErrors(document.RootElement, schema);
+        }
+
+        if (errors.Count > 0)
+        {
+            document.Dispose();
+            return (null, errors);
+        }
+
+        return (document, errors);
     }
 
     private static CampaignValidation Invalid(params CampaignError[] errors) => new(null, errors);
@@ -314,20 +330,19 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
 
     // ---- Schema ------------------------------------------------------------------------------------------------
 
-    private static (JsonSchema Schema, JsonNode Document) LoadSchema()
-    {
-        var text = SchemaText;
-        return (JsonSchema.FromText(text), JsonNode.Parse(text)!);
-    }
+    private static (JsonSchema Schema, JsonNode Document) LoadSchema() => LoadSchema(SchemaText);
+
+    /// <summary>A schema and its document, for <see cref="Check"/>.</summary>
+    internal static (JsonSchema Schema, JsonNode Document) LoadSchema(string text) => (JsonSchema.FromText(text), JsonNode.Parse(text)!);
 
     /// <summary>
     /// The schema's verdict, one error per place. Inside a <c>oneOf</c> (schedule, audience) the branch whose required field
     /// is present speaks for itself; when none or several are, the choice is reported once with the shapes accepted, since
     /// every branch's complaint would bury the point. Each error says what is accepted, from the schema's own descriptions.
     /// </summary>
-    private static List<CampaignError> SchemaErrors(JsonElement root)
+    private static List<CampaignError> SchemaErrors(JsonElement root, (JsonSchema Schema, JsonNode Document) published)
     {
-        var (schema, schemaDocument) = SchemaDocument.Value;
+        var (schema, schemaDocument) = published;
         var result = schema.Evaluate(root, new EvaluationOptions { OutputFormat = OutputFormat.List });
         var errors = new List<CampaignError>();
         if (result.IsValid)
@@ -474,14 +489,14 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
         return path;
     }
 
-    private static string Number(decimal value) => value.ToString(CultureInfo.InvariantCulture);
+    internal static string Number(decimal value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static string? Quote(string? value) => value is null ? null : Shorten(JsonSerializer.Serialize(value, CampaignJsonContext.Default.String));
+    internal static string? Quote(string? value) => value is null ? null : Shorten(JsonSerializer.Serialize(value, CampaignJsonContext.Default.String));
 
     private static string Shorten(string value) => value.Length <= 80 ? value : string.Concat(value.AsSpan(0, 77), "...");
 
     // The parser's first sentence, with any .NET type it names said in plain words (a message never names internal types).
-    private static string FirstSentence(string message) =>
+    internal static string FirstSentence(string message) =>
         System.Text.RegularExpressions.Regex.Replace(message.Split(". ", 2)[0].TrimEnd('.'),
             @"\b(System|Microsoft|CreditGrants)(\.[\w`]+)+(\[[^\]]*\])?", "the expected value");
 }

@@ -142,7 +142,7 @@ public sealed class WebhookProcessingTests : IAsyncLifetime
         Assert.Single(_app.Handler.Handled);
         Assert.Equal(2, _app.Second.Calls);
         Assert.True(await KnownAsync("second-fails"));
-        Assert.Equal(["recording", "second", "customer-directory"], (await _app.DeliveryAsync(id))!.Handlers);
+        Assert.Equal(["recording", "second", "customer-directory", "grant-rules"], (await _app.DeliveryAsync(id))!.Handlers);
     }
 
     [Fact]
