@@ -85,11 +85,13 @@ internal static class BenchCommand
                 Print(await CampaignBenchmark.RunAsync(file, Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid")),
                     new EndToEndTargets(Real("--max-requests-per-1000"), Real("--max-peak-mb"))).ConfigureAwait(false));
                 return 0;
+#if EXPIRY_SWEEP
             case "expiry":
                 // The second argument is the label: that many due grants on as many customers, swept once.
                 Print(await ExpiryBenchmark.RunAsync(file, Number("--grants") ?? 10_000,
                     Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid"))).ConfigureAwait(false));
                 return 0;
+#endif
             case "report":
                 Console.WriteLine(BenchReport.Table(Results(file)));
                 return 0;
