@@ -506,11 +506,14 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             }
         }
 
+        // Ids nobody needs looked up cost nothing: a trusted sweep that missed them says no customer held them. Without one, a few
+        // are read (a request each, less than leaving them for a sweep to settle), and the rest are unchecked.
         var rest = unknown.Except(lookups, StringComparer.Ordinal).ToList();
-        if (rest.Count > 0 && Ahead(rest.Count, rows.Count, options) <= InlineReads && await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) is null)
+        var sweptAt = rest.Count > 0 ? await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) : null;
+        if (rest.Count > 0 && sweptAt is null && Ahead(rest.Count, rows.Count, options) <= InlineReads)
         {
-            // A few: read them (a request each), which costs less than leaving them for a sweep to settle.
             lookups.AddRange(rest);
+            rest = [];
         }
 
         foreach (var entry in known.Values)
@@ -518,9 +521,7 @@ public sealed partial class BulkChunkProcessor(IPolarGateway polar, CustomerDire
             states[entry.ExternalId] = new CustomerState(null, true, null);
         }
 
-        // Ids nobody needs looked up cost nothing: a trusted sweep that missed them says no customer held them; else they are unchecked.
-        var sweptAt = unknown.Count > lookups.Count ? await directory.SweptAtAsync(cancellationToken).ConfigureAwait(false) : null;
-        foreach (var externalId in unknown.Except(lookups, StringComparer.Ordinal))
+        foreach (var externalId in rest)
         {
             states[externalId] = new CustomerState(null, false, null, Unchecked: sweptAt is null);
         }
