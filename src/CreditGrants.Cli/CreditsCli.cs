@@ -84,6 +84,7 @@ public sealed partial class CreditsCli
 
         root.Subcommands.Add(GrantCommand());
         root.Subcommands.Add(BalanceCommand());
+        root.Subcommands.Add(UsageCommand());
         root.Subcommands.Add(GrantsCommand());
         root.Subcommands.Add(MetersCommand());
         root.Subcommands.Add(CustomersCommand());
@@ -185,7 +186,7 @@ public sealed partial class CreditsCli
                     $"""
                     Customer  {balance.ExternalCustomerId} ({balance.CustomerId})
                     Meter     {balance.Meter}
-                    Balance   {Number(balance.Balance)}   (credit left; consumed {Number(balance.ConsumedUnits)}, credited {balance.CreditedUnits})
+                    Balance   {Number(balance.Balance)}   (credit left: grants and credits minus usage; Polar's consumed_units {Number(balance.ConsumedUnits)} are usage net of grants, credited_units {balance.CreditedUnits})
                     """).ConfigureAwait(false);
             }
 

@@ -75,6 +75,7 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("campaigns seed-samples", Polar);
         await Walk("grant", "--customer", "sample-1", "--units", "5", "--grant-id", "json-g1", Polar);
         await Walk("balance", "--customer", "sample-1", Polar);
+        await Walk("usage", "--customer", "sample-1", "--units", "1", Polar);
         await Walk("grants list", "--customer", "sample-1", Polar);
         await Walk("grants revoke", "json-g1", "--reason", "test", Polar);
         await Walk("grants expire", "--due", Polar);
