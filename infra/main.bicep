@@ -185,6 +185,10 @@ param webhookTableName string = 'webhooks'
 @maxLength(63)
 param webhookContainerName string = 'webhook-deliveries'
 
+@description('Days a webhook body is kept in the deliveries container before lifecycle management deletes it (bodies hold customers\' emails and names; the delivery rows, which hold none, stay so a late redelivery is still known).')
+@minValue(1)
+param webhookBodyRetentionDays int = 30
+
 @description('Largest webhook body the endpoint reads, in bytes (Polar\'s are a few KiB).')
 @minValue(1024)
 @maxValue(10485760)
@@ -345,6 +349,12 @@ module storage 'modules/storage.bicep' = {
     queueNames: [
       grantQueueName
       webhookQueueName
+    ]
+    blobRetention: [
+      {
+        container: webhookContainerName
+        days: webhookBodyRetentionDays
+      }
     ]
     tableNames: [
       jobsTableName

@@ -34,6 +34,15 @@ param queueNames string[]
 @description('Tables the app uses (job progress, campaign state).')
 param tableNames string[]
 
+@description('Blob retention: each container\'s blobs are deleted this many days after they were last modified (a lifecycle management rule per item).')
+param blobRetention {
+  @description('The container whose blobs expire.')
+  container: string
+  @description('Days after the last modification, at least 1.')
+  @minValue(1)
+  days: int
+}[] = []
+
 resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
   name: name
   location: location
@@ -89,6 +98,40 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
         name: table
       }
     ]
+  }
+}
+
+// Lifecycle management deletes what is kept only for a while (webhook bodies hold customers' emails and names).
+resource retention 'Microsoft.Storage/storageAccounts/managementPolicies@2026-06-01' = if (!empty(blobRetention)) {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        for rule in blobRetention: {
+          name: 'delete-${rule.container}'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                '${rule.container}/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: rule.days
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
   }
 }
 

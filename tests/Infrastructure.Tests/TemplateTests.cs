@@ -260,6 +260,21 @@ public sealed class TemplateTests(InfrastructureFixture infra)
     }
 
     [BicepTheory]
+    [MemberData(nameof(ParameterFiles))]
+    public void Webhook_bodies_are_deleted_30_days_after_they_arrive_and_nothing_else_is(string file)
+    {
+        var snapshot = infra.Snapshot(file);
+        var policy = snapshot.Only("Microsoft.Storage/storageAccounts/managementPolicies");
+        var rule = Assert.Single(policy["properties"]!["policy"]!["rules"]!.AsArray().Select(r => r!.AsObject()));
+        var definition = rule["definition"]!;
+
+        Assert.Equal("true", Text(rule["enabled"]));
+        Assert.Equal([snapshot.AppSettings["Webhooks__Container"] + "/"],
+            definition["filters"]!["prefixMatch"]!.AsArray().Select(p => Text(p)!));
+        Assert.Equal("30", Text(definition["actions"]!["baseBlob"]!["delete"]!["daysAfterModificationGreaterThan"]));
+    }
+
+    [BicepTheory]
     [InlineData("main.sandbox.bicepparam", "sandbox")]
     [InlineData("main.production.bicepparam", "production")]
     public void Parameter_file_picks_its_polar_server(string file, string server) =>
