@@ -137,11 +137,20 @@ public sealed partial class CustomerDirectory(ICustomerDirectoryStore store, IPo
     }
 
     /// <summary>Records customers Polar just returned (those with an external id and not deleted).</summary>
-    public Task RememberAsync(IEnumerable<Customer> customers, CancellationToken cancellationToken = default)
+    public Task RememberAsync(IEnumerable<Customer> customers, CancellationToken cancellationToken = default) =>
+        RememberAsync(customers, time.GetUtcNow(), cancellationToken);
+
+    /// <summary>
+    /// Records customers as Polar showed them at <paramref name="confirmedAt"/> (a webhook's event time: a delivery that
+    /// arrives late, after Polar's retries, vouches for the customer only as of when it happened, so its entry's trust
+    /// lapses that much sooner). A time in the future counts as now.
+    /// </summary>
+    public Task RememberAsync(IEnumerable<Customer> customers, DateTimeOffset confirmedAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(customers);
         var now = time.GetUtcNow();
-        return SaveAsync([.. customers.Where(c => c is { ExternalId: not null, DeletedAt: null }).Select(c => new CustomerDirectoryEntry(c.ExternalId!, c.Id, now))],
+        var at = confirmedAt > now ? now : confirmedAt;
+        return SaveAsync([.. customers.Where(c => c is { ExternalId: not null, DeletedAt: null }).Select(c => new CustomerDirectoryEntry(c.ExternalId!, c.Id, at))],
             cancellationToken);
     }
 

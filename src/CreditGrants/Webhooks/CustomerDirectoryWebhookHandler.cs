@@ -9,7 +9,7 @@ namespace CreditGrants.Webhooks;
 /// <summary>
 /// Keeps the customer directory current from Polar's <c>customer.created</c>, <c>customer.updated</c> and
 /// <c>customer.deleted</c> webhooks (docs/customer-directory.md, "Fed by webhooks"): a customer created or updated with an
-/// external id is remembered (as a read of it would), a deleted one is forgotten, so grants to new signups cost no customer
+/// external id is remembered as of the event's time (a read of it would record the same), a deleted one is forgotten, so grants to new signups cost no customer
 /// request and a deleted customer stops counting as known at once instead of after <c>CustomerDirectory:TrustFor</c>.
 /// Updates older than one applied before never reach it (the delivery processor drops them by <c>modified_at</c>).
 /// </summary>
@@ -43,7 +43,8 @@ public sealed partial class CustomerDirectoryWebhookHandler(CustomerDirectory di
             return;
         }
 
-        await directory.RememberAsync([customer], cancellationToken).ConfigureAwait(false);
+        // As of when it happened: a delivery retried for hours vouches for the customer only as of then.
+        await directory.RememberAsync([customer], webhook.OccurredAt ?? webhook.SentAt, cancellationToken).ConfigureAwait(false);
         LogRemembered(webhook.Type, customer.Id);
     }
 

@@ -38,7 +38,7 @@ public sealed class CustomerDirectoryWebhookHandlerTests
         await HandleAsync("customer.created");
 
         var entry = await EntryAsync();
-        Assert.Equal(new CustomerDirectoryEntry("user-42", Id, _time.GetUtcNow()), entry);
+        Assert.Equal(new CustomerDirectoryEntry("user-42", Id, Created), entry);
         Assert.Contains("user-42", (IDictionary<string, CustomerDirectoryEntry>)await Directory().KnownAsync(["user-42"]));
         Assert.Equal((0, 0, 0), (_polar.FindCalls, _polar.CreateCalls, _polar.ListCalls));
     }
@@ -51,7 +51,19 @@ public sealed class CustomerDirectoryWebhookHandlerTests
 
         await HandleAsync("customer.updated", modified: Created.AddMinutes(40));
 
-        Assert.Equal(_time.GetUtcNow(), (await EntryAsync())!.ConfirmedAt);
+        Assert.Equal(Created.AddMinutes(40), (await EntryAsync())!.ConfirmedAt);
+    }
+
+    [Fact]
+    public async Task A_delivery_that_arrives_late_vouches_for_the_customer_only_as_of_its_event_time()
+    {
+        // Polar retried it for two hours; the directory trusts entries for one.
+        _time.Advance(TimeSpan.FromHours(2));
+
+        await HandleAsync("customer.created");
+
+        Assert.Equal(Created, (await EntryAsync())!.ConfirmedAt);
+        Assert.Empty(await Directory().KnownAsync(["user-42"]));
     }
 
     [Fact]
