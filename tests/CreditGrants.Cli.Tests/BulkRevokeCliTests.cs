@@ -18,12 +18,7 @@ public sealed class BulkRevokeCliTests : IDisposable
 
     private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(NoPolar, [.. args, "--data-dir", _dataDir]);
 
-    private async Task<decimal> BalanceAsync(string customer)
-    {
-        var run = await Credits("balance", "--customer", customer, "--json");
-        Assert.Equal(ExitCodes.Ok, run.ExitCode);
-        return JsonDocument.Parse(run.Out).RootElement.GetProperty("balance").GetDecimal();
-    }
+    private async Task<decimal> BalanceAsync(string customer) => (await Credits("balance", "--customer", customer, "--json")).Balance();
 
     private static List<string[]> Rows(string path) => File.ReadAllLines(path).Skip(1).Select(line => line.Split(',')).ToList();
 

@@ -37,12 +37,7 @@ public sealed class BulkRunTests : IDisposable
     private static List<string[]> ResultRows(string path) =>
         System.IO.File.ReadAllLines(path).Skip(1).Select(line => line.Split(',')).ToList();
 
-    private async Task<decimal> BalanceAsync(string customer)
-    {
-        var run = await Credits("balance", "--customer", customer, "--json");
-        Assert.Equal(ExitCodes.Ok, run.ExitCode);
-        return JsonDocument.Parse(run.Out).RootElement.GetProperty("balance").GetDecimal();
-    }
+    private async Task<decimal> BalanceAsync(string customer) => (await Credits("balance", "--customer", customer, "--json")).Balance();
 
     private static JsonElement Json(CliRun run) => JsonDocument.Parse(run.Out).RootElement;
 

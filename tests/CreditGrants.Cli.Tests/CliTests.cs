@@ -16,6 +16,13 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
         var code = await new CreditsCli(output, error, name => environment.GetValueOrDefault(name), configuration).RunAsync(args);
         return new CliRun(code, output.ToString(), error.ToString());
     }
+
+    /// <summary>The balance a <c>credits balance --json</c> run printed (the run must have succeeded).</summary>
+    public decimal Balance()
+    {
+        Assert.True(ExitCode == ExitCodes.Ok, $"credits balance exited {ExitCode}: {Error}");
+        return System.Text.Json.JsonDocument.Parse(Out).RootElement.GetProperty("balance").GetDecimal();
+    }
 }
 
 /// <summary>A Polar that answers every request with a 5xx, and the environment that points <c>credits</c> at it without retries.</summary>

@@ -32,12 +32,7 @@ public sealed class CustomerDirectoryCliTests : IDisposable
 
     private string[] Results(string name) => System.IO.File.ReadAllLines(Path.Combine(_folder, name));
 
-    private async Task<decimal> BalanceAsync(string customer)
-    {
-        var run = await Credits("balance", "--customer", customer, "--json");
-        Assert.Equal(ExitCodes.Ok, run.ExitCode);
-        return JsonDocument.Parse(run.Out).RootElement.GetProperty("balance").GetDecimal();
-    }
+    private async Task<decimal> BalanceAsync(string customer) => (await Credits("balance", "--customer", customer, "--json")).Balance();
 
     [Fact]
     public async Task Rows_to_ids_no_customer_holds_are_granted_with_the_180_minute_note_and_counted_as_no_customer_yet()

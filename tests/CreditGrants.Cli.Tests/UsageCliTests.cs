@@ -13,12 +13,7 @@ public sealed class UsageCliTests : IDisposable
 
     private Task<CliRun> Credits(params string[] args) => CliRun.RunAsync(NoPolar, [.. args, "--data-dir", _dataDir]);
 
-    private async Task<decimal> BalanceAsync(string customer)
-    {
-        var run = await Credits("balance", "--customer", customer, "--json");
-        Assert.Equal(ExitCodes.Ok, run.ExitCode);
-        return JsonDocument.Parse(run.Out).RootElement.GetProperty("balance").GetDecimal();
-    }
+    private async Task<decimal> BalanceAsync(string customer) => (await Credits("balance", "--customer", customer, "--json")).Balance();
 
     [Fact]
     public async Task Usage_spends_the_credits_of_the_grant_that_expires_first()
