@@ -124,7 +124,7 @@ public class RuleValidatorTests
         var error = Assert.Single(Errors(document));
 
         Assert.Equal("$.trigger.productIds", error.Path);
-        Assert.Contains("order.paid only", error.Message, StringComparison.Ordinal);
+        Assert.Contains("goes with order.paid", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
