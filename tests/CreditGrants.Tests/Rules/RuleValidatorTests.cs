@@ -149,4 +149,14 @@ public class RuleValidatorTests
         Assert.False(rule.Matches(System.Text.Json.JsonDocument.Parse("""{"plan":"free","seats":3,"beta":true}""").RootElement));
         Assert.False(rule.Matches(System.Text.Json.JsonDocument.Parse("""{"plan":"pro","seats":3}""").RootElement));
     }
+
+    [Fact]
+    public void Every_sample_rule_is_valid()
+    {
+        var samples = Directory.GetFiles(Path.Combine(Repository.Root, "samples", "rules"), "*.json");
+
+        Assert.True(samples.Length >= 4, "the samples of each trigger");
+        Assert.All(samples, path => Assert.True(Validator.Validate(File.ReadAllText(path)).IsValid,
+            $"{Path.GetFileName(path)}: {string.Join("; ", Validator.Validate(File.ReadAllText(path)).Errors)}"));
+    }
 }
