@@ -201,6 +201,10 @@ public sealed partial class CreditsCli
             if (preview.Grants != true)
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"Grants      {(preview.Event is null ? "" : "nothing: ")}{preview.Detail}");
+                if (preview.Event is null)
+                {
+                    text.AppendLine(CultureInfo.InvariantCulture, $"Expires     {(preview.ExpiresIn is { } span ? span + " after each event" : "never")}");
+                }
             }
             else
             {
