@@ -203,7 +203,7 @@ public sealed partial class CreditsCli
                 text.AppendLine(CultureInfo.InvariantCulture, $"Grants      {(preview.Event is null ? "" : "nothing: ")}{preview.Detail}");
                 if (preview.Event is null)
                 {
-                    text.AppendLine(CultureInfo.InvariantCulture, $"Expires     {(preview.ExpiresIn is { } span ? span + " after each event" : "never")}");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"Expires     {(preview.ExpiresIn is { } duration ? duration + " after each event" : "never")}");
                 }
             }
             else
