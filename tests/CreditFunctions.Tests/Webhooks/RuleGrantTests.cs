@@ -394,4 +394,47 @@ public sealed class RuleGrantTests : IAsyncLifetime
         var record = await Ledger.FindRefundAsync("partly-refundable", grantId, CancellationToken.None);
         Assert.Equal((RuleRefundOutcome.Revoked, 25m, 500L), (record!.Outcome, record.TakenBack, record.RefundedAmount));
     }
+
+    [Fact]
+    public async Task Per_amount_grants_spend_the_budget_and_a_subscription_rules_cap_and_metadata_filter_hold_across_periods()
+    {
+        using var client = EmulatorClient();
+        var paid = await PaidOrderAsync(client);
+        var budgeted = OrderRule("per-cent-budget", (string)paid["data"]!["product_id"]!, perMinorUnit: new JsonObject { ["usd"] = 0.01m });
+        budgeted["budget"] = 25;
+        await UploadAsync(budgeted);
+        var (buyer, _) = await SignupAsync("rule-budget-buyer");
+        await _app.DeliverAsync(Reworked(paid, "order.paid", Guid.NewGuid(), buyer, "rule-budget-buyer", net: 1999, "usd"), NewId());
+        await _app.DeliverAsync(Reworked(paid, "order.paid", Guid.NewGuid(), buyer, "rule-budget-buyer", net: 1999, "usd"), NewId());
+        await _app.DrainAsync();
+
+        var (subscriber, _) = await SignupAsync("rule-capped-subscriber");
+        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        var subscription = (string)(await PostAsync(client, "__emulator/subscriptions", $$"""{"customer_id":"{{subscriber}}","meter_id":"{{meter}}","units":10}"""))["id"]!;
+        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
+        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
+        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Count(x => x.Type == "subscription.cycled" && x.Payload.Contains(subscription, StringComparison.Ordinal)) >= 2);
+        var cycles = deliveries.Where(d => d.Type == "subscription.cycled" && d.Payload.Contains(subscription, StringComparison.Ordinal)).Select(d => d.Payload).ToList();
+        var product = (string)JsonNode.Parse(cycles[0])!["data"]!["product_id"]!;
+        foreach (var (id, metadata) in new[] { ("capped-renewal", new JsonObject()), ("pro-renewal", new JsonObject { ["plan"] = "pro" }) })
+        {
+            await UploadAsync(new JsonObject
+            {
+                ["id"] = id, ["units"] = 10, ["perCustomerCap"] = 1,
+                ["trigger"] = new JsonObject { ["event"] = "subscription.cycled", ["productIds"] = new JsonArray(product), ["customerMetadata"] = metadata },
+            });
+        }
+
+        foreach (var body in cycles)
+        {
+            await _app.DeliverAsync(body, NewId());
+            await _app.DrainAsync();
+        }
+
+        Assert.Equal(new[] { RuleGrantOutcome.Reserved, RuleGrantOutcome.OverBudget },
+            (await Ledger.GrantsAsync("per-cent-budget", CancellationToken.None)).Select(g => g.Outcome).Order());
+        Assert.Equal(new[] { RuleGrantOutcome.Reserved, RuleGrantOutcome.OverCap },
+            (await Ledger.GrantsAsync("capped-renewal", CancellationToken.None)).Select(g => g.Outcome).Order());
+        Assert.Empty(await Ledger.GrantsAsync("pro-renewal", CancellationToken.None));
+    }
 }
