@@ -278,6 +278,34 @@ public sealed class RuleGrantTests : IAsyncLifetime
         Assert.Equal(0, report.Rejected);
     }
 
+    /// <summary>A <c>revokeOnRefund</c> rule of 100 units, its grant for a new order of a new customer, and <paramref name="used"/> units of it used.</summary>
+    private async Task<(JsonObject Paid, Guid Customer, Guid Order)> GrantedOrderAsync(string ruleId, string externalId, long net, long tax, decimal used)
+    {
+        using var client = EmulatorClient();
+        var paid = await PaidOrderAsync(client);
+        await UploadAsync(OrderRule(ruleId, (string)paid["data"]!["product_id"]!, units: 100, revokeOnRefund: true));
+        var (customer, _) = await SignupAsync(externalId);
+        var order = Guid.NewGuid();
+        await _app.DeliverAsync(Reworked(paid, "order.paid", order, customer, externalId, net, "usd", tax), NewId());
+        await _app.DrainAsync();
+        await UseAsync(externalId, used);
+        return (paid, customer, order);
+    }
+
+    /// <summary>A new emulator subscription of <paramref name="externalId"/> cycled twice: its <c>subscription.active</c> body and its two <c>subscription.cycled</c> bodies.</summary>
+    private async Task<(string Active, List<string> Cycles)> CycledSubscriptionAsync(HttpClient client, string externalId)
+    {
+        _app.Emulator.AddWebhookEndpoint(new Uri("http://127.0.0.1:9/hooks"), WebhookApp.Secret);
+        var (customer, _) = await SignupAsync(externalId);
+        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        var subscription = (string)(await PostAsync(client, "__emulator/subscriptions", $$"""{"customer_id":"{{customer}}","meter_id":"{{meter}}","units":10}"""))["id"]!;
+        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
+        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
+        bool Of(PolarEmulator.Webhooks.WebhookDelivery d, string type) => d.Type == type && d.Payload.Contains(subscription, StringComparison.Ordinal);
+        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Count(x => Of(x, "subscription.cycled")) >= 2 && d.Any(x => Of(x, "subscription.active")));
+        return (deliveries.First(d => Of(d, "subscription.active")).Payload, [.. deliveries.Where(d => Of(d, "subscription.cycled")).Select(d => d.Payload)]);
+    }
+
     [Fact]
     public async Task An_order_grants_per_minor_unit_of_its_net_amount_tax_excluded_and_an_unlisted_currency_is_recorded_not_granted()
     {
@@ -305,16 +333,8 @@ public sealed class RuleGrantTests : IAsyncLifetime
     [Fact]
     public async Task A_subscription_grants_once_per_period_under_ten_redeliveries_of_each_event()
     {
-        _app.Emulator.AddWebhookEndpoint(new Uri("http://127.0.0.1:9/hooks"), WebhookApp.Secret);
         using var client = EmulatorClient();
-        var (customer, _) = await SignupAsync("rule-subscriber");
-        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
-        var subscription = (string)(await PostAsync(client, "__emulator/subscriptions", $$"""{"customer_id":"{{customer}}","meter_id":"{{meter}}","units":10}"""))["id"]!;
-        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
-        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
-        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Count(x => x.Type == "subscription.cycled") >= 2 && d.Any(x => x.Type == "subscription.active"));
-        var active = deliveries.First(d => d.Type == "subscription.active").Payload;
-        var cycles = deliveries.Where(d => d.Type == "subscription.cycled").Select(d => d.Payload).ToList();
+        var (active, cycles) = await CycledSubscriptionAsync(client, "rule-subscriber");
         var product = (string)JsonNode.Parse(active)!["data"]!["product_id"]!;
         foreach (var (id, trigger) in new[] { ("first-period", "subscription.active"), ("every-renewal", "subscription.cycled") })
         {
@@ -347,14 +367,7 @@ public sealed class RuleGrantTests : IAsyncLifetime
     [Fact]
     public async Task A_refund_takes_back_the_unspent_units_of_a_partly_used_grant_once_however_often_it_is_delivered()
     {
-        using var client = EmulatorClient();
-        var paid = await PaidOrderAsync(client);
-        await UploadAsync(OrderRule("refundable", (string)paid["data"]!["product_id"]!, units: 100, revokeOnRefund: true));
-        var (customer, _) = await SignupAsync("rule-refund");
-        var order = Guid.NewGuid();
-        await _app.DeliverAsync(Reworked(paid, "order.paid", order, customer, "rule-refund", net: 1000, "usd"), NewId());
-        await _app.DrainAsync();
-        await UseAsync("rule-refund", 30);
+        var (paid, customer, order) = await GrantedOrderAsync("refundable", "rule-refund", net: 1000, tax: 0, used: 30);
 
         var refunded = Reworked(paid, "order.refunded", order, customer, "rule-refund", net: 1000, "usd", refunded: 1000, status: "refunded");
         await _app.DeliverAsync(refunded, NewId());
@@ -371,14 +384,7 @@ public sealed class RuleGrantTests : IAsyncLifetime
     [Fact]
     public async Task A_partial_refund_takes_back_its_proportion_and_a_later_refund_of_the_same_order_nothing_more()
     {
-        using var client = EmulatorClient();
-        var paid = await PaidOrderAsync(client);
-        await UploadAsync(OrderRule("partly-refundable", (string)paid["data"]!["product_id"]!, units: 100, revokeOnRefund: true));
-        var (customer, _) = await SignupAsync("rule-partial");
-        var order = Guid.NewGuid();
-        await _app.DeliverAsync(Reworked(paid, "order.paid", order, customer, "rule-partial", net: 2000, "usd", tax: 300), NewId());
-        await _app.DrainAsync();
-        await UseAsync("rule-partial", 10);
+        var (paid, customer, order) = await GrantedOrderAsync("partly-refundable", "rule-partial", net: 2000, tax: 300, used: 10);
 
         await _app.DeliverAsync(Reworked(paid, "order.refunded", order, customer, "rule-partial", net: 2000, "usd", tax: 300, refunded: 500,
             status: "partially_refunded"), NewId());
@@ -408,13 +414,7 @@ public sealed class RuleGrantTests : IAsyncLifetime
         await _app.DeliverAsync(Reworked(paid, "order.paid", Guid.NewGuid(), buyer, "rule-budget-buyer", net: 1999, "usd"), NewId());
         await _app.DrainAsync();
 
-        var (subscriber, _) = await SignupAsync("rule-capped-subscriber");
-        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
-        var subscription = (string)(await PostAsync(client, "__emulator/subscriptions", $$"""{"customer_id":"{{subscriber}}","meter_id":"{{meter}}","units":10}"""))["id"]!;
-        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
-        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
-        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Count(x => x.Type == "subscription.cycled" && x.Payload.Contains(subscription, StringComparison.Ordinal)) >= 2);
-        var cycles = deliveries.Where(d => d.Type == "subscription.cycled" && d.Payload.Contains(subscription, StringComparison.Ordinal)).Select(d => d.Payload).ToList();
+        var (_, cycles) = await CycledSubscriptionAsync(client, "rule-capped-subscriber");
         var product = (string)JsonNode.Parse(cycles[0])!["data"]!["product_id"]!;
         foreach (var (id, metadata) in new[] { ("capped-renewal", new JsonObject()), ("pro-renewal", new JsonObject { ["plan"] = "pro" }) })
         {
