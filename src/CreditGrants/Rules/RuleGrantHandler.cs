@@ -133,6 +133,12 @@ public sealed partial class RuleGrantHandler(IGrantRuleSource rules, IRuleGrantL
                 continue;
             }
 
+            if (plan.Refused is not null)
+            {
+                // An earlier delivery reserved and granted it (a replay now too old for its expiry): nothing to grant again.
+                continue;
+            }
+
             await grants.GrantAsync(new CreditGrant(plan.GrantId, e.Customer, plan.Units, rule.Meter, rule.Reason, rule.Source, plan.ExpiresAt),
                 cancellationToken).ConfigureAwait(false);
         }
