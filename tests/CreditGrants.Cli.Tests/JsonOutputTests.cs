@@ -95,6 +95,8 @@ public sealed class JsonOutputTests : IDisposable
         await Walk("campaigns status", "launch-partners", Storage);
         var rule = Path.Combine(AppContext.BaseDirectory, "rules", "signup-credits.json");
         await Walk("rules validate", rule);
+        var preview = await Walk("rules preview", rule, "--event", Path.Combine(Repository.Root, "samples", "rules", "events", "customer.created.json"), Storage);
+        Assert.Equal(("within the cap and budget", 100m), (preview.GetProperty("decision").GetString(), preview.GetProperty("units").GetDecimal()));
         await Walk("rules upload", rule, Storage);
         Assert.Equal("signup-credits", (await Walk("rules list", Storage)).GetProperty("rules")[0].GetProperty("rule").GetString());
         await using (var endpoint = new FakeWebhookEndpoint())
@@ -148,6 +150,6 @@ public sealed class JsonOutputTests : IDisposable
         Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
         Assert.Equal("", run.Out);
         Assert.Contains("$.trigger.event \"customer.updated\"", run.Error, StringComparison.Ordinal);
-        Assert.Contains("accepted: customer.created or order.paid", run.Error, StringComparison.Ordinal);
+        Assert.Contains("accepted: customer.created, order.paid, subscription.active or subscription.cycled", run.Error, StringComparison.Ordinal);
     }
 }

@@ -6,9 +6,12 @@ namespace CreditGrants.Lifecycle;
 /// <summary>
 /// A revocation asked for: take back grant <paramref name="GrantId"/>'s unspent units, or exactly <paramref name="Units"/>
 /// (more than unspent only with <paramref name="AllowNegativeBalance"/>), for <paramref name="Reason"/>, on behalf of
-/// <paramref name="Source"/> (<c>http</c>, <c>cli</c>, <c>bulk-revoke:&lt;job&gt;</c>).
+/// <paramref name="Source"/> (<c>http</c>, <c>cli</c>, <c>bulk-revoke:&lt;job&gt;</c>, <c>rule:&lt;id&gt;</c>). With
+/// <paramref name="AtMostUnspent"/>, <paramref name="Units"/> is a most: what is unspent of it is taken back (a rule's partial
+/// refund), and a revocation made before that took back as much as was then unspent of it is the same one.
 /// </summary>
-public sealed record RevokeRequest(string GrantId, string? Reason, decimal? Units = null, bool AllowNegativeBalance = false, string Source = "http");
+public sealed record RevokeRequest(string GrantId, string? Reason, decimal? Units = null, bool AllowNegativeBalance = false, string Source = "http",
+    bool AtMostUnspent = false);
 
 /// <summary>How a revocation ended.</summary>
 public enum RevokeStatus
@@ -127,7 +130,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
                     $"Grant '{Identity.Display.Escape(grant.GrantId)}' was made moments ago and Polar does not list it yet: try again in a few seconds.");
             case LedgerStatus.Revoked:
                 var made = ledger.Compensations.First(c => c.Kind == CompensationKind.Revoked && c.Compensates == grant.GrantId);
-                if (request.Units is { } asked && asked != made.Units)
+                if (request.Units is { } asked && asked != made.Units && !(request.AtMostUnspent && made.Units == Math.Min(asked, made.Unspent)))
                 {
                     throw new RevokeException(RevokeErrorKind.Conflict, Different(grant.GrantId, made, asked));
                 }
@@ -140,7 +143,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         }
 
         var unspent = grant.Remaining;
-        var units = request.Units ?? unspent;
+        var units = request.Units is { } most && request.AtMostUnspent ? Math.Min(most, unspent) : request.Units ?? unspent;
         if (units > unspent && !request.AllowNegativeBalance)
         {
             throw new RevokeException(RevokeErrorKind.ExceedsUnspent,
@@ -164,7 +167,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         {
             case CompensationStatus.Rejected:
                 throw new GrantException(GrantErrorKind.EventRejected, $"Polar refused the revocation of grant '{Identity.Display.Escape(request.GrantId)}': {outcome.Reason}");
-            case CompensationStatus.Different when request.Units is null && outcome.Existing is { } first:
+            case CompensationStatus.Different when (request.Units is null || request.AtMostUnspent) && outcome.Existing is { } first:
                 // Another revocation of the unspent units raced this one and won: it is the revocation asked for.
                 return new RevokeOutcome(RevokeStatus.AlreadyRevoked, request.GrantId, outcome.CompensationGrantId, outcome.EventId, ledger.ExternalCustomerId,
                     ledger.Meter, grant.Units, first.Unspent, first.Units, false, first.Timestamp, first.Reason, ledger.Read);

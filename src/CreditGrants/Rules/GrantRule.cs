@@ -8,8 +8,12 @@ namespace CreditGrants.Rules;
 /// <summary>
 /// A valid grant rule (docs/rules.md): on each of Polar's <see cref="Event"/> webhooks whose customer has every
 /// <see cref="CustomerMetadata"/> pair, grant <see cref="Units"/> on <see cref="Meter"/>, at most <see cref="PerCustomerCap"/>
-/// grants per customer and <see cref="Budget"/> units in all (null: no limit); for <c>order.paid</c>, only orders of
-/// <see cref="ProductIds"/>, <see cref="Units"/> per seat.
+/// grants per customer and <see cref="Budget"/> units in all (null: no limit); for <c>order.paid</c> and
+/// <c>subscription.active|cycled</c>, only orders and subscriptions of <see cref="ProductIds"/>, <see cref="Units"/> per seat.
+/// An <c>order.paid</c> rule may instead grant <see cref="UnitsPerMinorUnit"/>: per currency (lowercase ISO 4217, as Polar
+/// writes it), units per minor unit of the order's <c>net_amount</c> (after discounts, before tax), rounded down to 6 decimals.
+/// Exactly one of <see cref="Units"/> and <see cref="UnitsPerMinorUnit"/> is set. <see cref="ExpiresIn"/>: each grant's unspent
+/// units expire that long after the event; <see cref="RevokeOnRefund"/>: an <c>order.refunded</c> takes back what the order granted.
 /// </summary>
 public sealed record GrantRule(
     string Id,
@@ -17,18 +21,33 @@ public sealed record GrantRule(
     bool Enabled,
     string Event,
     IReadOnlyDictionary<string, string> CustomerMetadata,
-    decimal Units,
+    decimal? Units,
     string Meter,
     string? Reason,
     int? PerCustomerCap,
     decimal? Budget,
-    IReadOnlySet<Guid>? ProductIds = null)
+    IReadOnlySet<Guid>? ProductIds = null,
+    IReadOnlyDictionary<string, decimal>? UnitsPerMinorUnit = null,
+    TimeSpan? ExpiresIn = null,
+    bool RevokeOnRefund = false)
 {
     /// <summary>The trigger of grants to new customers.</summary>
     public const string CustomerCreated = "customer.created";
 
     /// <summary>The trigger of grants on paid orders of <see cref="ProductIds"/>, <see cref="Units"/> per seat.</summary>
     public const string OrderPaid = "order.paid";
+
+    /// <summary>The trigger of one grant per subscription period, when a subscription becomes active (its first period).</summary>
+    public const string SubscriptionActive = "subscription.active";
+
+    /// <summary>The trigger of one grant per subscription period, at each renewal.</summary>
+    public const string SubscriptionCycled = "subscription.cycled";
+
+    /// <summary>Not a trigger: the event on which <see cref="RevokeOnRefund"/> rules take back what an order granted.</summary>
+    public const string OrderRefunded = "order.refunded";
+
+    /// <summary>Whether the rule's trigger names products (<see cref="ProductIds"/> required).</summary>
+    public static bool HasProducts(string trigger) => trigger is OrderPaid or SubscriptionActive or SubscriptionCycled;
 
     /// <summary>The grant source recorded on every grant of this rule.</summary>
     public string Source => "rule:" + Id;
@@ -80,7 +99,13 @@ public sealed record RuleDocument
 
     public required RuleTriggerDocument Trigger { get; init; }
 
-    public required decimal Units { get; init; }
+    public decimal? Units { get; init; }
+
+    public IReadOnlyDictionary<string, decimal>? UnitsPerMinorUnit { get; init; }
+
+    public string? ExpiresIn { get; init; }
+
+    public bool? RevokeOnRefund { get; init; }
 
     public string? Meter { get; init; }
 

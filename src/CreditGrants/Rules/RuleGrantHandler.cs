@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CreditGrants.Grants;
+using CreditGrants.Lifecycle;
 using CreditGrants.Webhooks;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +22,30 @@ public enum RuleGrantOutcome
     OverBudget,
     /// <summary>The customer has <see cref="GrantRule.PerCustomerCap"/> grants of the rule already: recorded, not granted.</summary>
     OverCap,
+    /// <summary>An order in a currency <see cref="GrantRule.UnitsPerMinorUnit"/> does not list: recorded, not granted, never converted.</summary>
+    UnlistedCurrency,
+    /// <summary>Nothing to grant (an order whose net amount is 0, or whose units round down to 0): recorded, not granted.</summary>
+    NoUnits,
+    /// <summary>The event is older than <see cref="GrantRule.ExpiresIn"/>: its grant would be expired already; recorded, not granted.</summary>
+    Expired,
 }
+
+/// <summary>What an <c>order.refunded</c> did to a rule's grant of the order, as recorded.</summary>
+public enum RuleRefundOutcome
+{
+    /// <summary>The grant's unspent units (or the refunded proportion of them) were taken back now.</summary>
+    Revoked,
+    /// <summary>The grant was revoked before (an earlier refund of the order, or another revocation); nothing changed.</summary>
+    AlreadyRevoked,
+    /// <summary>It could not be revoked (expired, wiped, customer without external id…); the record says why.</summary>
+    NotRevoked,
+}
+
+/// <summary>One grant of a rule as recorded (a <c>grant|</c> row): its outcome, units, customer (Polar id), cause and time.</summary>
+public sealed record RecordedRuleGrant(string RuleId, string GrantId, RuleGrantOutcome Outcome, decimal Units, string Customer, string? Cause, DateTimeOffset? At);
+
+/// <summary>What an <c>order.refunded</c> did to one rule grant (a <c>refund|</c> row): the outcome, the units taken back, and why.</summary>
+public sealed record RuleRefundRecord(RuleRefundOutcome Outcome, decimal TakenBack, long? RefundedAmount, long? NetAmount, string Detail, string Cause);
 
 /// <summary>
 /// The record of what rules granted, which enforces caps and budgets: per rule its units, per customer its grants, per grant
@@ -38,81 +62,145 @@ public interface IRuleGrantLedger
     /// <param name="cause">What caused it, kept with the record (such as <c>customer.created msg_…</c>).</param>
     /// <param name="cancellationToken">Cancels the write.</param>
     Task<RuleGrantOutcome> RecordAsync(GrantRule rule, string grantId, string customer, decimal units, string cause, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a grant the rule does not make whatever its cap and budget (<see cref="RuleGrantOutcome.UnlistedCurrency"/>,
+    /// <see cref="RuleGrantOutcome.NoUnits"/>, <see cref="RuleGrantOutcome.Expired"/>), counting nothing; the outcome
+    /// recorded first for the grant id when there is one.
+    /// </summary>
+    Task<RuleGrantOutcome> RecordRefusedAsync(GrantRule rule, string grantId, string customer, decimal units, RuleGrantOutcome outcome, string cause,
+        CancellationToken cancellationToken);
+
+    /// <summary>What <see cref="RecordAsync"/> would decide now, writing nothing: the recorded outcome (and true) when the grant id is recorded already.</summary>
+    Task<(RuleGrantOutcome Outcome, bool Recorded)> PreviewAsync(GrantRule rule, string grantId, string customer, decimal units, CancellationToken cancellationToken);
+
+    /// <summary>The recorded grant of a rule under a grant id, or null.</summary>
+    Task<RecordedRuleGrant?> FindAsync(string ruleId, string grantId, CancellationToken cancellationToken);
+
+    /// <summary>What a refund did to a rule's grant, or null when no refund was recorded for it.</summary>
+    Task<RuleRefundRecord?> FindRefundAsync(string ruleId, string grantId, CancellationToken cancellationToken);
+
+    /// <summary>Records (replacing any earlier record) what a refund did to a rule's grant.</summary>
+    Task RecordRefundAsync(string ruleId, string grantId, RuleRefundRecord refund, CancellationToken cancellationToken);
 }
 
 /// <summary>
-/// Grants by rule on Polar's <c>customer.created</c> and <c>order.paid</c> webhooks (docs/rules.md): for each enabled rule
-/// of the event whose <c>customerMetadata</c> the customer has (and, for orders, whose products include the order's), records
-/// the grant in the <see cref="IRuleGrantLedger"/> (cap, budget) and, when it fits, grants through <see cref="GrantService"/>
-/// (units per seat for orders) under the id derived from the rule and the Polar object (customer id, order id), so
-/// Polar's retries and any replay grant once. A grant over cap or budget is recorded and logged, never silently dropped.
+/// Grants by rule on Polar's <c>customer.created</c>, <c>order.paid</c> and <c>subscription.active|cycled</c> webhooks
+/// (docs/rules.md): for each rule that acts on the event (<see cref="RuleGrantPlan.Mismatch"/>), plans the grant
+/// (<see cref="RuleGrantPlan.Of"/>: units per seat or per minor unit of the net amount, expiry, id derived from the rule and
+/// the Polar object: customer id, order id, or subscription id and period start), records it in the
+/// <see cref="IRuleGrantLedger"/> (cap, budget) and, when it fits, grants through <see cref="GrantService"/>, so Polar's
+/// retries and any replay grant once. A grant not made (over cap or budget, unlisted currency, no units) is recorded and
+/// logged, never silently dropped. On <c>order.refunded</c>, rules with <see cref="GrantRule.RevokeOnRefund"/> take back the
+/// unspent units of the order's grant through <see cref="GrantRevocation"/> (its derived revocation id: once) and record it.
 /// </summary>
-public sealed partial class RuleGrantHandler(IGrantRuleSource rules, IRuleGrantLedger ledger, GrantService grants, ILogger<RuleGrantHandler> logger)
+public sealed partial class RuleGrantHandler(IGrantRuleSource rules, IRuleGrantLedger ledger, GrantService grants, GrantRevocation revocation,
+    TimeProvider time, ILogger<RuleGrantHandler> logger)
     : IPolarWebhookHandler
 {
     public string Name => "grant-rules";
 
-    public bool CanHandle(string eventType) => eventType is GrantRule.CustomerCreated or GrantRule.OrderPaid;
+    public bool CanHandle(string eventType) =>
+        eventType is GrantRule.CustomerCreated or GrantRule.OrderPaid or GrantRule.SubscriptionActive or GrantRule.SubscriptionCycled or GrantRule.OrderRefunded;
 
     public async Task HandleAsync(PolarWebhookEvent webhook, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(webhook);
-        var trigger = Trigger.Of(webhook);
+        var e = RuleEvent.Of(webhook);
         foreach (var rule in await rules.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (!rule.Enabled || rule.Event != webhook.Type || !rule.Matches(trigger.Metadata)
-                || (rule.ProductIds is { } products && (trigger.ProductId is not { } product || !products.Contains(product))))
+            if (webhook.Type == GrantRule.OrderRefunded)
+            {
+                await RevokeAsync(rule, e, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (RuleGrantPlan.Mismatch(rule, e) is not null)
             {
                 continue;
             }
 
-            // From the rule and the Polar object (the customer, or the order), never from the delivery.
-            var grantId = DerivedGrantId.Of(GrantIdDomain.RuleGrant, rule.Id, trigger.ObjectId);
-            var customerId = trigger.CustomerId.ToString("D");
-            var units = rule.Units * trigger.Quantity;
-            var outcome = await ledger.RecordAsync(rule, grantId.Value, customerId, units, $"{webhook.Type} {trigger.ObjectId} {webhook.WebhookId}",
-                cancellationToken).ConfigureAwait(false);
+            var plan = RuleGrantPlan.Of(rule, e, time.GetUtcNow());
+            var grantId = plan.GrantId.Value;
+            var customerId = e.CustomerId.ToString("D");
+            var cause = $"{webhook.Type} {e.ObjectId} {webhook.WebhookId}: {plan.Detail}";
+            var outcome = plan.Refused is { } refused
+                ? await ledger.RecordRefusedAsync(rule, grantId, customerId, plan.Units, refused, cause, cancellationToken).ConfigureAwait(false)
+                : await ledger.RecordAsync(rule, grantId, customerId, plan.Units, cause, cancellationToken).ConfigureAwait(false);
             if (outcome != RuleGrantOutcome.Reserved)
             {
-                LogNotGranted(rule.Id, trigger.CustomerId, outcome);
+                LogNotGranted(rule.Id, e.CustomerId, outcome, plan.Detail);
                 continue;
             }
 
-            await grants.GrantAsync(new CreditGrant(grantId, trigger.Customer, units, rule.Meter, rule.Reason, rule.Source),
+            if (plan.Refused is not null)
+            {
+                // An earlier delivery reserved and granted it (a replay now too old for its expiry): nothing to grant again.
+                continue;
+            }
+
+            await grants.GrantAsync(new CreditGrant(plan.GrantId, e.Customer, plan.Units, rule.Meter, rule.Reason, rule.Source, plan.ExpiresAt),
                 cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>What a trigger event says: the object, the customer (by external id when it has one), its metadata, the product and quantity.</summary>
-    private sealed record Trigger(string ObjectId, Guid CustomerId, CustomerRef Customer, JsonElement Metadata, Guid? ProductId, int Quantity)
+    /// <summary>
+    /// Takes back what <paramref name="rule"/> granted for the refunded order, unspent units only: all of them for a full
+    /// refund, the refunded proportion for a partial one; once per grant (a later refund of the same order finds it revoked).
+    /// </summary>
+    private async Task RevokeAsync(GrantRule rule, RuleEvent refund, CancellationToken cancellationToken)
     {
-        public static Trigger Of(PolarWebhookEvent webhook)
+        if (!rule.RevokeOnRefund || rule.Event != GrantRule.OrderPaid || rule.ProductIds is not { } products
+            || refund.ProductId is not { } product || !products.Contains(product))
         {
-            var data = webhook.Data;
-            var order = webhook.Type == GrantRule.OrderPaid;
-            var customer = order ? (data.TryGetProperty("customer", out var c) ? c : default) : data;
-            var objectId = Text(data, "id");
-            var customerId = Text(order ? data : customer, order ? "customer_id" : "id");
-            if (objectId is null || customerId is null || !Guid.TryParse(customerId, out var customerGuid))
-            {
-                throw new PolarWebhookRejectedException($"The {webhook.Type} payload names no {(order ? "order and customer" : "customer")} id.");
-            }
-
-            // By external id when there is one: the directory knows it (from customer.created), so the grant costs no read.
-            var externalId = Text(customer, "external_id");
-            var metadata = customer.ValueKind == JsonValueKind.Object && customer.TryGetProperty("metadata", out var m) ? m : default;
-            Guid? productId = Text(data, "product_id") is { } p && Guid.TryParse(p, out var product) ? product : null;
-            var seats = order && data.TryGetProperty("seats", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var n) && n > 0 ? n : 1;
-            return new Trigger(objectId, customerGuid, externalId is not null ? CustomerRef.External(externalId) : CustomerRef.Polar(customerGuid),
-                metadata, productId, seats);
+            return;
         }
 
-        private static string? Text(JsonElement value, string property) =>
-            value.ValueKind == JsonValueKind.Object && value.TryGetProperty(property, out var found) && found.ValueKind == JsonValueKind.String
-                ? found.GetString()
-                : null;
+        var grantId = RuleGrantPlan.GrantIdOf(rule, refund).Value;
+        var granted = await ledger.FindAsync(rule.Id, grantId, cancellationToken).ConfigureAwait(false);
+        if (granted is not { Outcome: RuleGrantOutcome.Reserved }
+            || await ledger.FindRefundAsync(rule.Id, grantId, cancellationToken).ConfigureAwait(false) is { Outcome: not RuleRefundOutcome.NotRevoked })
+        {
+            // Nothing was granted for the order, or its grant was revoked by an earlier delivery or refund.
+            return;
+        }
+
+        var asked = RuleGrantPlan.RefundedUnits(granted.Units, refund);
+        var cause = $"order.refunded {refund.ObjectId} {refund.WebhookId}";
+        var share = asked is null ? "full refund" : $"refunded_amount {refund.RefundedAmount} of net_amount {refund.NetAmount}";
+        RuleRefundRecord record;
+        if (refund.ExternalCustomerId is null)
+        {
+            record = new RuleRefundRecord(RuleRefundOutcome.NotRevoked, 0, refund.RefundedAmount, refund.NetAmount,
+                $"{share}: the customer has no external id, and a grant's unspent units are read by external id", cause);
+        }
+        else
+        {
+            try
+            {
+                var outcome = await revocation.RevokeAsync(new RevokeRequest(grantId, $"order {refund.ObjectId} refunded", asked, Source: rule.Source,
+                    AtMostUnspent: true), cancellationToken).ConfigureAwait(false);
+                record = new RuleRefundRecord(outcome.Status == RevokeStatus.Revoked ? RuleRefundOutcome.Revoked : RuleRefundOutcome.AlreadyRevoked,
+                    outcome.TakenBack, refund.RefundedAmount, refund.NetAmount,
+                    $"{share}: took back {outcome.TakenBack} of {outcome.Unspent} unspent units (of {outcome.GrantUnits} granted)", cause);
+            }
+            catch (RevokeException ex) when (ex.Kind != RevokeErrorKind.GrantNotFound)
+            {
+                // Expired, wiped by a reset, or revoked before with other units: nothing more can be taken back.
+                record = new RuleRefundRecord(RuleRefundOutcome.NotRevoked, 0, refund.RefundedAmount, refund.NetAmount, $"{share}: {ex.Message}", cause);
+            }
+        }
+
+        await ledger.RecordRefundAsync(rule.Id, grantId, record, cancellationToken).ConfigureAwait(false);
+        if (record.Outcome == RuleRefundOutcome.NotRevoked)
+        {
+            LogNotRevoked(rule.Id, refund.ObjectId, record.Detail);
+        }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rule {Rule} did not grant to customer {CustomerId}: {Outcome} (recorded)")]
-    private partial void LogNotGranted(string rule, Guid customerId, RuleGrantOutcome outcome);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rule {Rule} did not grant to customer {CustomerId}: {Outcome}, {Detail} (recorded)")]
+    private partial void LogNotGranted(string rule, Guid customerId, RuleGrantOutcome outcome, string detail);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rule {Rule} did not revoke the grant of refunded order {OrderId}: {Detail} (recorded)")]
+    private partial void LogNotRevoked(string rule, string orderId, string detail);
 }

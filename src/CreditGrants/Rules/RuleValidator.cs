@@ -60,24 +60,57 @@ public sealed class RuleValidator(GrantOptions grantOptions)
     private RuleValidation Rules(RuleDocument doc)
     {
         var errors = new List<RuleError>();
-        var units = doc.Units;
         var number = CampaignValidator.Number;
-        if (units != Math.Round(units, GrantValidator.MaxDecimalPlaces))
+        var trigger = doc.Trigger;
+        var units = doc.Units;
+        var perMinorUnit = doc.UnitsPerMinorUnit;
+        if ((units is null) == (perMinorUnit is null))
         {
-            errors.Add(new RuleError("$.units", number(units), $"has more than {GrantValidator.MaxDecimalPlaces} decimal places; accepted: a number greater than 0 with at most {GrantValidator.MaxDecimalPlaces} decimals"));
-        }
-        else if (units > grantOptions.MaxUnitsPerGrant)
-        {
-            errors.Add(new RuleError("$.units", number(units), $"is over the limit of {number(grantOptions.MaxUnitsPerGrant)} units per grant (Grants:MaxUnitsPerGrant)"));
+            errors.Add(units is null
+                ? new RuleError("$.units", null, "is required (or unitsPerMinorUnit, for order.paid); accepted: units, a number greater than 0, or unitsPerMinorUnit, such as {\"usd\": 0.01}")
+                : new RuleError("$.unitsPerMinorUnit", null, "goes with no units: a rule grants either units per grant or units per minor unit of the amount, not both; accepted: one of units and unitsPerMinorUnit"));
         }
 
-        if (doc.Budget is { } budget && budget < units)
+        if (units is { } fixedUnits)
         {
-            errors.Add(new RuleError("$.budget", number(budget), $"is less than units ({number(units)}), so no grant would ever fit; accepted: a number of at least {number(units)}"));
+            CheckUnits(errors, "$.units", fixedUnits);
+            if (doc.Budget is { } budget && budget < fixedUnits)
+            {
+                errors.Add(new RuleError("$.budget", number(budget), $"is less than units ({number(fixedUnits)}), so no grant would ever fit; accepted: a number of at least {number(fixedUnits)}"));
+            }
+        }
+
+        if (perMinorUnit is not null && trigger.Event != GrantRule.OrderPaid)
+        {
+            errors.Add(new RuleError("$.unitsPerMinorUnit", null, $"goes with order.paid only, not {trigger.Event}; accepted: units"));
+        }
+
+        var rates = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        foreach (var (currency, rate) in perMinorUnit ?? new Dictionary<string, decimal>())
+        {
+            CheckUnits(errors, $"$.unitsPerMinorUnit.{currency}", rate);
+            rates[currency] = rate;
+        }
+
+        TimeSpan? expiresIn = null;
+        if (doc.ExpiresIn is { } expiry)
+        {
+            var (duration, problem) = GrantExpiry.ParseDuration(expiry);
+            if (problem is not null)
+            {
+                errors.Add(new RuleError("$.expiresIn", CampaignValidator.Quote(expiry), problem));
+            }
+
+            expiresIn = duration;
+        }
+
+        if (doc.RevokeOnRefund is true && trigger.Event != GrantRule.OrderPaid)
+        {
+            errors.Add(new RuleError("$.revokeOnRefund", "true", $"goes with order.paid only, not {trigger.Event}; accepted: no revokeOnRefund, or false"));
         }
 
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in doc.Trigger.CustomerMetadata ?? new Dictionary<string, JsonElement>())
+        foreach (var (key, value) in trigger.CustomerMetadata ?? new Dictionary<string, JsonElement>())
         {
             if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length is 0 or > 500)
             {
@@ -87,20 +120,33 @@ public sealed class RuleValidator(GrantOptions grantOptions)
             metadata[key] = Campaign.FilterValue(value);
         }
 
-        var trigger = doc.Trigger;
-        if (trigger.Event == GrantRule.OrderPaid && trigger.ProductIds is null)
+        if (GrantRule.HasProducts(trigger.Event) && trigger.ProductIds is null)
         {
-            errors.Add(new RuleError("$.trigger.productIds", null, "is required for order.paid; accepted: an array of the Polar product ids whose paid orders grant"));
+            errors.Add(new RuleError("$.trigger.productIds", null, $"is required for {trigger.Event}; accepted: an array of the Polar product ids whose {(trigger.Event == GrantRule.OrderPaid ? "paid orders" : "subscriptions")} grant"));
         }
-        else if (trigger.Event != GrantRule.OrderPaid && trigger.ProductIds is not null)
+        else if (!GrantRule.HasProducts(trigger.Event) && trigger.ProductIds is not null)
         {
-            errors.Add(new RuleError("$.trigger.productIds", null, $"goes with order.paid only, not {trigger.Event}; accepted: no productIds"));
+            errors.Add(new RuleError("$.trigger.productIds", null, $"goes with order.paid, subscription.active and subscription.cycled only, not {trigger.Event}; accepted: no productIds"));
         }
 
         return errors.Count > 0
             ? new RuleValidation(null, errors)
-            : new RuleValidation(new GrantRule(doc.Id, doc.Description, doc.Enabled ?? true, doc.Trigger.Event, metadata, units,
+            : new RuleValidation(new GrantRule(doc.Id, doc.Description, doc.Enabled ?? true, trigger.Event, metadata, units,
                 doc.Meter ?? grantOptions.DefaultMeter, doc.Reason, doc.PerCustomerCap, doc.Budget,
-                trigger.ProductIds?.ToHashSet()), errors);
+                trigger.ProductIds?.ToHashSet(), perMinorUnit is null ? null : rates, expiresIn, doc.RevokeOnRefund ?? false), errors);
+    }
+
+    /// <summary>Units (or units per minor unit) have at most 6 decimals and fit one grant.</summary>
+    private void CheckUnits(List<RuleError> errors, string path, decimal units)
+    {
+        var number = CampaignValidator.Number;
+        if (units != Math.Round(units, GrantValidator.MaxDecimalPlaces))
+        {
+            errors.Add(new RuleError(path, number(units), $"has more than {GrantValidator.MaxDecimalPlaces} decimal places; accepted: a number greater than 0 with at most {GrantValidator.MaxDecimalPlaces} decimals"));
+        }
+        else if (units > grantOptions.MaxUnitsPerGrant)
+        {
+            errors.Add(new RuleError(path, number(units), $"is over the limit of {number(grantOptions.MaxUnitsPerGrant)} units per grant (Grants:MaxUnitsPerGrant)"));
+        }
     }
 }

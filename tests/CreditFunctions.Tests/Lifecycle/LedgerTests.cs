@@ -112,6 +112,20 @@ public sealed class LedgerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Revoking_at_most_some_units_takes_back_what_is_unspent_of_them_and_asking_again_is_the_same_revocation()
+    {
+        await GrantAsync("r5", "r5-welcome", 100);
+        await UseAsync("r5", 80);
+
+        var first = await Revocation.RevokeAsync(new RevokeRequest("r5-welcome", "refund", Units: 25, AtMostUnspent: true));
+        var again = await Revocation.RevokeAsync(new RevokeRequest("r5-welcome", "refund", Units: 25, AtMostUnspent: true));
+
+        Assert.Equal((RevokeStatus.Revoked, 20m, 20m), (first.Status, first.Unspent, first.TakenBack));
+        Assert.Equal((RevokeStatus.AlreadyRevoked, 20m), (again.Status, again.TakenBack));
+        Assert.Equal(0m, await BalanceAsync("r5"));
+    }
+
+    [Fact]
     public async Task Revoking_a_used_grant_takes_back_nothing_and_leaves_the_balance_as_it_was()
     {
         await GrantAsync("r3", "r3-welcome", 50);

@@ -207,4 +207,234 @@ public sealed class RuleGrantTests : IAsyncLifetime
         Assert.Equal(3, outcomes.Count(o => o == RuleGrantOutcome.Reserved));
         Assert.Equal(7, outcomes.Count(o => o == RuleGrantOutcome.OverBudget));
     }
+
+    private HttpClient EmulatorClient()
+    {
+        var client = new HttpClient { BaseAddress = _app.Emulator.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _app.Emulator.Token);
+        return client;
+    }
+
+    private static async Task<JsonNode> PostAsync(HttpClient client, string path, string body = "{}")
+    {
+        using var answer = await client.PostAsync(path, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        answer.EnsureSuccessStatusCode();
+        return JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
+    }
+
+    /// <summary>An emulator order's <c>order.paid</c> body (as Polar sends it), the emulator catching its deliveries.</summary>
+    private async Task<JsonObject> PaidOrderAsync(HttpClient client)
+    {
+        _app.Emulator.AddWebhookEndpoint(new Uri("http://127.0.0.1:9/hooks"), WebhookApp.Secret);
+        var (customer, _) = await SignupAsync("rule-buyer-" + Guid.NewGuid().ToString("N")[..8]);
+        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        var order = (string)(await PostAsync(client, "__emulator/orders", $$"""{"customer_id":"{{customer}}","meter_id":"{{meter}}","units":5}"""))["id"]!;
+        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Any(x => x.Type == "order.paid" && x.Payload.Contains(order, StringComparison.Ordinal)));
+        return JsonNode.Parse(deliveries.First(d => d.Type == "order.paid" && d.Payload.Contains(order, StringComparison.Ordinal)).Payload)!.AsObject();
+    }
+
+    /// <summary>The same order's body for another order id, customer (with no emulator credits of its own) and amounts.</summary>
+    private static string Reworked(JsonObject payload, string type, Guid orderId, Guid customer, string externalId, long net, string currency,
+        long tax = 0, long refunded = 0, string status = "paid")
+    {
+        var body = payload.DeepClone().AsObject();
+        body["type"] = type;
+        var data = body["data"]!.AsObject();
+        data["id"] = orderId.ToString();
+        data["status"] = status;
+        data["modified_at"] = PolarWebhookPayloads.Time(DateTimeOffset.UtcNow.AddMinutes(refunded > 0 ? 1 : 0));
+        data["customer_id"] = customer.ToString();
+        data["customer"]!["id"] = customer.ToString();
+        data["customer"]!["external_id"] = externalId;
+        (data["subtotal_amount"], data["net_amount"], data["tax_amount"], data["total_amount"]) = (net, net, tax, net + tax);
+        (data["refunded_amount"], data["refundable_amount"], data["currency"]) = (refunded, net - refunded, currency);
+        return body.ToJsonString();
+    }
+
+    private static JsonObject OrderRule(string id, string product, decimal? units = null, JsonObject? perMinorUnit = null, bool revokeOnRefund = false)
+    {
+        var rule = new JsonObject { ["id"] = id, ["trigger"] = new JsonObject { ["event"] = "order.paid", ["productIds"] = new JsonArray(product) } };
+        if (perMinorUnit is not null)
+        {
+            rule["unitsPerMinorUnit"] = perMinorUnit;
+        }
+        else
+        {
+            rule["units"] = units ?? 100;
+        }
+
+        if (revokeOnRefund)
+        {
+            rule["revokeOnRefund"] = true;
+        }
+
+        return rule;
+    }
+
+    private async Task UseAsync(string externalId, decimal units)
+    {
+        var report = await _app.Services.GetRequiredService<IPolarGateway>().IngestAsync(
+            [new PolarEvent("api_usage", null, externalId, null, null, new Dictionary<string, System.Text.Json.JsonElement> { ["units"] = PolarMetadata.Number(units) })]);
+        Assert.Equal(0, report.Rejected);
+    }
+
+    /// <summary>A <c>revokeOnRefund</c> rule of 100 units, its grant for a new order of a new customer, and <paramref name="used"/> units of it used.</summary>
+    private async Task<(JsonObject Paid, Guid Customer, Guid Order)> GrantedOrderAsync(string ruleId, string externalId, long net, long tax, decimal used)
+    {
+        using var client = EmulatorClient();
+        var paid = await PaidOrderAsync(client);
+        await UploadAsync(OrderRule(ruleId, (string)paid["data"]!["product_id"]!, units: 100, revokeOnRefund: true));
+        var (customer, _) = await SignupAsync(externalId);
+        var order = Guid.NewGuid();
+        await _app.DeliverAsync(Reworked(paid, "order.paid", order, customer, externalId, net, "usd", tax), NewId());
+        await _app.DrainAsync();
+        await UseAsync(externalId, used);
+        return (paid, customer, order);
+    }
+
+    /// <summary>A new emulator subscription of <paramref name="externalId"/> cycled twice: its <c>subscription.active</c> body and its two <c>subscription.cycled</c> bodies.</summary>
+    private async Task<(string Active, List<string> Cycles)> CycledSubscriptionAsync(HttpClient client, string externalId)
+    {
+        _app.Emulator.AddWebhookEndpoint(new Uri("http://127.0.0.1:9/hooks"), WebhookApp.Secret);
+        var (customer, _) = await SignupAsync(externalId);
+        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        var subscription = (string)(await PostAsync(client, "__emulator/subscriptions", $$"""{"customer_id":"{{customer}}","meter_id":"{{meter}}","units":10}"""))["id"]!;
+        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
+        await PostAsync(client, $"__emulator/subscriptions/{subscription}/cycle");
+        bool Of(PolarEmulator.Webhooks.WebhookDelivery d, string type) => d.Type == type && d.Payload.Contains(subscription, StringComparison.Ordinal);
+        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Count(x => Of(x, "subscription.cycled")) >= 2 && d.Any(x => Of(x, "subscription.active")));
+        return (deliveries.First(d => Of(d, "subscription.active")).Payload, [.. deliveries.Where(d => Of(d, "subscription.cycled")).Select(d => d.Payload)]);
+    }
+
+    [Fact]
+    public async Task An_order_grants_per_minor_unit_of_its_net_amount_tax_excluded_and_an_unlisted_currency_is_recorded_not_granted()
+    {
+        using var client = EmulatorClient();
+        var paid = await PaidOrderAsync(client);
+        var product = (string)paid["data"]!["product_id"]!;
+        await UploadAsync(OrderRule("per-cent", product, perMinorUnit: new JsonObject { ["usd"] = 0.01m, ["eur"] = 0.02m }));
+        var (usd, _) = await SignupAsync("rule-usd");
+        var (gbp, _) = await SignupAsync("rule-gbp");
+        var (free, _) = await SignupAsync("rule-free-order");
+        var (usdOrder, gbpOrder, freeOrder) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+
+        await _app.DeliverAsync(Reworked(paid, "order.paid", usdOrder, usd, "rule-usd", net: 1999, "usd", tax: 400), NewId());
+        await _app.DeliverAsync(Reworked(paid, "order.paid", gbpOrder, gbp, "rule-gbp", net: 5000, "gbp"), NewId());
+        await _app.DeliverAsync(Reworked(paid, "order.paid", freeOrder, free, "rule-free-order", net: 0, "usd"), NewId());
+        await _app.DrainAsync();
+
+        Assert.Equal((19.99m, 0m, 0m), (await BalanceAsync("rule-usd"), await BalanceAsync("rule-gbp"), await BalanceAsync("rule-free-order")));
+        var recorded = (await Ledger.GrantsAsync("per-cent", CancellationToken.None)).ToDictionary(g => g.Customer, g => g.Outcome);
+        Assert.Equal(RuleGrantOutcome.Reserved, recorded[usd.ToString("D")]);
+        Assert.Equal(RuleGrantOutcome.UnlistedCurrency, recorded[gbp.ToString("D")]);
+        Assert.Equal(RuleGrantOutcome.NoUnits, recorded[free.ToString("D")]);
+    }
+
+    [Fact]
+    public async Task A_subscription_grants_once_per_period_under_ten_redeliveries_of_each_event()
+    {
+        using var client = EmulatorClient();
+        var (active, cycles) = await CycledSubscriptionAsync(client, "rule-subscriber");
+        var product = (string)JsonNode.Parse(active)!["data"]!["product_id"]!;
+        foreach (var (id, trigger) in new[] { ("first-period", "subscription.active"), ("every-renewal", "subscription.cycled") })
+        {
+            await UploadAsync(new JsonObject
+            {
+                ["id"] = id, ["units"] = 500, ["expiresIn"] = "P40D",
+                ["trigger"] = new JsonObject { ["event"] = trigger, ["productIds"] = new JsonArray(product) },
+            });
+        }
+
+        foreach (var body in new[] { active }.Concat(cycles))
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await _app.DeliverAsync(body, NewId());
+            }
+
+            await _app.DrainAsync();
+        }
+
+        var first = Assert.Single(await Ledger.GrantsAsync("first-period", CancellationToken.None));
+        var renewals = await Ledger.GrantsAsync("every-renewal", CancellationToken.None);
+        Assert.Equal(2, renewals.Count);
+        Assert.All(renewals.Append(first), g => Assert.Equal(RuleGrantOutcome.Reserved, g.Outcome));
+        var ids = renewals.Append(first).Select(g => g.GrantId).ToList();
+        var events = await _app.Services.GetRequiredService<IPolarGateway>().FindEventsByMetadataAsync(CreditGrants.Lifecycle.GrantMetadata.GrantId, ids);
+        Assert.All(ids, id => Assert.Single(events.Events[id], e => e.Metadata?.ContainsKey(CreditGrants.Lifecycle.GrantMetadata.ExpiresAt) == true));
+    }
+
+    [Fact]
+    public async Task A_refund_takes_back_the_unspent_units_of_a_partly_used_grant_once_however_often_it_is_delivered()
+    {
+        var (paid, customer, order) = await GrantedOrderAsync("refundable", "rule-refund", net: 1000, tax: 0, used: 30);
+
+        var refunded = Reworked(paid, "order.refunded", order, customer, "rule-refund", net: 1000, "usd", refunded: 1000, status: "refunded");
+        await _app.DeliverAsync(refunded, NewId());
+        await _app.DrainAsync();
+        await _app.DeliverAsync(refunded, NewId());
+        await _app.DrainAsync();
+
+        Assert.Equal(0m, await BalanceAsync("rule-refund"));
+        var grantId = DerivedGrantId.Of(GrantIdDomain.RuleGrant, "refundable", order.ToString()).Value;
+        var record = await Ledger.FindRefundAsync("refundable", grantId, CancellationToken.None);
+        Assert.Equal((RuleRefundOutcome.Revoked, 70m), (record!.Outcome, record.TakenBack));
+    }
+
+    [Fact]
+    public async Task A_partial_refund_takes_back_its_proportion_and_a_later_refund_of_the_same_order_nothing_more()
+    {
+        var (paid, customer, order) = await GrantedOrderAsync("partly-refundable", "rule-partial", net: 2000, tax: 300, used: 10);
+
+        await _app.DeliverAsync(Reworked(paid, "order.refunded", order, customer, "rule-partial", net: 2000, "usd", tax: 300, refunded: 500,
+            status: "partially_refunded"), NewId());
+        await _app.DrainAsync();
+        var afterPartial = await BalanceAsync("rule-partial");
+        var full = JsonNode.Parse(Reworked(paid, "order.refunded", order, customer, "rule-partial", net: 2000, "usd", tax: 300, refunded: 2000, status: "refunded"))!;
+        full["data"]!["modified_at"] = PolarWebhookPayloads.Time(DateTimeOffset.UtcNow.AddMinutes(2));
+        await _app.DeliverAsync(full.ToJsonString(), NewId());
+        await _app.DrainAsync();
+
+        Assert.Equal((65m, 65m), (afterPartial, await BalanceAsync("rule-partial")));
+        var grantId = DerivedGrantId.Of(GrantIdDomain.RuleGrant, "partly-refundable", order.ToString()).Value;
+        var record = await Ledger.FindRefundAsync("partly-refundable", grantId, CancellationToken.None);
+        Assert.Equal((RuleRefundOutcome.Revoked, 25m, 500L), (record!.Outcome, record.TakenBack, record.RefundedAmount));
+    }
+
+    [Fact]
+    public async Task Per_amount_grants_spend_the_budget_and_a_subscription_rules_cap_and_metadata_filter_hold_across_periods()
+    {
+        using var client = EmulatorClient();
+        var paid = await PaidOrderAsync(client);
+        var budgeted = OrderRule("per-cent-budget", (string)paid["data"]!["product_id"]!, perMinorUnit: new JsonObject { ["usd"] = 0.01m });
+        budgeted["budget"] = 25;
+        await UploadAsync(budgeted);
+        var (buyer, _) = await SignupAsync("rule-budget-buyer");
+        await _app.DeliverAsync(Reworked(paid, "order.paid", Guid.NewGuid(), buyer, "rule-budget-buyer", net: 1999, "usd"), NewId());
+        await _app.DeliverAsync(Reworked(paid, "order.paid", Guid.NewGuid(), buyer, "rule-budget-buyer", net: 1999, "usd"), NewId());
+        await _app.DrainAsync();
+
+        var (_, cycles) = await CycledSubscriptionAsync(client, "rule-capped-subscriber");
+        var product = (string)JsonNode.Parse(cycles[0])!["data"]!["product_id"]!;
+        foreach (var (id, metadata) in new[] { ("capped-renewal", new JsonObject()), ("pro-renewal", new JsonObject { ["plan"] = "pro" }) })
+        {
+            await UploadAsync(new JsonObject
+            {
+                ["id"] = id, ["units"] = 10, ["perCustomerCap"] = 1,
+                ["trigger"] = new JsonObject { ["event"] = "subscription.cycled", ["productIds"] = new JsonArray(product), ["customerMetadata"] = metadata },
+            });
+        }
+
+        foreach (var body in cycles)
+        {
+            await _app.DeliverAsync(body, NewId());
+            await _app.DrainAsync();
+        }
+
+        Assert.Equal(new[] { RuleGrantOutcome.Reserved, RuleGrantOutcome.OverBudget },
+            (await Ledger.GrantsAsync("per-cent-budget", CancellationToken.None)).Select(g => g.Outcome).Order());
+        Assert.Equal(new[] { RuleGrantOutcome.Reserved, RuleGrantOutcome.OverCap },
+            (await Ledger.GrantsAsync("capped-renewal", CancellationToken.None)).Select(g => g.Outcome).Order());
+        Assert.Empty(await Ledger.GrantsAsync("pro-renewal", CancellationToken.None));
+    }
 }

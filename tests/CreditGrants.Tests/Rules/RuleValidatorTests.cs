@@ -124,7 +124,7 @@ public class RuleValidatorTests
         var error = Assert.Single(Errors(document));
 
         Assert.Equal("$.trigger.productIds", error.Path);
-        Assert.Contains("order.paid only", error.Message, StringComparison.Ordinal);
+        Assert.Contains("goes with order.paid", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -148,5 +148,15 @@ public class RuleValidatorTests
         Assert.True(rule.Matches(System.Text.Json.JsonDocument.Parse("""{"plan":"pro","seats":3,"beta":true,"x":1}""").RootElement));
         Assert.False(rule.Matches(System.Text.Json.JsonDocument.Parse("""{"plan":"free","seats":3,"beta":true}""").RootElement));
         Assert.False(rule.Matches(System.Text.Json.JsonDocument.Parse("""{"plan":"pro","seats":3}""").RootElement));
+    }
+
+    [Fact]
+    public void Every_sample_rule_is_valid()
+    {
+        var samples = Directory.GetFiles(Path.Combine(Repository.Root, "samples", "rules"), "*.json");
+
+        Assert.True(samples.Length >= 4, "the samples of each trigger");
+        Assert.All(samples, path => Assert.True(Validator.Validate(File.ReadAllText(path)).IsValid,
+            $"{Path.GetFileName(path)}: {string.Join("; ", Validator.Validate(File.ReadAllText(path)).Errors)}"));
     }
 }
