@@ -258,7 +258,7 @@ public sealed partial class CreditsCli
             return preview with { Grants = false, Detail = mismatch, Decision = "not asked: the rule does not act on this event" };
         }
 
-        var plan = RuleGrantPlan.Of(rule, e, Clock.GetUtcNow());
+        var plan = RuleGrantPlan.Of(rule, e, Clock.GetUtcNow(), ConfiguredGrantOptions().MaxUnitsPerGrant);
         preview = preview with
         {
             Grants = plan.Refused is null, GrantId = plan.GrantId.Value, Units = plan.Units, Detail = plan.Refused is { } refused ? $"{refused}: {plan.Detail}" : plan.Detail,

@@ -113,7 +113,11 @@ public sealed record RuleGrantPlan(GrantRule Rule, RuleEvent Event, GrantId Gran
     }
 
     /// <summary>The plan of a rule that acts on the event (<see cref="Mismatch"/> is null), as of <paramref name="now"/>.</summary>
-    public static RuleGrantPlan Of(GrantRule rule, RuleEvent e, DateTimeOffset now)
+    /// <param name="rule">The rule, which acts on the event.</param>
+    /// <param name="e">The event.</param>
+    /// <param name="now">The time of the decision (an expiry already past refuses the grant).</param>
+    /// <param name="maxUnitsPerGrant"><c>Grants:MaxUnitsPerGrant</c>: a plan over it is refused as <see cref="RuleGrantOutcome.OverMaxUnits"/>.</param>
+    public static RuleGrantPlan Of(GrantRule rule, RuleEvent e, DateTimeOffset now, decimal maxUnitsPerGrant = decimal.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(e);
@@ -146,6 +150,13 @@ public sealed record RuleGrantPlan(GrantRule Rule, RuleEvent Event, GrantId Gran
         if (refused is null && units <= 0)
         {
             refused = RuleGrantOutcome.NoUnits;
+        }
+
+        if (refused is null && units > maxUnitsPerGrant)
+        {
+            // A large order or many seats: granting would be refused by the grant's own check, and the delivery retried in vain.
+            refused = RuleGrantOutcome.OverMaxUnits;
+            detail += $" = {units.ToString(CultureInfo.InvariantCulture)} units, over Grants:MaxUnitsPerGrant {maxUnitsPerGrant.ToString(CultureInfo.InvariantCulture)}";
         }
 
         DateTimeOffset? expiresAt = rule.ExpiresIn is { } span ? (e.OccurredAt ?? now) + span : null;

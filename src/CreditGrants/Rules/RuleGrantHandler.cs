@@ -3,6 +3,7 @@ using CreditGrants.Grants;
 using CreditGrants.Lifecycle;
 using CreditGrants.Webhooks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CreditGrants.Rules;
 
@@ -28,6 +29,11 @@ public enum RuleGrantOutcome
     NoUnits,
     /// <summary>The event is older than <see cref="GrantRule.ExpiresIn"/>: its grant would be expired already; recorded, not granted.</summary>
     Expired,
+    /// <summary>
+    /// The grant's units are over <c>Grants:MaxUnitsPerGrant</c> (a large order, many seats): recorded with the units and
+    /// logged, not granted; an operator who decides it is right grants it by hand (<c>credits grant</c>).
+    /// </summary>
+    OverMaxUnits,
 }
 
 /// <summary>What an <c>order.refunded</c> did to a rule's grant of the order, as recorded.</summary>
@@ -95,10 +101,12 @@ public interface IRuleGrantLedger
 /// unspent units of the order's grant through <see cref="GrantRevocation"/> (its derived revocation id: once) and record it.
 /// </summary>
 public sealed partial class RuleGrantHandler(IGrantRuleSource rules, IRuleGrantLedger ledger, GrantService grants, GrantRevocation revocation,
-    TimeProvider time, ILogger<RuleGrantHandler> logger)
+    TimeProvider time, ILogger<RuleGrantHandler> logger, IOptions<GrantOptions>? grantOptions = null)
     : IPolarWebhookHandler
 {
     public string Name => "grant-rules";
+
+    private decimal MaxUnitsPerGrant => grantOptions?.Value.MaxUnitsPerGrant ?? decimal.MaxValue;
 
     public bool CanHandle(string eventType) =>
         eventType is GrantRule.CustomerCreated or GrantRule.OrderPaid or GrantRule.SubscriptionActive or GrantRule.SubscriptionCycled or GrantRule.OrderRefunded;
@@ -120,7 +128,7 @@ public sealed partial class RuleGrantHandler(IGrantRuleSource rules, IRuleGrantL
                 continue;
             }
 
-            var plan = RuleGrantPlan.Of(rule, e, time.GetUtcNow());
+            var plan = RuleGrantPlan.Of(rule, e, time.GetUtcNow(), MaxUnitsPerGrant);
             var grantId = plan.GrantId.Value;
             var customerId = e.CustomerId.ToString("D");
             var cause = $"{webhook.Type} {e.ObjectId} {webhook.WebhookId}: {plan.Detail}";

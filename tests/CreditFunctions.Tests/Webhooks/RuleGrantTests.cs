@@ -307,7 +307,7 @@ public sealed class RuleGrantTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_order_grants_per_minor_unit_of_its_net_amount_tax_excluded_and_an_unlisted_currency_is_recorded_not_granted()
+    public async Task An_order_grants_per_minor_unit_of_its_net_amount_tax_excluded_and_an_unlisted_currency_or_too_large_an_order_is_recorded_not_granted()
     {
         using var client = EmulatorClient();
         var paid = await PaidOrderAsync(client);
@@ -316,18 +316,23 @@ public sealed class RuleGrantTests : IAsyncLifetime
         var (usd, _) = await SignupAsync("rule-usd");
         var (gbp, _) = await SignupAsync("rule-gbp");
         var (free, _) = await SignupAsync("rule-free-order");
+        var (whale, _) = await SignupAsync("rule-whale");
         var (usdOrder, gbpOrder, freeOrder) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
 
         await _app.DeliverAsync(Reworked(paid, "order.paid", usdOrder, usd, "rule-usd", net: 1999, "usd", tax: 400), NewId());
         await _app.DeliverAsync(Reworked(paid, "order.paid", gbpOrder, gbp, "rule-gbp", net: 5000, "gbp"), NewId());
         await _app.DeliverAsync(Reworked(paid, "order.paid", freeOrder, free, "rule-free-order", net: 0, "usd"), NewId());
+        // 2,000,000 dollars: 2,000,000 credits, over Grants:MaxUnitsPerGrant (1,000,000): recorded, never retried in vain.
+        await _app.DeliverAsync(Reworked(paid, "order.paid", Guid.NewGuid(), whale, "rule-whale", net: 200_000_000, "usd"), NewId());
         await _app.DrainAsync();
 
         Assert.Equal((19.99m, 0m, 0m), (await BalanceAsync("rule-usd"), await BalanceAsync("rule-gbp"), await BalanceAsync("rule-free-order")));
+        Assert.Equal(0m, await BalanceAsync("rule-whale"));
         var recorded = (await Ledger.GrantsAsync("per-cent", CancellationToken.None)).ToDictionary(g => g.Customer, g => g.Outcome);
         Assert.Equal(RuleGrantOutcome.Reserved, recorded[usd.ToString("D")]);
         Assert.Equal(RuleGrantOutcome.UnlistedCurrency, recorded[gbp.ToString("D")]);
         Assert.Equal(RuleGrantOutcome.NoUnits, recorded[free.ToString("D")]);
+        Assert.Equal(RuleGrantOutcome.OverMaxUnits, recorded[whale.ToString("D")]);
     }
 
     [Fact]

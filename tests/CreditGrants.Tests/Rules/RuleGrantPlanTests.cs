@@ -84,6 +84,19 @@ public class RuleGrantPlanTests
     }
 
     [Fact]
+    public void A_grant_over_the_max_units_per_grant_is_refused_naming_the_units_and_the_limit_instead_of_failing_at_polar()
+    {
+        var perAmount = RuleGrantPlan.Of(OrderRule(Rates), Order(net: 250_000_00, "usd"), Now, maxUnitsPerGrant: 100_000m);
+        var perSeat = RuleGrantPlan.Of(OrderRule(units: 10m), Order(net: 100, "usd", seats: 3), Now, maxUnitsPerGrant: 25m);
+        var atTheLimit = RuleGrantPlan.Of(OrderRule(units: 10m), Order(net: 100, "usd", seats: 3), Now, maxUnitsPerGrant: 30m);
+
+        Assert.Equal((250_000m, RuleGrantOutcome.OverMaxUnits), (perAmount.Units, perAmount.Refused));
+        Assert.Contains("250000.00 units, over Grants:MaxUnitsPerGrant 100000", perAmount.Detail, StringComparison.Ordinal);
+        Assert.Equal(RuleGrantOutcome.OverMaxUnits, perSeat.Refused);
+        Assert.Null(atTheLimit.Refused);
+    }
+
+    [Fact]
     public void Per_seat_units_multiply_by_the_orders_seats()
     {
         Assert.Equal(30m, RuleGrantPlan.Of(OrderRule(units: 10m), Order(net: 100, "usd", seats: 3), Now).Units);
