@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.CommandLine;
 using System.Text.Json.Serialization;
 using CreditGrants.Expiry;
@@ -69,11 +70,14 @@ public sealed partial class CreditsCli
         return command;
     }
 
+    private static string Minutes(TimeSpan span) => span.TotalMinutes == 1 ? "1 minute" : $"{span.TotalMinutes.ToString("0.#", CultureInfo.InvariantCulture)} minutes";
+
     private static string Describe(ExpirySweepResult result)
     {
         var lines = new List<string>
         {
-            $"Expiries due by {GrantExpiry.Format(result.DueBy)} (expiries take effect at whole UTC hours): {result.Expiries.Count}",
+            $"Expiries that took effect by {GrantExpiry.Format(result.DueBy)}: {result.Expiries.Count} (expiries take effect at whole UTC hours, "
+            + $"and are taken {Minutes(result.At - result.DueBy)} after, Expiry:Settle, so the hour's last usage events count first)",
         };
         foreach (var expiry in result.Expiries)
         {

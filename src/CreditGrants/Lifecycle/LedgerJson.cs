@@ -1,4 +1,5 @@
 using System.Text;
+using CreditGrants.Grants;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -132,6 +133,14 @@ public static class LedgerJson
         if (ledger.Read.BalanceLags)
         {
             notes.Add($"Polar's balance ({ledger.Read.Balance ?? 0}) does not show yet what its event store holds ({ledger.Read.BalanceFromEvents}); it catches up in seconds.");
+        }
+
+        foreach (var due in page.Where(g => g is { Status: LedgerStatus.Expired, TakenBack: null, PolarCredit: false } && g.Units > g.Spent))
+        {
+            // The model closes the block at its expiry; Polar's balance keeps the units until the expiry event is sent.
+            notes.Add($"Grant {due.GrantId} expired at {GrantExpiry.Format(due.ExpiresAt ?? due.ClosedAt ?? ledger.Read.At)} with {due.Units - due.Spent} units unspent: "
+                      + "they count in Polar's balance until its expiry event is sent (the app's ExpireGrants timer, or credits grants expire --due, "
+                      + "takes expiries a few minutes after their hour, Expiry:Settle).");
         }
 
         notes.Add("Usage is known per whole UTC hour: usage in the hour of a grant, revocation or reset is counted after it.");

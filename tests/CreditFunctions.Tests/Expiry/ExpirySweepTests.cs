@@ -84,6 +84,30 @@ public sealed class ExpirySweepTests : IAsyncLifetime
         .Events.GetValueOrDefault(GrantMetadata.CompensationId(CompensationKind.Expired, grantId).Value) ?? [];
 
     [Fact]
+    public async Task Before_its_expiry_is_sent_an_expired_grant_says_its_unspent_units_still_count_in_the_balance()
+    {
+        Now(At(10, 10));
+        await GrantAsync("eve", "eve-promo", 50, At(12));
+        Now(At(11, 20));
+        await UseAsync("eve", 30);
+        Now(At(12, 2));
+
+        var ledger = LedgerJson.Page(await _app.Services.GetRequiredService<LedgerReader>().ReadAsync("eve", Meter), [], null, 10);
+
+        var grant = Assert.Single(ledger.Grants);
+        Assert.Equal(("expired", 20m, (decimal?)null), (grant.Status, grant.Units - grant.Spent, grant.TakenBack));
+        Assert.Equal(20m, await BalanceAsync("eve"));
+        Assert.Contains(ledger.Notes, n => n.StartsWith("Grant eve-promo expired at 2026-11-02T12:00:00Z with 20 units unspent: they count in Polar's balance",
+            StringComparison.Ordinal));
+
+        Now(At(12, 10));
+        await Sweep.RunAsync();
+        var after = LedgerJson.Page(await _app.Services.GetRequiredService<LedgerReader>().ReadAsync("eve", Meter), [], null, 10);
+        Assert.DoesNotContain(after.Notes, n => n.StartsWith("Grant eve-promo", StringComparison.Ordinal));
+        Assert.Equal(0m, await BalanceAsync("eve"));
+    }
+
+    [Fact]
     public async Task An_expiry_on_the_hour_takes_back_what_usage_before_it_left_and_usage_after_it_spends_no_expired_credit()
     {
         Now(At(10, 10));
