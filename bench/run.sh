@@ -30,7 +30,8 @@
 #   p95       issue #19: HTTP grant latency (POST /api/grants through the app's function and DI container, budget shared
 #             through a table on Azurite) idle and with a customer sweep running, alternately (--rounds, default 3), 60 s
 #             each at --rate grants/s (default 2) to known customers; emulator with 75 ms per request, at 500 requests/minute
-#             (100,000 customers) and without a limit (200,000); p50/p95/p99, sweep pages, p95 ratio (target <= 110 %)  ~20 min
+#             (100,000 customers) and without a limit (200,000); p50/p95/p99, sweep pages, p95 ratio (target <= 110 %)  ~15 min
+#             --limits "500 500-memory none": which runs (500-memory: the directory in memory instead of its Azurite table)
 #   all       fast, then limited (the default)
 #   --slow    limited also grants 10,000 rows WITH emails of existing customers (10,011 requests, ~20 min)
 #   --directory  compare, batch-sizes: the customer directory each run starts from, warm (default: the organization swept within the
@@ -319,6 +320,10 @@ run_p95() {
       echo "== p95: no request limit, $rate grants/s, $rounds rounds idle/sweep, load $(cut -d' ' -f1-3 /proc/loadavg)"
       start_emulator p95-unlimited 200000 --latency-ms 75
       measure latency "p95 no limit" --rounds "$rounds" --grants-per-second "$rate"
+    elif [ "$limit" = 500-memory ]; then
+      echo "== p95: 500 requests/minute, directory in memory, $rate grants/s, $rounds rounds idle/sweep, load $(cut -d' ' -f1-3 /proc/loadavg)"
+      start_emulator p95-500-memory 100000 --latency-ms 75 --requests-per-minute 500
+      measure latency "p95 at 500/min, directory in memory" --rounds "$rounds" --grants-per-second "$rate" --requests-per-minute 500 --directory-store memory
     else
       echo "== p95: $limit requests/minute, $rate grants/s, $rounds rounds idle/sweep, load $(cut -d' ' -f1-3 /proc/loadavg)"
       start_emulator "p95-$limit" 100000 --latency-ms 75 --requests-per-minute "$limit"

@@ -27,7 +27,9 @@ namespace CreditGrants.Bench;
 /// <param name="Seconds">Length of a phase in seconds; with a request limit, each phase starts on a UTC minute (a fresh window).</param>
 /// <param name="Customers">Known customers (user-1…) the grants go to in turn; the directory knows them, the sweep does not count on them.</param>
 /// <param name="RequestsPerMinute">Polar's limit the app is configured with (<c>Polar:RequestsPerMinute</c>); null: no limit (100,000).</param>
-public sealed record GrantLatencyPlan(int Rounds, double GrantsPerSecond, int Seconds, int Customers, int? RequestsPerMinute);
+/// <param name="DirectoryStore"><c>table</c>: the app's directory table on Azurite (as deployed); <c>memory</c>: the in-memory
+/// store, which takes the table's own contention (the sweep's writes against the grants' reads) out of the figures.</param>
+public sealed record GrantLatencyPlan(int Rounds, double GrantsPerSecond, int Seconds, int Customers, int? RequestsPerMinute, string DirectoryStore = "table");
 
 /// <summary>
 /// HTTP grant latency with and without a customer sweep running, through the app's own path: the <see cref="GrantCredits"/>
@@ -79,7 +81,7 @@ public static class GrantLatencyBenchmark
         var failed = phases.Sum(p => p.Rejected ?? 0);
         var note = string.Create(CultureInfo.InvariantCulture,
             $"{plan.Rounds} rounds idle/sweep alternating, {plan.GrantsPerSecond:0.##} grants/s for {plan.Seconds} s each, "
-            + $"{(plan.RequestsPerMinute is { } limit ? $"{limit}/min" : "no request limit")}; medians: idle p50/p95/p99 "
+            + $"{(plan.RequestsPerMinute is { } limit ? $"{limit}/min" : "no request limit")}, directory in {plan.DirectoryStore}; medians: idle p50/p95/p99 "
             + $"{Median(idle.Select(p => p.LatencyMs!.P50)):0.#}/{idleP95:0.#}/{Median(idle.Select(p => p.LatencyMs!.P99)):0.#} ms, sweep "
             + $"{Median(swept.Select(p => p.LatencyMs!.P50)):0.#}/{sweepP95:0.#}/{Median(swept.Select(p => p.LatencyMs!.P99)):0.#} ms; "
             + $"p95 ratio {ratio:P0} (per round: {string.Join(", ", idle.Zip(swept, (i, s) => (s.LatencyMs!.P95 / Math.Max(0.1, i.LatencyMs!.P95)).ToString("P0", CultureInfo.InvariantCulture)))}); "
@@ -221,7 +223,12 @@ public static class GrantLatencyBenchmark
         services.Configure<HttpClientFactoryOptions>(nameof(PolarClient),
             options => options.HttpMessageHandlerBuilderActions.Add(builder => builder.AdditionalHandlers.Insert(0, new TraceHandler(outer: true))));
         var directory = services.Last(d => d.ServiceType == typeof(ICustomerDirectoryStore));
-        services.Replace(ServiceDescriptor.Singleton<ICustomerDirectoryStore>(sp => new TracedDirectoryStore((ICustomerDirectoryStore)directory.ImplementationFactory!(sp))));
+        services.Replace(ServiceDescriptor.Singleton<ICustomerDirectoryStore>(sp => new TracedDirectoryStore(plan.DirectoryStore switch
+        {
+            "table" => (ICustomerDirectoryStore)directory.ImplementationFactory!(sp),
+            "memory" => new InMemoryCustomerDirectoryStore(),
+            var other => throw new ArgumentException($"--directory-store is table or memory, not '{other}'."),
+        })));
         return services.BuildServiceProvider();
     }
 
