@@ -1,14 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Security.Claims;
 using System.Text;
 using CreditFunctions;
 using CreditFunctions.Functions;
 using CreditGrants.Customers;
 using CreditGrants.Polar.Http;
-using Microsoft.Azure.Functions.Worker;
-using Microsoft.Azure.Functions.Worker.Http;
+using CreditFunctions.Tests;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -36,7 +34,9 @@ public sealed record GrantLatencyPlan(int Rounds, double GrantsPerSecond, int Se
 /// function (which marks its requests interactive) over the Functions app's DI container (<c>AddCreditFunctions</c>, as
 /// Program.cs builds it), with the request budget shared through a table on Azurite (<c>PolarBudget:Enabled</c>) and the
 /// customer directory in the app's table. The sweep is <see cref="CustomerDirectory.SweepAsync"/> on the same services, so
-/// it takes the same budget as background traffic. Each phase has its own tables: a fresh budget count and a sweep from page 1.
+/// it takes the same budget as background traffic. Requests are the tests' <c>FakeHttpRequestData</c> (linked from
+/// tests/CreditFunctions.Tests/FakeHttp.cs): a request as the Functions host hands it to the function. Each phase has its
+/// own tables: a fresh budget count and a sweep from page 1.
 /// </summary>
 public static class GrantLatencyBenchmark
 {
@@ -304,11 +304,12 @@ public static class GrantLatencyBenchmark
         var clock = Stopwatch.StartNew();
         try
         {
-            var response = await function.Run(new Request(body), CancellationToken.None).ConfigureAwait(false);
+            var response = (FakeHttpResponseData)await function.Run(new FakeHttpRequestData("POST", new Uri("https://bench.example.net/api/grants"), body),
+                CancellationToken.None).ConfigureAwait(false);
             var ms = clock.Elapsed.TotalMilliseconds;
             if (response.StatusCode != HttpStatusCode.Created)
             {
-                Console.Error.WriteLine($"grant {grantId}: {(int)response.StatusCode} {Encoding.UTF8.GetString(((MemoryStream)response.Body).ToArray())}");
+                Console.Error.WriteLine($"grant {grantId}: {(int)response.StatusCode} {response.BodyText}");
             }
 
             return (ms, response.StatusCode == HttpStatusCode.Created, trace);
@@ -334,40 +335,5 @@ public static class GrantLatencyBenchmark
                 // Best effort: a phase's tables have names of their own.
             }
         }
-    }
-
-    /// <summary>Just enough of a FunctionContext for <see cref="HttpRequestData"/>: the grant function uses none of it.</summary>
-    private sealed class Context : FunctionContext
-    {
-        public override string InvocationId => "bench";
-        public override string FunctionId => "bench";
-        public override TraceContext TraceContext => null!;
-        public override BindingContext BindingContext => null!;
-        public override RetryContext RetryContext => null!;
-        public override IServiceProvider InstanceServices { get; set; } = null!;
-        public override FunctionDefinition FunctionDefinition => null!;
-        public override IDictionary<object, object> Items { get; set; } = new Dictionary<object, object>();
-        public override IInvocationFeatures Features => null!;
-    }
-
-    /// <summary><c>POST /api/grants</c> as the Functions host hands it to the function.</summary>
-    private sealed class Request(byte[] body) : HttpRequestData(new Context())
-    {
-        public override Stream Body { get; } = new MemoryStream(body);
-        public override HttpHeadersCollection Headers { get; } = [];
-        public override IReadOnlyCollection<IHttpCookie> Cookies { get; } = [];
-        public override Uri Url { get; } = new("https://bench.example.net/api/grants");
-        public override IEnumerable<ClaimsIdentity> Identities { get; } = [];
-        public override string Method => "POST";
-
-        public override HttpResponseData CreateResponse() => new Response(FunctionContext);
-    }
-
-    private sealed class Response(FunctionContext context) : HttpResponseData(context)
-    {
-        public override HttpStatusCode StatusCode { get; set; }
-        public override HttpHeadersCollection Headers { get; set; } = [];
-        public override Stream Body { get; set; } = new MemoryStream();
-        public override HttpCookies Cookies => null!;
     }
 }
