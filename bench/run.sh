@@ -27,6 +27,11 @@
 #   limited-emails  issue #12: emails-cold at 500 requests/minute (emulator and gateway budget)                ~3 min
 #   directory-store  issue #12: the compare file (--rows, default 1,000,000 rows without emails) with a warm directory
 #             in the CLI's SQLite file and in memory, alternately (--rounds, default 2): what the directory's lookups cost
+#   p95       issue #19: HTTP grant latency (POST /api/grants through the app's function and DI container, budget shared
+#             through a table on Azurite) idle and with a customer sweep running, alternately (--rounds, default 3), 60 s
+#             each at --rate grants/s (default 2) to known customers; emulator with 75 ms per request, at 500 requests/minute
+#             (100,000 customers) and without a limit (200,000); p50/p95/p99, sweep pages, p95 ratio (target <= 110 %)  ~15 min
+#             --limits "500 500-memory none": which runs (500-memory: the directory in memory instead of its Azurite table)
 #   all       fast, then limited (the default)
 #   --slow    limited also grants 10,000 rows WITH emails of existing customers (10,011 requests, ~20 min)
 #   --directory  compare, batch-sizes: the customer directory each run starts from, warm (default: the organization swept within the
@@ -37,13 +42,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: bench/run.sh [all|parse|fast|limited|campaign|expiry|batch-sizes|emails-cold|single-grants|limited-emails|directory-store] [--slow] [--no-build]
-              [--rounds N] [--rows N]
+usage="usage: bench/run.sh [all|parse|fast|limited|campaign|expiry|batch-sizes|emails-cold|single-grants|limited-emails|directory-store|p95] [--slow] [--no-build]
+              [--rounds N] [--rows N] [--rate N] [--limits \"500 none\"]
        bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N] [--directory warm|cold]"
-suite=all slow=0 build=1 rounds="" rows=1000000 commits=() directory=warm
+suite=all slow=0 build=1 rounds="" rows=1000000 commits=() directory=warm rate=2 limits="500 none"
 while [ $# -gt 0 ]; do
   case "$1" in
-    all|parse|fast|limited|campaign|expiry|batch-sizes|emails-cold|single-grants|limited-emails|directory-store) suite=$1 ;;
+    all|parse|fast|limited|campaign|expiry|batch-sizes|emails-cold|single-grants|limited-emails|directory-store|p95) suite=$1 ;;
     compare) suite=compare
       [ $# -ge 3 ] || { echo "$usage" >&2; exit 2; }
       commits=("$2" "$3"); shift 2 ;;
@@ -51,6 +56,8 @@ while [ $# -gt 0 ]; do
     --no-build) build=0 ;;
     --rounds) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; rounds=$2; shift ;;
     --rows) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; rows=$2; shift ;;
+    --rate) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; rate=$2; shift ;;
+    --limits) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; limits=$2; shift ;;
     --directory) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; directory=$2; shift ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
@@ -304,6 +311,28 @@ run_directory_store() {
   done
 }
 
+# Issue #19: HTTP grant p95 with a sweep running, within 10 % of idle. Each limit on a fresh emulator that answers every
+# request 75 ms late (Polar's own latency, about); enough customers that the sweep outlasts each 60 s phase.
+run_p95() {
+  local rounds=${rounds:-3} limit
+  for limit in $limits; do
+    if [ "$limit" = none ]; then
+      echo "== p95: no request limit, $rate grants/s, $rounds rounds idle/sweep, load $(cut -d' ' -f1-3 /proc/loadavg)"
+      start_emulator p95-unlimited 200000 --latency-ms 75
+      measure latency "p95 no limit" --rounds "$rounds" --grants-per-second "$rate"
+    elif [ "$limit" = 500-memory ]; then
+      echo "== p95: 500 requests/minute, directory in memory, $rate grants/s, $rounds rounds idle/sweep, load $(cut -d' ' -f1-3 /proc/loadavg)"
+      start_emulator p95-500-memory 100000 --latency-ms 75 --requests-per-minute 500
+      measure latency "p95 at 500/min, directory in memory" --rounds "$rounds" --grants-per-second "$rate" --requests-per-minute 500 --directory-store memory
+    else
+      echo "== p95: $limit requests/minute, $rate grants/s, $rounds rounds idle/sweep, load $(cut -d' ' -f1-3 /proc/loadavg)"
+      start_emulator "p95-$limit" 100000 --latency-ms 75 --requests-per-minute "$limit"
+      measure latency "p95 at $limit/min" --rounds "$rounds" --grants-per-second "$rate" --requests-per-minute "$limit"
+    fi
+    stop_emulator
+  done
+}
+
 echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, $(dotnet --version) SDK, load $(cut -d' ' -f1-3 /proc/loadavg)"
 case "$suite" in
   parse) run_parse ;;
@@ -318,6 +347,7 @@ case "$suite" in
   single-grants) run_single_grants ;;
   limited-emails) run_emails_cold limited-emails-100k-cold --requests-per-minute 500 ;;
   directory-store) run_directory_store ;;
+  p95) run_p95 ;;
 esac
 
 echo

@@ -20,6 +20,10 @@ internal static class BenchCommand
           campaign <label> [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
           expiry   <label> [--grants 10000] [--requests-per-minute <n>] [--server-pid <pid>]
                    the expiry sweep over that many due grants, one customer each
+          latency  <label> [--rounds 3] [--grants-per-second 2] [--seconds 60] [--customers 1000] [--requests-per-minute <n>]
+                   [--directory-store table|memory] [--server-pid <pid>]
+                   HTTP grant latency (POST /api/grants through the app's function and DI) idle and with a customer sweep
+                   running, rounds alternating; needs Azurite on 127.0.0.1:10000-10002
           report   <results.jsonl>
           compare  <results.jsonl>   every run, then the medians of the runs that share a name, against the first name
 
@@ -90,6 +94,21 @@ internal static class BenchCommand
                 // The second argument is the label: that many due grants on as many customers, swept once.
                 Print(await ExpiryBenchmark.RunAsync(file, Number("--grants") ?? 10_000,
                     Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid"))).ConfigureAwait(false));
+                return 0;
+#endif
+#if GRANT_LATENCY
+            case "latency":
+                // The second argument is the label.
+                var plan = new GrantLatencyPlan(Number("--rounds") ?? 3, Real("--grants-per-second") ?? 2, Number("--seconds") ?? 60,
+                    Number("--customers") ?? 1000, Number("--requests-per-minute"), Text("--directory-store", "table"));
+                var latencies = await GrantLatencyBenchmark.RunAsync(file, Polar(plan.RequestsPerMinute, chunkRows, Number("--server-pid")), plan)
+                    .ConfigureAwait(false);
+                foreach (var result in latencies)
+                {
+                    Console.WriteLine(result.ToJson());
+                }
+
+                Console.Error.WriteLine(BenchReport.Line(latencies[^1]));
                 return 0;
 #endif
             case "report":

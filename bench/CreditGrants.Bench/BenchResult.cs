@@ -51,6 +51,9 @@ public sealed record BenchResult(
     /// <summary>The most events one ingest request carried (<c>Polar:MaxEventsPerRequest</c>).</summary>
     public int? MaxEventsPerRequest { get; init; }
 
+    /// <summary>For HTTP grant latency runs: the grants' latencies in milliseconds.</summary>
+    public LatencyFigures? LatencyMs { get; init; }
+
     public string? Target { get; init; }
 
     public bool? TargetMet { get; init; }
@@ -64,4 +67,18 @@ public sealed record BenchResult(
 
     public static BenchResult FromJson(string line) =>
         JsonSerializer.Deserialize<BenchResult>(line, Json) ?? throw new InvalidDataException($"Not a benchmark result: {line}");
+}
+
+/// <summary>Grant latencies of one phase, in milliseconds (nearest-rank percentiles).</summary>
+public sealed record LatencyFigures(int Count, double P50, double P95, double P99, double Max)
+{
+    /// <summary>The figures of <paramref name="milliseconds"/>; all zero when there are none.</summary>
+    public static LatencyFigures Of(IReadOnlyCollection<double> milliseconds)
+    {
+        ArgumentNullException.ThrowIfNull(milliseconds);
+        var sorted = milliseconds.Order().ToArray();
+        double Rank(double p) => sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+        return new LatencyFigures(sorted.Length, Math.Round(Rank(0.50), 1), Math.Round(Rank(0.95), 1), Math.Round(Rank(0.99), 1),
+            Math.Round(sorted.Length == 0 ? 0 : sorted[^1], 1));
+    }
 }

@@ -7,6 +7,7 @@ namespace CreditGrants.Bench;
 public sealed class RequestTally
 {
     private readonly ConcurrentDictionary<string, int> _byKind = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _waitByKind = new(StringComparer.Ordinal);
     private int _total;
     private int _rateLimited;
     private long _waitTicks;
@@ -32,10 +33,20 @@ public sealed class RequestTally
         _byKind.AddOrUpdate(KindOf(request), 1, static (_, n) => n + 1);
     }
 
+    /// <summary>The mean time Polar took to answer requests of <paramref name="kind"/> (e.g. <c>ingest</c>), in milliseconds; null if none were sent.</summary>
+    public double? MeanAnswerMs(string kind) => _byKind.TryGetValue(kind, out var count) && count > 0
+        ? TimeSpan.FromTicks(_waitByKind.GetValueOrDefault(kind)).TotalMilliseconds / count
+        : null;
+
     public void Answered(HttpResponseMessage response, TimeSpan waited)
     {
         ArgumentNullException.ThrowIfNull(response);
         Interlocked.Add(ref _waitTicks, waited.Ticks);
+        if (response.RequestMessage is { } request)
+        {
+            _waitByKind.AddOrUpdate(KindOf(request), waited.Ticks, (_, ticks) => ticks + waited.Ticks);
+        }
+
         if (response.StatusCode == HttpStatusCode.TooManyRequests)
         {
             Interlocked.Increment(ref _rateLimited);
@@ -59,6 +70,7 @@ public sealed class RequestTally
     public void Reset()
     {
         _byKind.Clear();
+        _waitByKind.Clear();
         Interlocked.Exchange(ref _total, 0);
         Interlocked.Exchange(ref _rateLimited, 0);
         Interlocked.Exchange(ref _waitTicks, 0);

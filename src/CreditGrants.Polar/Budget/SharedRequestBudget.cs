@@ -60,7 +60,9 @@ public static class PolarTraffic
 /// The organization's request budget shared by every process through an <see cref="IRequestBudgetStore"/> (Azure Table
 /// storage in the app): fixed one-minute windows aligned to the UTC minute, as Polar counts them, taken in blocks of a few
 /// permits. Background work may take the window up to <c>RequestsPerMinute − interactive share</c>; interactive requests up to
-/// the whole. When the window is spent, callers wait for the next one. When the store cannot be reached, the process's own
+/// the whole. Each kind of traffic keeps its own permits and takes its own turn at the store, so an interactive request
+/// never waits behind background work's round trip to the store (a sweep keeps the store busy). When the window is spent,
+/// callers wait for the next one. When the store cannot be reached, the process's own
 /// sliding-window budget (<see cref="PolarRequestBudget"/>) takes over for <see cref="StoreRetryInterval"/>, then the store is
 /// tried again.
 /// </summary>
@@ -73,10 +75,9 @@ public sealed partial class SharedRequestBudget : RateLimiter
     private readonly PolarRequestBudget _fallback;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private DateTimeOffset _window;
-    private int _left;
-    private DateTimeOffset _storeDownUntil = DateTimeOffset.MinValue;
+    private readonly Pool _interactive = new();
+    private readonly Pool _background = new();
+    private long _storeDownUntilTicks = DateTimeOffset.MinValue.UtcTicks;
     private long _granted;
 
     /// <param name="store">Where the windows are counted.</param>
@@ -126,29 +127,31 @@ public sealed partial class SharedRequestBudget : RateLimiter
 
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {
-        var ceiling = PolarTraffic.IsInteractive ? RequestsPerMinute : RequestsPerMinute - InteractiveReserve;
+        var interactive = PolarTraffic.IsInteractive;
+        var ceiling = interactive ? RequestsPerMinute : RequestsPerMinute - InteractiveReserve;
+        var pool = interactive ? _interactive : _background;
         while (true)
         {
             var useFallback = false;
             DateTimeOffset window;
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await pool.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var now = _time.GetUtcNow();
                 window = WindowOf(now);
-                if (window != _window)
+                if (window != pool.Window)
                 {
-                    (_window, _left) = (window, 0);
+                    (pool.Window, pool.Left) = (window, 0);
                 }
 
-                if (_left >= permitCount)
+                if (pool.Left >= permitCount)
                 {
-                    _left -= permitCount;
+                    pool.Left -= permitCount;
                     Interlocked.Add(ref _granted, permitCount);
                     return Lease.Granted;
                 }
 
-                if (now < _storeDownUntil)
+                if (now.UtcTicks < Interlocked.Read(ref _storeDownUntilTicks))
                 {
                     useFallback = true;
                 }
@@ -156,23 +159,22 @@ public sealed partial class SharedRequestBudget : RateLimiter
                 {
                     try
                     {
-                        _left += await _store.TakeAsync(window, Math.Max(BlockSize, permitCount - _left), ceiling, cancellationToken).ConfigureAwait(false);
-                        if (_storeDownUntil != DateTimeOffset.MinValue)
+                        pool.Left += await _store.TakeAsync(window, Math.Max(BlockSize, permitCount - pool.Left), ceiling, cancellationToken).ConfigureAwait(false);
+                        if (Interlocked.Exchange(ref _storeDownUntilTicks, DateTimeOffset.MinValue.UtcTicks) != DateTimeOffset.MinValue.UtcTicks)
                         {
-                            _storeDownUntil = DateTimeOffset.MinValue;
                             LogStoreBack();
                         }
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
-                        _storeDownUntil = now + StoreRetryInterval;
+                        Interlocked.Exchange(ref _storeDownUntilTicks, (now + StoreRetryInterval).UtcTicks);
                         LogStoreDown(ex.GetType().Name, StoreRetryInterval.TotalSeconds);
                         useFallback = true;
                     }
 
-                    if (!useFallback && _left >= permitCount)
+                    if (!useFallback && pool.Left >= permitCount)
                     {
-                        _left -= permitCount;
+                        pool.Left -= permitCount;
                         Interlocked.Add(ref _granted, permitCount);
                         return Lease.Granted;
                     }
@@ -180,7 +182,7 @@ public sealed partial class SharedRequestBudget : RateLimiter
             }
             finally
             {
-                _gate.Release();
+                pool.Gate.Release();
             }
 
             if (useFallback)
@@ -207,7 +209,8 @@ public sealed partial class SharedRequestBudget : RateLimiter
     {
         if (disposing)
         {
-            _gate.Dispose();
+            _interactive.Gate.Dispose();
+            _background.Gate.Dispose();
         }
 
         base.Dispose(disposing);
@@ -218,6 +221,17 @@ public sealed partial class SharedRequestBudget : RateLimiter
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The shared Polar request budget is reachable again")]
     private partial void LogStoreBack();
+
+    /// <summary>One kind of traffic's permits taken from the store and not used yet, for the window they belong to.</summary>
+    private sealed class Pool
+    {
+        /// <summary>One caller at a time uses the pool or takes from the store for it.</summary>
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public DateTimeOffset Window { get; set; }
+
+        public int Left { get; set; }
+    }
 
     private sealed class Lease(bool acquired) : RateLimitLease
     {

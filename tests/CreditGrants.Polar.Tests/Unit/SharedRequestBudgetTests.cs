@@ -112,6 +112,52 @@ public sealed class SharedRequestBudgetTests
         Assert.False(PolarTraffic.IsInteractive);
     }
 
+    /// <summary>A store whose background takes (ceiling below the limit) wait until released: a slow storage round trip.</summary>
+    private sealed class SlowBackgroundStore(int limit) : IRequestBudgetStore
+    {
+        private readonly MemoryStore _inner = new();
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource BackgroundArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<int> TakeAsync(DateTimeOffset window, int wanted, int ceiling, CancellationToken cancellationToken)
+        {
+            if (ceiling < limit)
+            {
+                BackgroundArrived.TrySetResult();
+                await Release.Task.WaitAsync(cancellationToken);
+            }
+
+            return await _inner.TakeAsync(window, wanted, ceiling, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task An_interactive_request_does_not_wait_behind_background_works_round_trip_to_the_store()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var store = new SlowBackgroundStore(limit: 100);
+        var process = new SharedRequestBudget(store, 100, 20, new PolarRequestBudget(100, autoReplenish: false), clock,
+            NullLogger<SharedRequestBudget>.Instance);
+
+        // A sweep's request is taking permits from the store, which answers slowly (a loaded table).
+        var background = process.AcquireAsync(1).AsTask();
+        await store.BackgroundArrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Task<System.Threading.RateLimiting.RateLimitLease> interactive;
+        using (PolarTraffic.Interactive())
+        {
+            interactive = process.AcquireAsync(1).AsTask();
+        }
+
+        // The HTTP grant gets its permit meanwhile: it takes its own turn at the store. (Before, it queued behind the sweep's
+        // round trip, which never ends here: the wait is a guard against that hang, not a timing.)
+        Assert.True((await interactive.WaitAsync(TimeSpan.FromSeconds(10))).IsAcquired);
+        Assert.False(background.IsCompleted);
+        store.Release.SetResult();
+        Assert.True((await background.WaitAsync(TimeSpan.FromSeconds(10))).IsAcquired);
+    }
+
     [Fact]
     public async Task When_the_store_is_down_the_process_counts_alone_and_tries_the_store_again_later()
     {
