@@ -28,10 +28,6 @@ public static class Problems
         Answer("bulk-results-not-ready", "Bulk job not finished", 409,
             $"Bulk job '{jobId}' is {status}: its results file is written when every chunk has ended. Follow GET /api/bulk-grants/{jobId}.");
 
-    public static ApiResponse BulkRevocationTooLarge(string jobId, int customers, int limit) =>
-        Answer("bulk-revocation-too-large", "Too many customers to revoke in one request", 422,
-            $"Bulk job '{jobId}' granted to {customers.ToString("N0", CultureInfo.InvariantCulture)} customers; one request revokes the grants of at most {limit.ToString("N0", CultureInfo.InvariantCulture)} (about 3 Polar requests each). Run 'credits bulk revoke {jobId} --storage <connection>' instead: it has no time limit.");
-
     public static ApiResponse GrantCapReached(string detail, int retryAfterSeconds) =>
         ApiResponse.Problem(new Problem(Problem.TypePrefix + "grant-cap-reached", "Daily grant cap reached", 429, detail),
             new Dictionary<string, string> { ["Retry-After"] = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) });
