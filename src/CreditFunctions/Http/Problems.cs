@@ -28,6 +28,16 @@ public static class Problems
         Answer("bulk-results-not-ready", "Bulk job not finished", 409,
             $"Bulk job '{jobId}' is {status}: its results file is written when every chunk has ended. Follow GET /api/bulk-grants/{jobId}.");
 
+    public static ApiResponse CampaignNotFound(string campaignId) =>
+        Answer("campaign-not-found", "Campaign not found", 404,
+            $"No campaign '{campaignId}' has run in this app (its state table has no row for it): upload its document to the campaigns container, or check the id.");
+
+    public static ApiResponse CampaignOccurrenceNotFound(string campaignId, string occurrence, IReadOnlyList<string> known) =>
+        Answer("campaign-occurrence-not-found", "Campaign occurrence not found", 404,
+            $"Campaign '{campaignId}' has no occurrence {occurrence} in its state; " + (known.Count == 0
+                ? "it has run no occurrence yet."
+                : $"its most recent occurrences are {string.Join(", ", known)} (the state keeps the last {CreditGrants.Campaigns.CampaignState.MaxOccurrencesKept})."));
+
     public static ApiResponse GrantCapReached(string detail, int retryAfterSeconds) =>
         ApiResponse.Problem(new Problem(Problem.TypePrefix + "grant-cap-reached", "Daily grant cap reached", 429, detail),
             new Dictionary<string, string> { ["Retry-After"] = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) });

@@ -237,13 +237,13 @@ public sealed partial class BulkRevocationRuns(BulkStore store, BulkRevocation r
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentOutOfRangeException.ThrowIfLessThan(customers, 1);
-        var granted = rows.Where(r => r.WasGranted).Select(Key).ToHashSet();
+        var granted = rows.Where(r => r.WasGranted).Select(r => r.CustomerKey).ToHashSet();
         var sliceOf = new Dictionary<(string, string), int>();
         var slices = new List<List<BulkGrantedRow>>();
         var inLast = 0;
         foreach (var row in rows)
         {
-            var key = Key(row);
+            var key = row.CustomerKey;
             if (!sliceOf.TryGetValue(key, out var index))
             {
                 if (!granted.Contains(key) && slices.Count > 0)
@@ -272,8 +272,6 @@ public sealed partial class BulkRevocationRuns(BulkStore store, BulkRevocation r
         }
 
         return slices;
-
-        static (string, string) Key(BulkGrantedRow row) => (row.ExternalCustomerId ?? "", row.Meter ?? "");
     }
 
     private async Task RevokeSliceAsync(RevocationEntity run, int index, string attempt, bool isLast, CancellationToken cancellationToken)
