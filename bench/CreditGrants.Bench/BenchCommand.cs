@@ -20,6 +20,8 @@ internal static class BenchCommand
           campaign <label> [--requests-per-minute <n>] [--max-requests-per-1000 <x>] [--max-peak-mb <mb>] [--server-pid <pid>]
           expiry   <label> [--grants 10000] [--requests-per-minute <n>] [--server-pid <pid>]
                    the expiry sweep over that many due grants, one customer each
+          revoke   <label> [--rows 10000] [--customers 1000] [--requests-per-minute <n>] [--server-pid <pid>]
+                   a bulk job's revocation: that many rows over as many seeded customers, a tenth of them with usage
           report   <results.jsonl>
           compare  <results.jsonl>   every run, then the medians of the runs that share a name, against the first name
 
@@ -89,6 +91,13 @@ internal static class BenchCommand
             case "expiry":
                 // The second argument is the label: that many due grants on as many customers, swept once.
                 Print(await ExpiryBenchmark.RunAsync(file, Number("--grants") ?? 10_000,
+                    Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid"))).ConfigureAwait(false));
+                return 0;
+#endif
+#if BULK_REVOCATION
+            case "revoke":
+                // The second argument is the label: a job of that many rows over as many seeded customers, revoked once.
+                Print(await RevokeBenchmark.RunAsync(file, Number("--rows") ?? 10_000, Number("--customers") ?? 1_000,
                     Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid"))).ConfigureAwait(false));
                 return 0;
 #endif
