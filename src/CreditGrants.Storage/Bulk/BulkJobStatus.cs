@@ -1,6 +1,7 @@
 namespace CreditGrants.Storage.Bulk;
 
-/// <summary>The states a bulk job is reported in.</summary>
+/// <summary>The states a bulk job is reported in, and a queued revocation of one (<see cref="BulkRevocationProgress.State"/>: queued until
+/// planned, running while slices are left, completed_with_errors when some rows failed, failed when it could not be planned).</summary>
 public static class BulkJobState
 {
     /// <summary>Uploaded and waiting for its file to be planned.</summary>
@@ -68,23 +69,6 @@ public sealed record BulkJobStatus(
 /// when one was under way already and this request started nothing), and where to follow it (the job's status, under <c>revocation</c>).
 /// </summary>
 public sealed record BulkRevocationAccepted(string JobId, bool Started, BulkRevocationProgress Revocation, Uri StatusUrl);
-
-/// <summary>The states a queued revocation is reported in.</summary>
-public static class BulkRevocationState
-{
-    /// <summary>Asked for; its plan (the job's results file cut into slices of customers) waits on the queue.</summary>
-    public const string Queued = "queued";
-    /// <summary>Planned; some slices are still to be processed.</summary>
-    public const string Running = "running";
-    /// <summary>Every slice ended and no row failed.</summary>
-    public const string Completed = "completed";
-    /// <summary>Every slice ended and some rows failed (their reasons are in the results file); asking again revokes them and nothing twice.</summary>
-    public const string CompletedWithErrors = "completed_with_errors";
-    /// <summary>The revocation could not be planned (<see cref="BulkRevocationProgress.Error"/> says why).</summary>
-    public const string Failed = "failed";
-
-    public static bool HasEnded(string state) => state is Completed or CompletedWithErrors or Failed;
-}
 
 /// <summary>
 /// Where a queued revocation of a job stands, as the job's status shows it under <c>revocation</c>: its run (1 for the first

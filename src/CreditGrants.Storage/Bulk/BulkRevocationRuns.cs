@@ -35,8 +35,6 @@ public sealed partial class BulkRevocationRuns(BulkStore store, BulkRevocation r
     /// <summary>A run that has not moved (planned, or a slice ended) for this long is taken up again by the next request for it (a message was lost).</summary>
     public static readonly TimeSpan StalledPlan = TimeSpan.FromMinutes(2);
 
-    private const int MaxReasonLength = 1000;
-
     /// <summary>
     /// Starts a run of the job's revocation unless one is under way (then answers that one, <see cref="BulkRevocationStart.Started"/>
     /// false). <paramref name="options"/>' reason and dry run are the run's. Throws <see cref="RequestFailedException"/> when storage fails.
@@ -312,7 +310,7 @@ public sealed partial class BulkRevocationRuns(BulkStore store, BulkRevocation r
             }
 
             // The last delivery: its rows are recorded failed (running the revocation again takes them up, and nothing twice).
-            var why = Shorten($"not processed: {BulkWorker.Describe(ex)}. Ask for the revocation again once the cause is fixed (nothing is revoked twice)");
+            var why = BulkWorker.Shorten($"not processed: {BulkWorker.Describe(ex)}. Ask for the revocation again once the cause is fixed (nothing is revoked twice)");
             outcomes = [.. rows.Select(r => new BulkRevokeRowOutcome(r.Line, r.GrantId, r.ExternalCustomerId, r.Meter, null, 0, BulkRevokeStatus.Failed, why))];
             summary = new BulkRevokeSummary(run.DryRun, rows.Length, 0, 0, 0, 0, 0, rows.Length, 0, 0, entity.Customers, 0);
             entity.Error = why;
@@ -407,7 +405,7 @@ public sealed partial class BulkRevocationRuns(BulkStore store, BulkRevocation r
     {
         await UpdateRunAsync(jobId, run, r =>
         {
-            r.Error = Shorten(reason);
+            r.Error = BulkWorker.Shorten(reason);
             r.FinishedAt = time.GetUtcNow();
         }, cancellationToken).ConfigureAwait(false);
         LogPlanFailed(jobId, run, reason);
@@ -464,11 +462,11 @@ public sealed partial class BulkRevocationRuns(BulkStore store, BulkRevocation r
         var failed = ended.Sum(s => s.Failed);
         var state = run switch
         {
-            { Error: not null } => BulkRevocationState.Failed,
-            { PlannedAt: null } => BulkRevocationState.Queued,
-            { FinishedAt: null } => BulkRevocationState.Running,
-            _ when failed > 0 => BulkRevocationState.CompletedWithErrors,
-            _ => BulkRevocationState.Completed,
+            { Error: not null } => BulkJobState.Failed,
+            { PlannedAt: null } => BulkJobState.Queued,
+            { FinishedAt: null } => BulkJobState.Running,
+            _ when failed > 0 => BulkJobState.CompletedWithErrors,
+            _ => BulkJobState.Completed,
         };
         var results = run is { FinishedAt: not null, ResultsBlob: { } blob }
             ? new BulkResultsLocation(store.Options.ResultsContainer, blob, store.Results.GetBlobClient(blob).Uri)
@@ -487,8 +485,6 @@ public sealed partial class BulkRevocationRuns(BulkStore store, BulkRevocation r
 
     private static string SliceResultsBlobName(string jobId, int run, int index, string attempt) =>
         string.Create(CultureInfo.InvariantCulture, $"{jobId}/{RevocationSliceEntity.KeyOf(run, index)}-{attempt}.csv");
-
-    private static string Shorten(string text) => text.Length <= MaxReasonLength ? text : string.Concat(text.AsSpan(0, MaxReasonLength - 1), "…");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bulk job {JobId}: revocation run {Run} asked for (dry run {DryRun})")]
     private partial void LogStarted(string jobId, int run, bool dryRun);

@@ -313,7 +313,8 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         _ => $"{exception.GetType().Name}: {exception.Message}",
     });
 
-    private static string Shorten(string text) => text.Length <= MaxReasonLength ? text : string.Concat(text.AsSpan(0, MaxReasonLength - 1), "…");
+    /// <summary>A reason cut to 1,000 characters, as a job's and a revocation's status keep it.</summary>
+    internal static string Shorten(string text) => text.Length <= MaxReasonLength ? text : string.Concat(text.AsSpan(0, MaxReasonLength - 1), "…");
 
     private static string Sanitize(string messageId) =>
         new string(messageId.Where(c => char.IsAsciiLetterOrDigit(c) || c == '-').Take(64).ToArray()) is { Length: > 0 } id ? id : "message";

@@ -83,13 +83,13 @@ public sealed class BulkQueuedRevokeTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, status);
         Assert.Equal($"https://app.example/api/bulk-grants/{jobId}", headers["Location"]);
         Assert.True(accepted.GetProperty("started").GetBoolean());
-        Assert.Equal(BulkRevocationState.Queued, accepted.GetProperty("revocation").GetProperty("state").GetString());
-        Assert.Equal(BulkRevocationState.Queued, queued.State);
+        Assert.Equal(BulkJobState.Queued, accepted.GetProperty("revocation").GetProperty("state").GetString());
+        Assert.Equal(BulkJobState.Queued, queued.State);
         Assert.All(deliveries, d => Assert.Null(d.Error));
         // One plan, then one message per slice of 100 customers: 250 customers are 3 slices.
         Assert.Equal(4, deliveries.Count(d => d.Kind == BulkMessage.RevokeKind));
         var done = await RevocationAsync(jobId);
-        Assert.Equal(BulkRevocationState.Completed, done.State);
+        Assert.Equal(BulkJobState.Completed, done.State);
         Assert.Equal((Customers, Customers, 3, 3), (done.Customers, done.CustomersDone, done.Slices, done.SlicesDone));
         // Blocks the customers' usage spent whole have nothing unspent; every other row is revoked.
         Assert.Equal(((long?)Rows, (long)Rows, (long)Rows, 0L), (done.Rows, done.RowsDone, done.Revoked + done.NothingUnspent, done.Failed));
@@ -150,7 +150,7 @@ public sealed class BulkQueuedRevokeTests : IAsyncLifetime
         }));
 
         var done = await RevocationAsync(jobId);
-        Assert.Equal(BulkRevocationState.Completed, done.State);
+        Assert.Equal(BulkJobState.Completed, done.State);
         Assert.Equal((long)Rows, done.Revoked + done.AlreadyRevoked);
         Assert.Equal(Rows, (await RevocationResultsAsync(done)).Count);
         Assert.Equal(0m, await _app.BalanceAsync("user-7"));
