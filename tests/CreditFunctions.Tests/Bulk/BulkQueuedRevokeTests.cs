@@ -203,6 +203,34 @@ public sealed class BulkQueuedRevokeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_plan_that_fails_on_its_last_delivery_fails_the_run_with_the_reason_and_asking_again_starts_a_new_one()
+    {
+        var (jobId, _) = await GrantJobAsync();
+        await RevokeAsync(jobId, """{"reason":"wrong file"}""");
+        var plan = Assert.Single(await _app.ReceiveAsync());
+        var results = (await _app.StatusAsync(jobId)).Results!.Blob;
+        var saved = (await _app.Store.Results.GetBlobClient(results).DownloadContentAsync()).Value.Content;
+        await _app.Store.Results.GetBlobClient(results).DeleteAsync();
+
+        await Assert.ThrowsAsync<Azure.RequestFailedException>(() =>
+            _app.QueueFunction.Run(BulkApp.Redelivery(plan, _app.MaxDequeueCount), CancellationToken.None));
+
+        var failed = await RevocationAsync(jobId);
+        Assert.Equal(BulkJobState.Failed, failed.State);
+        Assert.Contains("Azure Storage answered 404", failed.Error, StringComparison.Ordinal);
+        Assert.NotNull(failed.FinishedAt);
+        await _app.Store.Results.GetBlobClient(results).UploadAsync(saved);
+        await _app.ReleaseAsync([plan]);
+        await _app.DrainAsync();
+        var (status, again, _) = await RevokeAsync(jobId, """{"reason":"wrong file"}""");
+        await _app.DrainAsync();
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.True(again.GetProperty("started").GetBoolean());
+        var done = await RevocationAsync(jobId);
+        Assert.Equal((2, BulkJobState.Completed, (long)Rows), (done.Run, done.State, done.Revoked));
+    }
+
+    [Fact]
     public void Slices_hold_every_row_of_a_customer_and_at_most_the_slice_size_of_customers()
     {
         var rows = Enumerable.Range(0, 1_000)
