@@ -2,7 +2,7 @@
 # Benchmarks of bulk credit grants (docs/benchmarks.md). Builds Release, starts the Polar emulator in its own process on
 # a free port with a generated token, seeds customers, runs the measurements, stops the emulator and prints a table.
 #
-#   bench/run.sh [all|parse|fast|limited|campaign|expiry|batch-sizes|emails-cold|single-grants|limited-emails|directory-store] [--slow] [--no-build]
+#   bench/run.sh [all|parse|fast|limited|campaign|expiry|revoke|batch-sizes|emails-cold|single-grants|limited-emails|directory-store] [--slow] [--no-build]
 #                [--rounds N] [--rows N]
 #   bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N] [--directory warm|cold]
 #
@@ -13,6 +13,7 @@
 #             customers, 1,000 rows to new customers                                           ~5 min
 #   campaign  an allCustomers campaign over 10,000 and 100,000 seeded customers (docs/campaigns.md) ~3 min
 #   expiry    the expiry sweep over 1,000 and 10,000 due grants, one customer each (docs/credit-lifecycle.md#expiry)
+#   revoke    a bulk job's revocation: 10,000 rows over 1,000 customers (and 100,000 over 10,000 with --slow), a tenth with usage (docs/bulk.md)
 #   compare   the same end-to-end run (--rows, default 1,000,000 rows to existing customers, no emails) with the code
 #             of two commits, alternately A, B, A, B… (--rounds, default 3), each on a fresh emulator; medians at the end.
 #             Each commit is exported (git archive) into a temporary folder with THIS checkout's bench harness laid over
@@ -42,13 +43,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: bench/run.sh [all|parse|fast|limited|campaign|expiry|batch-sizes|emails-cold|single-grants|limited-emails|directory-store|p95] [--slow] [--no-build]
+usage="usage: bench/run.sh [all|parse|fast|limited|campaign|expiry|revoke|batch-sizes|emails-cold|single-grants|limited-emails|directory-store|p95] [--slow] [--no-build]
               [--rounds N] [--rows N] [--rate N] [--limits \"500 none\"]
        bench/run.sh compare <commit A> <commit B> [--rounds N] [--rows N] [--directory warm|cold]"
 suite=all slow=0 build=1 rounds="" rows=1000000 commits=() directory=warm rate=2 limits="500 none"
 while [ $# -gt 0 ]; do
   case "$1" in
-    all|parse|fast|limited|campaign|expiry|batch-sizes|emails-cold|single-grants|limited-emails|directory-store|p95) suite=$1 ;;
+    all|parse|fast|limited|campaign|expiry|revoke|batch-sizes|emails-cold|single-grants|limited-emails|directory-store|p95) suite=$1 ;;
     compare) suite=compare
       [ $# -ge 3 ] || { echo "$usage" >&2; exit 2; }
       commits=("$2" "$3"); shift 2 ;;
@@ -198,6 +199,18 @@ run_expiry() {
   stop_emulator
 }
 
+run_revoke() {
+  echo "== job revocation: rows of 10 units over seeded customers, a tenth having spent 25, revoked once (gateway budget off)"
+  start_emulator revoke-10k 1000
+  measure revoke revoke-10k --rows 10000 --customers 1000
+  stop_emulator
+  if [ "$slow" -eq 1 ]; then
+    start_emulator revoke-100k 10000
+    measure revoke revoke-100k --rows 100000 --customers 10000
+    stop_emulator
+  fi
+}
+
 # seeded_run <label> <bench executable> <file> [bench options…]: a fresh emulator seeded with the file's customers, the
 # unreported warm-up, then one measurement, so that no run inherits another's events or a warmer emulator. The warm-up's
 # customer directory is warm, so that it never sweeps the organization (its directory is its own process's anyway).
@@ -340,6 +353,7 @@ case "$suite" in
   limited) run_limited ;;
   campaign) run_campaign ;;
   expiry) run_expiry ;;
+  revoke) run_revoke ;;
   all) run_fast; run_limited ;;
   compare) run_compare ;;
   batch-sizes) run_batch_sizes ;;

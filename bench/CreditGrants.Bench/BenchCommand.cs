@@ -24,6 +24,8 @@ internal static class BenchCommand
                    [--directory-store table|memory] [--server-pid <pid>]
                    HTTP grant latency (POST /api/grants through the app's function and DI) idle and with a customer sweep
                    running, rounds alternating; needs Azurite on 127.0.0.1:10000-10002
+          revoke   <label> [--rows 10000] [--customers 1000] [--requests-per-minute <n>] [--server-pid <pid>]
+                   a bulk job's revocation: that many rows over as many seeded customers, a tenth of them with usage
           report   <results.jsonl>
           compare  <results.jsonl>   every run, then the medians of the runs that share a name, against the first name
 
@@ -109,6 +111,13 @@ internal static class BenchCommand
                 }
 
                 Console.Error.WriteLine(BenchReport.Line(latencies[^1]));
+                return 0;
+#endif
+#if BULK_REVOCATION
+            case "revoke":
+                // The second argument is the label: a job of that many rows over as many seeded customers, revoked once.
+                Print(await RevokeBenchmark.RunAsync(file, Number("--rows") ?? 10_000, Number("--customers") ?? 1_000,
+                    Polar(Number("--requests-per-minute"), chunkRows, Number("--server-pid"))).ConfigureAwait(false));
                 return 0;
 #endif
             case "report":

@@ -21,6 +21,7 @@ public static class DependencyInjection
         services.AddSingleton<BulkGrantApi>();
         services.AddSingleton<LedgerApi>();
         services.AddSingleton<BulkRevokeApi>();
+        services.AddSingleton<CampaignRevokeApi>();
         return services;
     }
 }

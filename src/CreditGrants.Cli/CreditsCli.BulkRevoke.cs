@@ -156,12 +156,12 @@ public sealed partial class CreditsCli
             DateTimeOffset? at = null;
             if (parse.GetValue(occurrence) is { } text)
             {
-                at = DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed)
-                    ? parsed : throw new CliInputException($"--occurrence '{text}': give the occurrence's time in ISO 8601, such as 2026-12-07T08:00:00Z.");
+                at = CampaignRevocation.TryParseOccurrence(text, out var parsed)
+                    ? parsed : throw new CliInputException($"--occurrence '{text}': give {CampaignRevocation.OccurrenceForms}.");
             }
 
             var dry = parse.GetValue(dryRun);
-            var name = at is { } when ? $"{campaign.Id}.{when.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}" : campaign.Id;
+            var name = CampaignRevocation.Name(campaign.Id, at);
             var destination = parse.GetValue(output) ?? Path.GetFullPath(name + (dry ? ".revocation-dry-run.csv" : ".revocation.csv"));
             return await RunAsync(parse, async services =>
             {
@@ -175,7 +175,7 @@ public sealed partial class CreditsCli
                     throw new CliInputException($"--occurrence: {ex.Message.Split(" (Parameter", 2)[0]}.", ex);
                 }
 
-                return await RevokeRowsAsync(services, rows, new BulkRevokeOptions(why, dry, "campaign-revoke:" + name), name, destination, parse, ct).ConfigureAwait(false);
+                return await RevokeRowsAsync(services, rows, new BulkRevokeOptions(why, dry, CampaignRevocation.Source(name)), name, destination, parse, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         }, ct));
         return command;

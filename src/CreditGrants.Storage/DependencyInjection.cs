@@ -33,6 +33,7 @@ public static class DependencyInjection
         services.TryAddSingleton(BulkQueuePolicy.Default);
         services.TryAddSingleton<BulkJobs>();
         services.TryAddSingleton<BulkSettlement>();
+        services.TryAddSingleton<BulkRevocationRuns>();
         services.TryAddSingleton<BulkWorker>();
         services.AddOptions<PolarBudgetOptions>().Bind(configuration.GetSection(PolarBudgetOptions.SectionName)).ValidateDataAnnotations();
         if (configuration.GetSection(PolarBudgetOptions.SectionName).Get<PolarBudgetOptions>() is { Enabled: true } budget)

@@ -23,13 +23,14 @@ public sealed class MetadataTests(AppUnderHost app)
         { "RevokeGrant", "post", "grants/{grantId}/revoke", "Function" },
         { "ReceivePolarWebhook", "post", "polar/webhooks", "Anonymous" },
         { "RevokeBulkGrants", "post", "bulk-grants/{jobId}/revoke", "Function" },
+        { "RevokeCampaignOccurrence", "post", "campaigns/{campaignId}/occurrences/{occurrence}/revoke", "Function" },
     };
 
     [Fact]
     public void The_worker_indexes_exactly_the_apps_functions_and_loads_each()
     {
         string[] expected = ["ExpireGrants", "GetBalance", "GetBulkGrantJob", "GetBulkGrantResults", "GetOpenApiDocument", "GrantCredits", "ListCustomerGrants",
-            "ProcessGrantWork", "ProcessPolarWebhook", "ReceivePolarWebhook", "RevokeBulkGrants", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
+            "ProcessGrantWork", "ProcessPolarWebhook", "ReceivePolarWebhook", "RevokeBulkGrants", "RevokeCampaignOccurrence", "RevokeGrant", "RunCampaigns", "SubmitBulkGrants"];
 
         Assert.Equal(expected, app.Host.Functions.Keys.Order(StringComparer.Ordinal));
         Assert.All(app.Host.LoadResponses.Values, r => Assert.Equal(StatusResult.Types.Status.Success, r.Result.Status));

@@ -27,6 +27,22 @@ public sealed class ProblemAnswerTests(AppUnderHost app)
     }
 
     [Fact]
+    public async Task Revoking_an_occurrence_of_an_unknown_campaign_is_404_campaign_not_found()
+    {
+        var answer = await app.Host.PostAsync($"api/campaigns/never-run-{app.Run}/occurrences/20261207T080000Z/revoke", """{"reason":"wrong"}""", "application/json");
+
+        AssertProblem(answer, HttpStatusCode.NotFound, "campaign-not-found");
+    }
+
+    [Fact]
+    public async Task Revoking_a_campaign_occurrence_that_is_no_time_is_400_invalid_request()
+    {
+        var answer = await app.Host.PostAsync("api/campaigns/launch/occurrences/yesterday/revoke", """{"reason":"wrong"}""", "application/json");
+
+        AssertProblem(answer, HttpStatusCode.BadRequest, "invalid-request");
+    }
+
+    [Fact]
     public async Task An_upload_without_a_batch_is_400_invalid_request()
     {
         var answer = await app.Host.PostAsync("api/bulk-grants", "external_customer_id,units\nuser-1,10\n", "text/csv");

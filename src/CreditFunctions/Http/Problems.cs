@@ -28,9 +28,15 @@ public static class Problems
         Answer("bulk-results-not-ready", "Bulk job not finished", 409,
             $"Bulk job '{jobId}' is {status}: its results file is written when every chunk has ended. Follow GET /api/bulk-grants/{jobId}.");
 
-    public static ApiResponse BulkRevocationTooLarge(string jobId, int customers, int limit) =>
-        Answer("bulk-revocation-too-large", "Too many customers to revoke in one request", 422,
-            $"Bulk job '{jobId}' granted to {customers.ToString("N0", CultureInfo.InvariantCulture)} customers; one request revokes the grants of at most {limit.ToString("N0", CultureInfo.InvariantCulture)} (about 3 Polar requests each). Run 'credits bulk revoke {jobId} --storage <connection>' instead: it has no time limit.");
+    public static ApiResponse CampaignNotFound(string campaignId) =>
+        Answer("campaign-not-found", "Campaign not found", 404,
+            $"No campaign '{campaignId}' has run in this app (its state table has no row for it): upload its document to the campaigns container, or check the id.");
+
+    public static ApiResponse CampaignOccurrenceNotFound(string campaignId, string occurrence, IReadOnlyList<string> known) =>
+        Answer("campaign-occurrence-not-found", "Campaign occurrence not found", 404,
+            $"Campaign '{campaignId}' has no occurrence {occurrence} in its state; " + (known.Count == 0
+                ? "it has run no occurrence yet."
+                : $"its most recent occurrences are {string.Join(", ", known)} (the state keeps the last {CreditGrants.Campaigns.CampaignState.MaxOccurrencesKept})."));
 
     public static ApiResponse GrantCapReached(string detail, int retryAfterSeconds) =>
         ApiResponse.Problem(new Problem(Problem.TypePrefix + "grant-cap-reached", "Daily grant cap reached", 429, detail),

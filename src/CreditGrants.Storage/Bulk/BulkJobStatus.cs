@@ -1,6 +1,7 @@
 namespace CreditGrants.Storage.Bulk;
 
-/// <summary>The states a bulk job is reported in.</summary>
+/// <summary>The states a bulk job is reported in, and a queued revocation of one (<see cref="BulkRevocationProgress.State"/>: queued until
+/// planned, running while slices are left, completed_with_errors when some rows failed, failed when it could not be planned).</summary>
 public static class BulkJobState
 {
     /// <summary>Uploaded and waiting for its file to be planned.</summary>
@@ -58,7 +59,49 @@ public sealed record BulkJobStatus(
 
     /// <summary>While unchecked rows wait: how far the customer list's sweep has got (pages of 100 read, of all).</summary>
     public BulkCustomerSweep? CustomerSweep { get; init; }
+
+    /// <summary>The job's latest queued revocation (<c>POST /api/bulk-grants/{jobId}/revoke</c> of a job over the inline limit); null when none was asked.</summary>
+    public BulkRevocationProgress? Revocation { get; init; }
 }
+
+/// <summary>
+/// The 202 answer to a revocation of a job over the inline limit: the job, the run now under way (<see cref="Started"/> false
+/// when one was under way already and this request started nothing), and where to follow it (the job's status, under <c>revocation</c>).
+/// </summary>
+public sealed record BulkRevocationAccepted(string JobId, bool Started, BulkRevocationProgress Revocation, Uri StatusUrl);
+
+/// <summary>
+/// Where a queued revocation of a job stands, as the job's status shows it under <c>revocation</c>: its run (1 for the first
+/// revocation asked of the job, one more for each asked after the last ended), state, whether a dry run, the reason, the
+/// customers (distinct customer and meter pairs with a granted row) read of all, rows by outcome as
+/// <see cref="CreditGrants.Lifecycle.BulkRevokeSummary"/> counts them, units taken back (or that a dry run would take),
+/// the Polar requests the ledger reads took, and once ended its results CSV (<c>&lt;jobId&gt;.revocation.csv</c>, or
+/// <c>.revocation-dry-run.csv</c>, in the results container: one line per row of the job, grouped by customer).
+/// </summary>
+public sealed record BulkRevocationProgress(
+    int Run,
+    string State,
+    bool DryRun,
+    string? Reason,
+    DateTimeOffset RequestedAt,
+    DateTimeOffset? FinishedAt,
+    int? Customers,
+    int CustomersDone,
+    long? Rows,
+    long RowsDone,
+    long Revoked,
+    long WouldRevoke,
+    long NothingUnspent,
+    long AlreadyRevoked,
+    long NotGranted,
+    long Failed,
+    decimal UnitsRevoked,
+    decimal UnitsWouldRevoke,
+    int LedgerRequests,
+    int? Slices,
+    int SlicesDone,
+    string? Error,
+    BulkResultsLocation? Results);
 
 /// <summary>A sweep of the customer list under way, as a job's status shows it: pages read of the list's pages, and since when.</summary>
 public sealed record BulkCustomerSweep(int PagesRead, int Pages, DateTimeOffset? StartedAt);

@@ -186,7 +186,7 @@ public sealed partial class BulkJobs(BulkStore store, GrantValidator validator, 
             };
         }
 
-        return status;
+        return status with { Revocation = await BulkRevocationRuns.ReadProgressAsync(store, jobId, cancellationToken).ConfigureAwait(false) };
     }
 
     /// <summary>

@@ -17,13 +17,14 @@ public sealed record BulkQueuePolicy(int MaxDequeueCount)
 
 /// <summary>
 /// Processes the bulk queue's messages. A <c>plan</c> message streams the uploaded file once to cut it into chunks and
-/// enqueues one message per chunk; a <c>chunk</c> message reads its byte range, grants its rows and records its outcomes.
+/// enqueues one message per chunk; a <c>chunk</c> message reads its byte range, grants its rows and records its outcomes;
+/// <c>settle</c> goes to <see cref="BulkSettlement"/> and <c>revoke</c> to <see cref="BulkRevocationRuns"/>.
 /// Failures propagate so the host retries the message; on its last delivery the failure is recorded on the job first.
 /// A message processed twice grants nothing twice (Polar deduplicates the grant ids) and counts nothing twice (a chunk's
 /// counts are written once, guarded by its ETag).
 /// </summary>
 public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunner runner, BulkQueuePolicy policy, BulkSettlement settlement,
-    CustomerDirectory directory, TimeProvider time, ILogger<BulkWorker> logger)
+    CustomerDirectory directory, TimeProvider time, ILogger<BulkWorker> logger, BulkRevocationRuns revocations)
 {
 
     private const int MaxReasonLength = 1000;
@@ -45,6 +46,10 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         else if (message.Kind == BulkMessage.SettleKind)
         {
             await settlement.SweepAndSettleAsync(message.JobId, cancellationToken).ConfigureAwait(false);
+        }
+        else if (message.Kind == BulkMessage.RevokeKind)
+        {
+            await revocations.HandleAsync(message.JobId, message.Revoke!, attempt.Name, attempt.IsLast, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -308,7 +313,8 @@ public sealed partial class BulkWorker(BulkStore store, BulkJobs jobs, BulkRunne
         _ => $"{exception.GetType().Name}: {exception.Message}",
     });
 
-    private static string Shorten(string text) => text.Length <= MaxReasonLength ? text : string.Concat(text.AsSpan(0, MaxReasonLength - 1), "…");
+    /// <summary>A reason cut to 1,000 characters, as a job's and a revocation's status keep it.</summary>
+    internal static string Shorten(string text) => text.Length <= MaxReasonLength ? text : string.Concat(text.AsSpan(0, MaxReasonLength - 1), "…");
 
     private static string Sanitize(string messageId) =>
         new string(messageId.Where(c => char.IsAsciiLetterOrDigit(c) || c == '-').Take(64).ToArray()) is { Length: > 0 } id ? id : "message";

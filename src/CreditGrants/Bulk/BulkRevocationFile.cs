@@ -78,13 +78,21 @@ public static class BulkRevocationFile
     };
 
     /// <summary>Writes the revocation results file, header first.</summary>
-    public static async Task WriteAsync(Stream destination, IEnumerable<BulkRevokeRowOutcome> rows, CancellationToken cancellationToken = default)
+    public static Task WriteAsync(Stream destination, IEnumerable<BulkRevokeRowOutcome> rows, CancellationToken cancellationToken = default) =>
+        WriteAsync(destination, rows, writeHeader: true, cancellationToken);
+
+    /// <summary>Writes revocation results rows, header first unless <paramref name="writeHeader"/> is false (a part of a file, as a queued revocation's slices write).</summary>
+    public static async Task WriteAsync(Stream destination, IEnumerable<BulkRevokeRowOutcome> rows, bool writeHeader, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
         var writer = CsvWriter.Create(destination, CsvWriterOptions.Default with { NewLine = "\n", Injection = CsvInjection.Escape }, leaveOpen: true);
         await using (writer.ConfigureAwait(false))
         {
-            writer.WriteRecord(Columns);
+            if (writeHeader)
+            {
+                writer.WriteRecord(Columns);
+            }
+
             foreach (var row in rows)
             {
                 writer.WriteRecord(

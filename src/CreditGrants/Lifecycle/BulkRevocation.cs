@@ -19,6 +19,9 @@ public sealed record BulkGrantedRow(long Line, string? GrantId, string? External
 
     /// <summary>True when the grant run sent this row's grant (rejected, failed and dry-run rows were never granted).</summary>
     public bool WasGranted => GrantedStatuses.Contains(Status);
+
+    /// <summary>The row's customer and meter, as revocations group rows: by external id, else by Polar customer id (then looked up once).</summary>
+    public (string Customer, string Meter) CustomerKey => (ExternalCustomerId ?? CustomerId ?? "", Meter ?? "");
 }
 
 /// <summary>How one row of a bulk revocation ended.</summary>
@@ -47,7 +50,8 @@ public sealed record BulkRevokeRowOutcome(long Line, string? GrantId, string? Ex
 
 /// <summary>
 /// What a bulk revocation did: rows by status, units taken back (or that a dry run would take), the customers whose
-/// ledgers were read and the Polar requests those reads took (ingests come on top: one per 1,000 revocations or fewer).
+/// ledgers were read and the Polar requests those reads took, with one customer lookup for each customer its rows name only by
+/// Polar customer id (ingests come on top: one per 1,000 revocations or fewer).
 /// </summary>
 public sealed record BulkRevokeSummary(
     bool DryRun,
@@ -75,14 +79,14 @@ public sealed record BulkRevokeOptions(string? Reason, bool DryRun, string Sourc
 /// revoked before ends <see cref="BulkRevokeStatus.AlreadyRevoked"/>. A dry run reads the same and sends nothing.
 /// </summary>
 public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation revocation, GrantCompensation compensation,
-    ILogger<BulkRevocation> logger)
+    IPolarGateway polar, ILogger<BulkRevocation> logger)
 {
     /// <summary>Revocations sent to <see cref="GrantCompensation"/> at once: the gateway splits them into Polar's batches.</summary>
     public const int FlushSize = 1_000;
 
     /// <summary>The distinct customer and meter pairs of the granted rows: how many ledgers a revocation reads.</summary>
     public static int CustomersOf(IEnumerable<BulkGrantedRow> rows) =>
-        rows.Where(r => r.WasGranted).Select(r => (r.ExternalCustomerId ?? "", r.Meter ?? "")).Distinct().Count();
+        rows.Where(r => r.WasGranted).Select(r => r.CustomerKey).Distinct().Count();
 
     /// <summary>
     /// Revokes the rows' grants; one outcome per row, in the rows' order, and the summary. A customer whose ledger cannot be
@@ -94,6 +98,8 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(options);
+        var (named, lookups, lookupFailures) = await NameCustomersAsync(rows, cancellationToken).ConfigureAwait(false);
+        rows = named;
         var outcomes = new BulkRevokeRowOutcome[rows.Count];
         var groups = new Dictionary<(string Customer, string Meter), List<int>>();
         for (var i = 0; i < rows.Count; i++)
@@ -105,6 +111,12 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 $"the grant run left this row {row.Status}: nothing was granted");
             if (!row.WasGranted)
             {
+                continue;
+            }
+
+            if (row.ExternalCustomerId is null && row.CustomerId is { } polarId && lookupFailures.TryGetValue(polarId, out var lookupFailure))
+            {
+                outcomes[i] = outcomes[i] with { Status = BulkRevokeStatus.Failed, Reason = lookupFailure };
                 continue;
             }
 
@@ -127,7 +139,7 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
             members.Add(i);
         }
 
-        var ledgerRequests = 0;
+        var ledgerRequests = lookups;
         var pending = new List<(int Row, RevokeRequest Request, CustomerLedger Ledger, CompensationRequest Compensation)>();
         foreach (var ((customer, meter), members) in groups)
         {
@@ -178,6 +190,53 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
             groups.Count, ledgerRequests);
         LogSummary(options.Source, options.DryRun, summary.Rows, summary.Revoked, summary.AlreadyRevoked, summary.Failed, summary.UnitsRevoked, summary.Customers);
         return (outcomes, summary);
+    }
+
+    /// <summary>
+    /// Rows granted by Polar customer id only (a campaign's job grants so) get their customer's external id, by which ledgers are
+    /// read: one lookup per distinct customer. A customer that cannot be looked up, or holds no external id, fails its rows (the reason).
+    /// </summary>
+    private async Task<(IReadOnlyList<BulkGrantedRow> Rows, int Lookups, Dictionary<string, string> Failures)> NameCustomersAsync(
+        IReadOnlyList<BulkGrantedRow> rows, CancellationToken cancellationToken)
+    {
+        var external = new Dictionary<string, string>(StringComparer.Ordinal);
+        var failures = new Dictionary<string, string>(StringComparer.Ordinal);
+        var lookups = 0;
+        foreach (var id in rows.Where(r => r.WasGranted && r.ExternalCustomerId is null && r.CustomerId is not null).Select(r => r.CustomerId!).Distinct(StringComparer.Ordinal))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!Guid.TryParse(id, out var guid))
+            {
+                failures[id] = $"the row's customer_id '{Identity.Display.Escape(id)}' is not a Polar customer id (a UUID), and it names no external customer id";
+                continue;
+            }
+
+            try
+            {
+                lookups++;
+                var customer = await polar.GetCustomerAsync(guid, cancellationToken).ConfigureAwait(false);
+                if (customer.ExternalId is { Length: > 0 } externalId)
+                {
+                    external[id] = externalId;
+                }
+                else
+                {
+                    failures[id] = $"customer {id} holds no external id, by which its ledger is read (revoke its grant with 'credits grants revoke <grantId>')";
+                }
+            }
+            catch (PolarException ex)
+            {
+                failures[id] = $"customer {id} could not be looked up: {ex.Message}";
+            }
+        }
+
+        if (external.Count + failures.Count == 0)
+        {
+            return (rows, lookups, failures);
+        }
+
+        return ([.. rows.Select(r => r.ExternalCustomerId is null && r.CustomerId is { } id && external.TryGetValue(id, out var name) ? r with { ExternalCustomerId = name } : r)],
+            lookups, failures);
     }
 
     /// <summary>What a row's grant needs, from its customer's ledger: a revocation to send (<paramref name="planned"/>), or its outcome now.</summary>

@@ -69,3 +69,28 @@ public sealed class CampaignGrants(IPolarGateway polar)
 
     private static MeterFilterClause Clause(string property, string value) => new(property, "eq", PolarMetadata.Text(value));
 }
+
+/// <summary>
+/// What the CLI (<c>credits campaigns revoke</c>) and the app (<c>POST /api/campaigns/{campaignId}/occurrences/{occurrence}/revoke</c>)
+/// share about revoking a campaign occurrence: how an occurrence is written, the revocation's name and its events' source.
+/// </summary>
+public static class CampaignRevocation
+{
+    /// <summary>The forms an occurrence is given in: its instant in ISO 8601 (<c>2026-12-07T08:00:00Z</c>) or compact (<c>20261207T080000Z</c>, for paths and file names).</summary>
+    public const string OccurrenceForms = "the occurrence's time in ISO 8601 such as 2026-12-07T08:00:00Z, or compact such as 20261207T080000Z";
+
+    /// <summary>Reads an occurrence in one of <see cref="OccurrenceForms"/> (a time without an offset is UTC); false for anything else.</summary>
+    public static bool TryParseOccurrence(string? text, out DateTimeOffset occurrence)
+    {
+        var styles = System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal;
+        return DateTimeOffset.TryParseExact(text, "yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture, styles, out occurrence)
+            || DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, styles, out occurrence);
+    }
+
+    /// <summary>The revocation's name: <c>&lt;campaign&gt;.&lt;yyyyMMddTHHmmssZ&gt;</c> for an occurrence, the campaign id for all its grants (results files are named after it).</summary>
+    public static string Name(string campaignId, DateTimeOffset? occurrence) =>
+        occurrence is { } at ? $"{campaignId}.{at.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture)}" : campaignId;
+
+    /// <summary>The source its revocation events carry: <c>campaign-revoke:&lt;name&gt;</c>.</summary>
+    public static string Source(string name) => "campaign-revoke:" + name;
+}
