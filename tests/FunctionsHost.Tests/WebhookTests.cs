@@ -160,6 +160,57 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
         Assert.All(_queue!.Forwarder.Deliveries, d => Assert.True(d.Succeeded, d.Error));
     }
 
+    [Fact]
+    public async Task Carry_over_credits_survive_the_reset_of_a_subscription_started_in_polar_through_signed_webhooks()
+    {
+        var externalId = "e2e-co-" + _run;
+        var created = await _polar.PostAsync("v1/customers/", Json(new JsonObject { ["email"] = $"{externalId}@credits.dev", ["external_id"] = externalId }));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var customerId = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        var meterId = (string)JsonNode.Parse(await _polar.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        // A carry-over grant of 100 and a plain one of 40, as the app writes them (docs/credit-lifecycle.md), and 30 units used.
+        var ingest = await _polar.PostAsync("v1/events/ingest", Json(new JsonObject
+        {
+            ["events"] = new JsonArray(
+                Grant(externalId, "e2e-co-promo-" + _run, 100, carryOver: true),
+                Grant(externalId, "e2e-co-plain-" + _run, 40, carryOver: false),
+                new JsonObject { ["name"] = "api_usage", ["external_customer_id"] = externalId, ["metadata"] = new JsonObject { ["units"] = 30 } }),
+        }));
+        Assert.True(ingest.IsSuccessStatusCode, await ingest.Content.ReadAsStringAsync());
+
+        // A subscription with a metered price on the meter resets it (wiping 110 unspent units) and credits Polar's 10.
+        var subscribed = await _polar.PostAsync("__emulator/subscriptions", Json(new JsonObject
+        {
+            ["customer_id"] = customerId, ["meter_id"] = meterId, ["units"] = 10, ["metered_price"] = true,
+        }));
+        Assert.True(subscribed.IsSuccessStatusCode, await subscribed.Content.ReadAsStringAsync());
+
+        // The promo's 70 unspent units come back, dated at the reset; the plain grant's 40 do not.
+        var balance = await WaitAsync(() => BalanceAsync(customerId, meterId), b => b == 80, "the carried credits");
+        Assert.Equal(80, balance);
+        Assert.All(_queue!.Forwarder.Deliveries, d => Assert.True(d.Succeeded, d.Error));
+    }
+
+    private static JsonObject Grant(string externalId, string grantId, int units, bool carryOver)
+    {
+        var metadata = new JsonObject
+        {
+            ["units"] = -units, ["grant_id"] = grantId, ["grant_source"] = "e2e", ["grant_meter"] = "API Calls",
+        };
+        if (carryOver)
+        {
+            metadata["grant_carry_over"] = true;
+        }
+
+        return new JsonObject { ["name"] = "api_usage", ["external_customer_id"] = externalId, ["external_id"] = "cg_" + grantId, ["metadata"] = metadata };
+    }
+
+    private async Task<double?> BalanceAsync(string customerId, string meterId)
+    {
+        var meters = JsonNode.Parse(await _polar.GetStringAsync($"v1/customer-meters/?customer_id={customerId}&meter_id={meterId}"))!["items"]!.AsArray();
+        return meters.Count == 0 ? null : (double?)meters[0]!["balance"];
+    }
+
     /// <summary>The directory's row for an external id (the table the worker's settings name), read as the app wrote it.</summary>
     private async Task<TableEntity?> DirectoryEntryAsync(string externalId)
     {

@@ -335,7 +335,10 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             }
 
             var hours = (moment - from).TotalHours;
-            return hours <= 0 ? 0 : cumulative[Math.Min((int)Math.Floor(hours), cumulative.Length - 1)];
+            var hourly = hours <= 0 ? 0 : cumulative[Math.Min((int)Math.Floor(hours), cumulative.Length - 1)];
+            // A moment after an exact one in the same hour: never less than it, or that usage would be allocated twice.
+            var before = _exact.Where(e => e.Key < moment).OrderBy(e => e.Key).Select(e => (decimal?)e.Value).LastOrDefault();
+            return before is { } floor ? Math.Max(hourly, floor) : hourly;
         };
     }
 }

@@ -78,7 +78,7 @@ public sealed partial class RuleGrantHandler(IGrantRuleSource rules, IRuleGrantL
                 continue;
             }
 
-            await grants.GrantAsync(new CreditGrant(grantId, trigger.Customer, units, rule.Meter, rule.Reason, rule.Source),
+            await grants.GrantAsync(new CreditGrant(grantId, trigger.Customer, units, rule.Meter, rule.Reason, rule.Source, CarryOver: rule.CarryOver),
                 cancellationToken).ConfigureAwait(false);
         }
     }

@@ -101,6 +101,6 @@ public sealed class RuleValidator(GrantOptions grantOptions)
             ? new RuleValidation(null, errors)
             : new RuleValidation(new GrantRule(doc.Id, doc.Description, doc.Enabled ?? true, doc.Trigger.Event, metadata, units,
                 doc.Meter ?? grantOptions.DefaultMeter, doc.Reason, doc.PerCustomerCap, doc.Budget,
-                trigger.ProductIds?.ToHashSet()), errors);
+                trigger.ProductIds?.ToHashSet()) { CarryOver = doc.CarryOver ?? false }, errors);
     }
 }
