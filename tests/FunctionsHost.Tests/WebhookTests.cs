@@ -137,9 +137,7 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
     public async Task A_customer_created_in_polar_reaches_the_customer_directory_through_signed_webhooks_and_leaves_it_when_deleted()
     {
         var externalId = "e2e-" + _run;
-        var created = await _polar.PostAsync("v1/customers/", Json(new JsonObject { ["email"] = $"{externalId}@credits.dev", ["external_id"] = externalId }));
-        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
-        var customerId = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        var customerId = await CreateCustomerAsync(externalId);
 
         var entry = await WaitAsync(() => DirectoryEntryAsync(externalId), e => e is not null, "the directory entry");
         Assert.Equal(customerId, entry!["CustomerId"]?.ToString());
@@ -164,9 +162,7 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
     public async Task Carry_over_credits_survive_the_reset_of_a_subscription_started_in_polar_through_signed_webhooks()
     {
         var externalId = "e2e-co-" + _run;
-        var created = await _polar.PostAsync("v1/customers/", Json(new JsonObject { ["email"] = $"{externalId}@credits.dev", ["external_id"] = externalId }));
-        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
-        var customerId = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        var customerId = await CreateCustomerAsync(externalId);
         var meterId = (string)JsonNode.Parse(await _polar.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
         // A carry-over grant of 100 and a plain one of 40, as the app writes them (docs/credit-lifecycle.md), then 30 units used.
         var now = DateTimeOffset.UtcNow;
@@ -206,6 +202,14 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
 
         Assert.True((seen.Balance - seen.Rules, seen.Carried) == (80, 70), $"{seen} after {clock.Elapsed}");
         Assert.All(_queue!.Forwarder.Deliveries, d => Assert.True(d.Succeeded, d.Error));
+    }
+
+    /// <summary>Creates a customer in the emulator (Polar sends <c>customer.created</c>); its Polar id.</summary>
+    private async Task<string> CreateCustomerAsync(string externalId)
+    {
+        var created = await _polar.PostAsync("v1/customers/", Json(new JsonObject { ["email"] = $"{externalId}@credits.dev", ["external_id"] = externalId }));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        return (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
     }
 
     private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);

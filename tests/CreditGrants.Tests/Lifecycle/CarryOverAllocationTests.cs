@@ -111,43 +111,32 @@ public sealed class CarryOverAllocationTests
             made.Select(m => (m.Regrant.GrantId, m.Regrant.Units, m.Carries.GrantId)));
     }
 
-    [Fact]
-    public void The_worked_example_polar_carries_some_of_our_units_and_our_regrant_is_cut_by_that_excess()
+    /// <summary>
+    /// Polar credits rollover units at hour 0, we grant 50 carry-over units at hour 1 and 30 plain units at hour 2; usage
+    /// before the reset at hour 10. Polar's block is the oldest, so it is spent first. The first row is the worked example
+    /// of docs/credit-lifecycle.md ("Carry-over"): 10 used; Polar keeps min(90, 20) = 20, its own 10 unspent and 10 of ours,
+    /// so the promo's re-grant is 50 - 10 = 40 (after the reset 20 + 40 = Polar's 10 + the promo's 50). The second: 120 used;
+    /// Polar keeps min(60, 100) = 60, all of it ours (30 of the promo's, 30 of the plain grant's): nothing is granted again.
+    /// </summary>
+    [Theory]
+    [InlineData(20, 10, 90, 20, 10, 10, 50, 40)]
+    [InlineData(100, 120, 60, 60, 0, 60, 30, 0)]
+    public void Polar_carrying_more_than_its_own_unspent_units_cuts_our_regrant_by_that_excess(int polarUnits, int used,
+        int balance, int polarCarried, int polarUnspent, int excess, int unspent, int regrant)
     {
-        // docs/credit-lifecycle.md, "Carry-over": Polar credits 20 rollover units at hour 0, we grant 50 carry-over units at
-        // hour 1 and 30 plain units at hour 2; 10 units are used before the reset at hour 10.
         CreditBlock[] blocks =
         [
-            new("polar:credit", 20, At(0)) { PolarRollover = true },
+            new("polar:credit", polarUnits, At(0)) { PolarRollover = true },
             new("promo", 50, At(1)) { CarryOver = true },
             new("plain", 30, At(2)),
         ];
 
-        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], m => m > At(5) ? 10 : 0, At(10));
+        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], m => m > At(5) ? used : 0, At(10));
 
-        // Polar's block is the oldest: 10 spent, 10 unspent. Balance 10 + 50 + 30 = 90; Polar keeps min(90, 20) = 20: its own
-        // 10 and 10 of ours. The promo's re-grant is 50 - 10 = 40; after the reset 20 + 40 = 60 = Polar's 10 + the promo's 50.
-        Assert.Equal((90m, 20m, 10m, 10m), (carry.BalanceBefore, carry.PolarCarried, carry.PolarRolloverUnspent, carry.Excess));
+        Assert.Equal(((decimal)balance, (decimal)polarCarried, (decimal)polarUnspent, (decimal)excess),
+            (carry.BalanceBefore, carry.PolarCarried, carry.PolarRolloverUnspent, carry.Excess));
         var promo = Assert.Single(carry.Carried);
-        Assert.Equal((50m, 40m), (promo.Unspent, promo.Units));
-    }
-
-    [Fact]
-    public void Polar_carrying_all_of_our_unspent_units_leaves_nothing_to_grant_again()
-    {
-        CreditBlock[] blocks =
-        [
-            new("polar:credit", 100, At(0)) { PolarRollover = true },
-            new("promo", 50, At(1)) { CarryOver = true },
-            new("plain", 30, At(2)),
-        ];
-
-        // 120 used: Polar's 100, then 20 of the promo. Balance 60; Polar keeps min(60, 100) = 60, none of it its own.
-        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], m => m > At(5) ? 120 : 0, At(10));
-
-        Assert.Equal((60m, 60m, 0m, 60m), (carry.BalanceBefore, carry.PolarCarried, carry.PolarRolloverUnspent, carry.Excess));
-        var promo = Assert.Single(carry.Carried);
-        Assert.Equal((30m, 0m), (promo.Unspent, promo.Units));
+        Assert.Equal(((decimal)unspent, (decimal)regrant), (promo.Unspent, promo.Units));
     }
 
     [Fact]
