@@ -49,6 +49,7 @@ public static class DependencyInjection
         services.TryAddSingleton<Lifecycle.GrantRevocation>();
         services.TryAddSingleton<Lifecycle.BulkRevocation>();
         services.TryAddSingleton<Lifecycle.CampaignGrants>();
+        services.TryAddSingleton<CarryOver.CarryOverService>();
         services.AddOptions<BulkOptions>();
         services.TryAddSingleton<BulkChunkProcessor>();
         services.TryAddSingleton<BulkRunner>();
@@ -79,6 +80,7 @@ public static class DependencyInjection
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(_ => PolarWebhookSchemas.Default);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPolarWebhookHandler, CustomerDirectoryWebhookHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPolarWebhookHandler, CarryOver.CarryOverWebhookHandler>());
         return services;
     }
 }

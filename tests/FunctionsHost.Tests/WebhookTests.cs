@@ -137,9 +137,7 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
     public async Task A_customer_created_in_polar_reaches_the_customer_directory_through_signed_webhooks_and_leaves_it_when_deleted()
     {
         var externalId = "e2e-" + _run;
-        var created = await _polar.PostAsync("v1/customers/", Json(new JsonObject { ["email"] = $"{externalId}@credits.dev", ["external_id"] = externalId }));
-        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
-        var customerId = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        var customerId = await CreateCustomerAsync(externalId);
 
         var entry = await WaitAsync(() => DirectoryEntryAsync(externalId), e => e is not null, "the directory entry");
         Assert.Equal(customerId, entry!["CustomerId"]?.ToString());
@@ -158,6 +156,85 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
         Assert.All(deliveries, d => Assert.Equal(202, (int?)d!["attempts"]!.AsArray()[^1]!["status"]));
         Assert.Empty(_front!.Failures);
         Assert.All(_queue!.Forwarder.Deliveries, d => Assert.True(d.Succeeded, d.Error));
+    }
+
+    [Fact]
+    public async Task Carry_over_credits_survive_the_reset_of_a_subscription_started_in_polar_through_signed_webhooks()
+    {
+        var externalId = "e2e-co-" + _run;
+        var customerId = await CreateCustomerAsync(externalId);
+        var meterId = (string)JsonNode.Parse(await _polar.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        // A carry-over grant of 100 and a plain one of 40, as the app writes them (docs/credit-lifecycle.md), then 30 units used.
+        var now = DateTimeOffset.UtcNow;
+        var ingest = await _polar.PostAsync("v1/events/ingest", Json(new JsonObject
+        {
+            ["events"] = new JsonArray(
+                Grant(externalId, "e2e-co-promo-" + _run, 100, carryOver: true, now.AddSeconds(-3)),
+                Grant(externalId, "e2e-co-plain-" + _run, 40, carryOver: false, now.AddSeconds(-2)),
+                new JsonObject
+                {
+                    ["name"] = "api_usage", ["external_customer_id"] = externalId, ["timestamp"] = Time(now.AddSeconds(-1)),
+                    ["metadata"] = new JsonObject { ["units"] = 30 },
+                }),
+        }));
+        Assert.True(ingest.IsSuccessStatusCode, await ingest.Content.ReadAsStringAsync());
+
+        // A subscription with a metered price on the meter resets it (wiping 110 unspent units) and credits Polar's 10.
+        var subscribed = await _polar.PostAsync("__emulator/subscriptions", Json(new JsonObject
+        {
+            ["customer_id"] = customerId, ["meter_id"] = meterId, ["units"] = 10, ["metered_price"] = true,
+        }));
+        Assert.True(subscribed.IsSuccessStatusCode, await subscribed.Content.ReadAsStringAsync());
+
+        // The promo's 70 unspent units come back, dated at the reset; the plain grant's 40 do not.
+        // Grant rules stored beside the app (a signup rule) may grant on customer.created too: their grants are counted apart.
+        var clock = Stopwatch.StartNew();
+        (double? Balance, double Carried, double Rules) seen = (null, 0, 0);
+        while (seen.Balance - seen.Rules != 80 && clock.Elapsed < Limit)
+        {
+            await Task.Delay(200);
+            var events = JsonNode.Parse(await _polar.GetStringAsync($"v1/events/?customer_id={customerId}&limit=100"))!["items"]!.AsArray()
+                .Select(e => e!["metadata"]!).ToList();
+            seen = (await BalanceAsync(customerId, meterId),
+                -events.Where(m => (string?)m["grant_source"] == "carry-over").Sum(m => (double)m["units"]!),
+                -events.Where(m => ((string?)m["grant_source"])?.StartsWith("rule:", StringComparison.Ordinal) == true).Sum(m => (double)m["units"]!));
+        }
+
+        Assert.True((seen.Balance - seen.Rules, seen.Carried) == (80, 70), $"{seen} after {clock.Elapsed}");
+        Assert.All(_queue!.Forwarder.Deliveries, d => Assert.True(d.Succeeded, d.Error));
+    }
+
+    /// <summary>Creates a customer in the emulator (Polar sends <c>customer.created</c>); its Polar id.</summary>
+    private async Task<string> CreateCustomerAsync(string externalId)
+    {
+        var created = await _polar.PostAsync("v1/customers/", Json(new JsonObject { ["email"] = $"{externalId}@credits.dev", ["external_id"] = externalId }));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        return (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+    }
+
+    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static JsonObject Grant(string externalId, string grantId, int units, bool carryOver, DateTimeOffset at)
+    {
+        var metadata = new JsonObject
+        {
+            ["units"] = -units, ["grant_id"] = grantId, ["grant_source"] = "e2e", ["grant_meter"] = "API Calls",
+        };
+        if (carryOver)
+        {
+            metadata["grant_carry_over"] = true;
+        }
+
+        return new JsonObject
+        {
+            ["name"] = "api_usage", ["external_customer_id"] = externalId, ["external_id"] = "cg_" + grantId, ["timestamp"] = Time(at), ["metadata"] = metadata,
+        };
+    }
+
+    private async Task<double?> BalanceAsync(string customerId, string meterId)
+    {
+        var meters = JsonNode.Parse(await _polar.GetStringAsync($"v1/customer-meters/?customer_id={customerId}&meter_id={meterId}"))!["items"]!.AsArray();
+        return meters.Count == 0 ? null : (double?)meters[0]!["balance"];
     }
 
     /// <summary>The directory's row for an external id (the table the worker's settings name), read as the app wrote it.</summary>

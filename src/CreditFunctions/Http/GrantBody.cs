@@ -14,7 +14,8 @@ internal sealed record GrantBody(
     string? Meter,
     string? Reason,
     string? ExpiresAt = null,
-    string? ExpiresIn = null);
+    string? ExpiresIn = null,
+    bool? CarryOver = null);
 
 /// <summary>Who receives the grant: <c>externalId</c> (with optional <c>email</c>, <c>name</c>) or <c>customerId</c>.</summary>
 internal sealed record GrantBodyCustomer(string? ExternalId, string? CustomerId, string? Email, string? Name);
@@ -66,7 +67,7 @@ internal sealed partial class GrantBodyJsonContext : JsonSerializerContext;
 /// </summary>
 internal static partial class GrantBodyReader
 {
-    private static readonly string[] TopLevelFields = ["customer", "units", "meter", "reason", "grantId", "expiresAt", "expiresIn"];
+    private static readonly string[] TopLevelFields = ["customer", "units", "meter", "reason", "grantId", "expiresAt", "expiresIn", "carryOver"];
     private static readonly string[] CustomerFields = ["externalId", "customerId", "email", "name"];
     private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
     private static readonly System.Buffers.SearchValues<byte> TokenBytes =
@@ -78,6 +79,7 @@ internal static partial class GrantBodyReader
     {
         "units" => $"a JSON number greater than 0 and at most {maxUnits.ToString(System.Globalization.CultureInfo.InvariantCulture)}, such as 100 or 2.5 (not a string, not NaN or Infinity)",
         "customer" => "an object with externalId (and optional email, name), or customerId",
+        "carryOver" => "true or false (a JSON boolean)",
         "body" => "a JSON object with customer, units and grantId",
         _ => "a JSON string",
     };
@@ -167,7 +169,8 @@ internal static partial class GrantBodyReader
 
         var customer = body.Customer!;
         return (new GrantRequest(grantId, customer.ExternalId, customer.CustomerId, customer.Email, customer.Name, body.Units,
-            body.Meter, body.Reason, "http", ExpiresAt: body.ExpiresAt, ExpiresIn: body.ExpiresIn), errors);
+            body.Meter, body.Reason, "http", ExpiresAt: body.ExpiresAt, ExpiresIn: body.ExpiresIn,
+            CarryOver: body.CarryOver ?? false), errors);
     }
 
     /// <summary>How deep a body may nest (the serializer's default); deeper bodies are refused saying so, not as invalid JSON.</summary>
@@ -283,6 +286,7 @@ internal static partial class GrantBodyReader
         [] => "body",
         ["units"] => "units",
         ["customer"] => "customer",
+        ["carryOver"] => "carryOver",
         _ => "text",
     };
 

@@ -17,9 +17,17 @@ public sealed record CustomerRef(string? ExternalId, Guid? CustomerId, string? E
 /// <summary>
 /// A validated grant of <see cref="Units"/> credits on a meter; the same <see cref="GrantId"/> never grants twice. <see cref="ExpiresAt"/>,
 /// when set, is when its unspent units are taken back (at <see cref="GrantExpiry.TakesEffectAt"/>, a whole UTC hour).
+/// <see cref="CarryOver"/> makes its unspent units granted again after a meter reset (docs/credit-lifecycle.md, "Carry-over").
 /// </summary>
 public sealed record CreditGrant(GrantId GrantId, CustomerRef Customer, decimal Units, string Meter, string? Reason, string Source,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null, bool CarryOver = false)
+{
+    /// <summary>A carry-over re-grant: the id of the grant whose unspent units it grants again (<c>grant_carries</c>); null otherwise.</summary>
+    public string? Carries { get; init; }
+
+    /// <summary>The event's timestamp when not now: a carry-over re-grant is dated at the reset it survives. Null: Polar's now.</summary>
+    public DateTimeOffset? Timestamp { get; init; }
+}
 
 /// <summary>How a grant ended.</summary>
 public enum GrantStatus

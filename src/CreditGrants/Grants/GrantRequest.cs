@@ -18,6 +18,7 @@ public sealed record FieldError(string Field, string? Value, string Message)
 /// the grant id was derived from the grant's own facts (a bulk row without <c>grant_id</c>, a campaign occurrence)
 /// rather than given by the caller; a derived id cannot be reused for another grant, so its duplicates are not read back.
 /// <see cref="ExpiresAt"/> (an instant) or <see cref="ExpiresIn"/> (a duration from now), not both, make the grant expire (<see cref="GrantExpiry"/>).
+/// <see cref="CarryOver"/> makes its unspent units survive a meter reset (docs/credit-lifecycle.md, "Carry-over").
 /// </summary>
 public sealed record GrantRequest(
     string? GrantId,
@@ -31,7 +32,8 @@ public sealed record GrantRequest(
     string Source,
     bool GrantIdDerived = false,
     string? ExpiresAt = null,
-    string? ExpiresIn = null);
+    string? ExpiresIn = null,
+    bool CarryOver = false);
 
 /// <summary>Either a valid grant or the list of refused fields.</summary>
 public sealed record GrantValidation(CreditGrant? Grant, IReadOnlyList<FieldError> Errors)
@@ -100,7 +102,7 @@ public sealed class GrantValidator(GrantOptions options, TimeProvider? time = nu
             ? new CustomerRef(externalId, customerId, email, name)
             : new CustomerRef(externalId, customerId, null, null, mustExistBecause);
         var id = request.GrantIdDerived ? new GrantId(grantId!).AsDerived() : new GrantId(grantId!);
-        return new GrantValidation(new CreditGrant(id, customer, units, meter, reason, request.Source, expiresAt), []);
+        return new GrantValidation(new CreditGrant(id, customer, units, meter, reason, request.Source, expiresAt, request.CarryOver), []);
     }
 
     /// <summary>The expiry: an instant (<c>expiresAt</c>) or a duration from now (<c>expiresIn</c>), at most one of them (<see cref="GrantExpiry"/>).</summary>

@@ -107,10 +107,20 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
             metadata[Lifecycle.GrantMetadata.ExpiresAt] = PolarMetadata.Text(GrantExpiry.Format(expiresAt));
         }
 
+        if (grant.CarryOver)
+        {
+            metadata[Lifecycle.GrantMetadata.CarryOver] = PolarMetadata.Boolean(true);
+        }
+
+        if (grant.Carries is { } carried)
+        {
+            metadata[Lifecycle.GrantMetadata.Carries] = PolarMetadata.Text(carried);
+        }
+
         // A known customer is addressed by Polar's id; otherwise by the external id, which Polar links once such a customer exists.
         var customerId = customer?.Id ?? grant.Customer.CustomerId;
         return new PolarEvent(target.EventName, customerId, customerId is null ? grant.Customer.ExternalId : null,
-            grant.GrantId.EventId, Timestamp: null, metadata);
+            grant.GrantId.EventId, grant.Timestamp, metadata);
     }
 
     /// <summary>

@@ -5,7 +5,28 @@ namespace CreditGrants.Lifecycle;
 /// it expires (<see cref="ExpiresAt"/>, already rounded up to the hour it takes effect at: <see cref="CreditAllocation.EffectiveExpiry"/>)
 /// or is revoked (<see cref="RevokedAt"/>), or a reset wipes it.
 /// </summary>
-public sealed record CreditBlock(string GrantId, decimal Units, DateTimeOffset GrantedAt, DateTimeOffset? ExpiresAt = null, DateTimeOffset? RevokedAt = null);
+public sealed record CreditBlock(string GrantId, decimal Units, DateTimeOffset GrantedAt, DateTimeOffset? ExpiresAt = null, DateTimeOffset? RevokedAt = null)
+{
+    /// <summary>One of our grants made with <c>carryOver</c>: what a reset wipes of it is granted again (<see cref="CreditAllocation.CarryOverAt"/>).</summary>
+    public bool CarryOver { get; init; }
+
+    /// <summary>Polar's own Meter Credit units credited with <c>rollover</c>: they count towards what Polar itself carries at a reset.</summary>
+    public bool PolarRollover { get; init; }
+}
+
+/// <summary>What a carry-over grant's block gets again at a reset: its <see cref="Unspent"/> units less the part Polar already carried.</summary>
+/// <param name="Block">The carry-over block the reset wiped.</param>
+/// <param name="Unspent">What it had unspent at the reset, by the allocation.</param>
+/// <param name="Units">What to grant again (0 to <see cref="Unspent"/>): <see cref="Unspent"/> less its share of <see cref="ResetCarry.Excess"/>.</param>
+public sealed record CarriedUnits(CreditBlock Block, decimal Unspent, decimal Units);
+
+/// <summary>
+/// What survives one reset (docs/credit-lifecycle.md, "Carry-over"): Polar's own rollover (<see cref="PolarCarried"/>, computed as
+/// Polar does), the unspent units of Polar's rollover blocks by the model (<see cref="PolarRolloverUnspent"/>), what Polar carried
+/// beyond them (<see cref="Excess"/>: our units, carried already), and our carry-over blocks' re-grants.
+/// </summary>
+public sealed record ResetCarry(DateTimeOffset At, decimal BalanceBefore, decimal PolarCarried, decimal PolarRolloverUnspent, decimal Excess,
+    IReadOnlyList<CarriedUnits> Carried);
 
 /// <summary>Where a block stands: its remaining units are derived from the usage, never stored.</summary>
 public enum CreditBlockStatus
@@ -45,6 +66,87 @@ public static class CreditAllocation
         var utc = expiresAt.ToUniversalTime();
         var hour = new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
         return hour == utc ? hour : hour.AddHours(1);
+    }
+
+    /// <summary>
+    /// What survives the reset at <paramref name="reset"/> (one of <paramref name="resets"/>), by the model of
+    /// docs/credit-lifecycle.md ("Carry-over"): the blocks are allocated up to the reset; Polar's balance just before it is
+    /// B = what the blocks granted since the previous reset had unspent at it − the overage since then; Polar itself carries
+    /// C = ⌊max(0, min(B, P))⌋ where P is the units of its rollover credits since the previous reset; what Polar's rollover
+    /// blocks had unspent (U) is theirs, and C − U beyond it (the excess) is units of ours that Polar carried already, taken
+    /// off our carry-over blocks' re-grants in consumption order (soonest expiry, oldest, grant id). A carry-over block
+    /// granted at the reset itself is not wiped by it, so re-grants carry again only at the next reset.
+    /// </summary>
+    /// <param name="blocks">Every block, our grants (<see cref="CreditBlock.CarryOver"/>) and Polar's (<see cref="CreditBlock.PolarRollover"/>).</param>
+    /// <param name="resets">Every reset of the meter.</param>
+    /// <param name="usageAt">Cumulative usage, as for <see cref="Allocate"/>; it must be exact at the resets (usage before the reset instant).</param>
+    /// <param name="reset">The reset; must be one of <paramref name="resets"/>.</param>
+    public static ResetCarry CarryOverAt(IReadOnlyList<CreditBlock> blocks, IReadOnlyCollection<DateTimeOffset> resets,
+        Func<DateTimeOffset, decimal> usageAt, DateTimeOffset reset)
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        ArgumentNullException.ThrowIfNull(resets);
+        ArgumentNullException.ThrowIfNull(usageAt);
+        if (!resets.Contains(reset))
+        {
+            throw new ArgumentException($"{reset:O} is not one of the resets given.", nameof(reset));
+        }
+
+        var states = Allocate(blocks, resets, usageAt, reset);
+        var previous = resets.Where(r => r < reset).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+        var window = states.Where(s => s.Block.GrantedAt >= previous && s.Block.GrantedAt < reset).ToList();
+        var wiped = window.Where(s => s.Status == CreditBlockStatus.WipedByReset && s.ClosedAt == reset).ToList();
+        var overage = Math.Max(0, usageAt(reset) - usageAt(previous) - window.Sum(s => s.Spent));
+        var balance = wiped.Sum(s => s.Unspent) - overage;
+        var rolloverCredits = window.Where(s => s.Block.PolarRollover).Sum(s => s.Block.Units);
+        var polarCarried = Math.Floor(Math.Max(0, Math.Min(balance, rolloverCredits)));
+        var polarUnspent = wiped.Where(s => s.Block.PolarRollover).Sum(s => s.Unspent);
+        var excess = Math.Max(0, polarCarried - polarUnspent);
+        var left = excess;
+        var carried = new List<CarriedUnits>();
+        foreach (var state in wiped.Where(s => s.Block.CarryOver).OrderBy(s => s.Block.ExpiresAt ?? DateTimeOffset.MaxValue)
+                     .ThenBy(s => s.Block.GrantedAt).ThenBy(s => s.Block.GrantId, StringComparer.Ordinal))
+        {
+            var taken = Math.Min(left, state.Unspent);
+            left -= taken;
+            carried.Add(new CarriedUnits(state.Block, state.Unspent, state.Unspent - taken));
+        }
+
+        return new ResetCarry(reset, balance, polarCarried, polarUnspent, excess, carried);
+    }
+
+    /// <summary>
+    /// Every re-grant the resets up to <paramref name="now"/> call for, reset by reset in time order: the re-grants of one
+    /// reset are blocks (<see cref="CreditBlock.CarryOver"/>, granted at the reset, the original's expiry) that the next reset
+    /// wipes and carries again. A re-grant whose id (<paramref name="regrantId"/> of the block carried and the reset) is among
+    /// <paramref name="blocks"/> already (made before) is not made again: the one made stands, whatever its units.
+    /// </summary>
+    /// <returns>The re-grants not among <paramref name="blocks"/>, each with the block it carries, in time order.</returns>
+    public static IReadOnlyList<(CreditBlock Regrant, CreditBlock Carries)> CarryOvers(IReadOnlyList<CreditBlock> blocks,
+        IReadOnlyCollection<DateTimeOffset> resets, Func<DateTimeOffset, decimal> usageAt, DateTimeOffset now,
+        Func<CreditBlock, DateTimeOffset, string> regrantId)
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        ArgumentNullException.ThrowIfNull(resets);
+        ArgumentNullException.ThrowIfNull(regrantId);
+        var all = blocks.ToList();
+        var ids = all.Select(b => b.GrantId).ToHashSet(StringComparer.Ordinal);
+        var made = new List<(CreditBlock, CreditBlock)>();
+        foreach (var reset in resets.Where(r => r <= now).Distinct().Order())
+        {
+            foreach (var carried in CarryOverAt(all, resets, usageAt, reset).Carried.Where(c => c.Units > 0))
+            {
+                var id = regrantId(carried.Block, reset);
+                if (ids.Add(id))
+                {
+                    var regrant = new CreditBlock(id, carried.Units, reset, carried.Block.ExpiresAt) { CarryOver = true };
+                    all.Add(regrant);
+                    made.Add((regrant, carried.Block));
+                }
+            }
+        }
+
+        return made;
     }
 
     /// <summary>

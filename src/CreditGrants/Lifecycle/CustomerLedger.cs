@@ -42,7 +42,14 @@ public sealed record LedgerGrant(
     string? CompensationGrantId,
     Guid? EventCustomerId,
     string? EventExternalCustomerId,
-    bool PolarCredit = false);
+    bool PolarCredit = false)
+{
+    /// <summary>Made with <c>carryOver</c> (<see cref="GrantMetadata.CarryOver"/>): what a reset wipes of it is granted again.</summary>
+    public bool CarryOver { get; init; }
+
+    /// <summary>A carry-over re-grant: the grant whose unspent units it grants again (<see cref="GrantMetadata.Carries"/>).</summary>
+    public string? Carries { get; init; }
+}
 
 /// <summary>
 /// What the ledger read from Polar, and when: the customer meter's numbers (null when the customer has no events on the

@@ -24,8 +24,14 @@ public static class GrantMetadata
     /// <summary>A grant's expiry, ISO 8601 UTC (<c>2026-12-31T00:00:00Z</c>); takes effect at the end of its hour.</summary>
     public const string ExpiresAt = "grant_expires_at";
 
-    /// <summary>A grant whose unspent units are granted again after a meter reset (<c>true</c>); issue #21.</summary>
+    /// <summary>A grant whose unspent units are granted again after a meter reset (<c>true</c>, a JSON boolean); issue #21.</summary>
     public const string CarryOver = "grant_carry_over";
+
+    /// <summary>
+    /// A carry-over re-grant: the id of the grant whose unspent units it grants again after a reset (the grant of the
+    /// previous cycle, itself maybe a re-grant), so the ledger shows the chain and the re-grant carries again at the next reset.
+    /// </summary>
+    public const string Carries = "grant_carries";
 
     /// <summary>A compensating event: the id of the grant it takes back.</summary>
     public const string Compensates = "grant_compensates";

@@ -21,11 +21,23 @@ public sealed record LedgerGrantJson(
     string? CompensationGrantId,
     bool PolarCredit)
 {
+    /// <summary>Made with <c>carryOver</c>; printed only when true.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool CarryOver { get; init; }
+
+    /// <summary>A carry-over re-grant: the grant it carries; printed only on re-grants.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Carries { get; init; }
+
     public static LedgerGrantJson From(LedgerGrant grant)
     {
         ArgumentNullException.ThrowIfNull(grant);
         return new(grant.GrantId, grant.Units, grant.Spent, grant.Remaining, LedgerJson.StatusName(grant.Status), grant.Source, grant.Reason,
-            grant.GrantedAt, grant.ExpiresAt, grant.ClosedAt, grant.TakenBack, grant.CompensationGrantId, grant.PolarCredit);
+            grant.GrantedAt, grant.ExpiresAt, grant.ClosedAt, grant.TakenBack, grant.CompensationGrantId, grant.PolarCredit)
+        {
+            CarryOver = grant.CarryOver,
+            Carries = grant.Carries,
+        };
     }
 }
 

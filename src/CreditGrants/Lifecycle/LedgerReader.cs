@@ -7,6 +7,17 @@ using CreditGrants.Polar.Models;
 
 namespace CreditGrants.Lifecycle;
 
+/// <summary>A <c>meter.reset</c> system event: its Polar event id (a carry-over re-grant's id is derived from it) and when it happened.</summary>
+public sealed record ResetEvent(Guid Id, DateTimeOffset At);
+
+/// <summary>
+/// A customer's blocks on a meter for carry-over (<see cref="LedgerReader.ReadForCarryOverAsync"/>): the blocks, the resets,
+/// the usage (units from any fixed origin, exact at the resets), when it was read, and the Polar requests it took.
+/// </summary>
+/// <see cref="ExpiresAsGiven"/> holds each expiring grant's <see cref="GrantMetadata.ExpiresAt"/> as written (a block has the hour it takes effect at).
+public sealed record CarryOverRead(string ExternalCustomerId, string Meter, IReadOnlyList<CreditBlock> Blocks, IReadOnlyList<ResetEvent> Resets,
+    Func<DateTimeOffset, decimal> UsageAt, DateTimeOffset At, int PolarRequests, IReadOnlyDictionary<string, DateTimeOffset?> ExpiresAsGiven);
+
 /// <summary>
 /// Reads a customer's ledger on a meter (docs/credit-lifecycle.md) from what Polar holds, never listing usage events:
 /// this app's own events on the meter (grants and compensations, found by <see cref="GrantMetadata.Meter"/>) with the
@@ -30,11 +41,86 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     /// </summary>
     public async Task<CustomerLedger> ReadAsync(string externalCustomerId, string meterName, CancellationToken cancellationToken = default)
     {
+        var (target, listing, usage, now, requests) = await ReadBlocksAsync(externalCustomerId, meterName, exactAtResets: false, cancellationToken)
+            .ConfigureAwait(false);
+        var meterId = target.Meter.Id;
+        var (listed, grants, compensations, resetEvents, credits, ours, seen, blocks, compensationOf) = listing;
+        var resets = resetEvents.Select(r => r.Timestamp).ToList();
+
+        // 3. The customer meter: what Polar's balance shows now.
+        var standing = await polar.GetCustomerMeterAsync(externalCustomerId, meterId, cancellationToken).ConfigureAwait(false);
+        requests++;
+
+        var states = CreditAllocation.Allocate(blocks, resets, usage.At(now), now);
+        var entries = new List<LedgerGrant>(states.Count);
+        for (var i = 0; i < states.Count; i++)
+        {
+            var state = states[i];
+            var polarCredit = i >= grants.Count;
+            var recorded = polarCredit ? credits[i - grants.Count] : grants[i];
+            var metadata = recorded.Metadata!;
+            var compensation = polarCredit ? null : compensationOf.GetValueOrDefault(state.Block.GrantId);
+            var spent = compensation is not null ? Math.Clamp(state.Block.Units - compensation.Unspent, 0, state.Block.Units) : state.Spent;
+            entries.Add(new LedgerGrant(state.Block.GrantId, state.Block.Units, spent, state.Remaining, Status(state.Status),
+                polarCredit ? "polar" : RecordedCompensation.Text(metadata, GrantMetadata.Source),
+                polarCredit ? "Meter Credit benefit" : RecordedCompensation.Text(metadata, GrantMetadata.Reason),
+                state.Block.GrantedAt, state.Block.ExpiresAt, state.ClosedAt, compensation?.Units, compensation?.CompensationGrantId,
+                recorded.CustomerId, recorded.ExternalCustomerId, polarCredit)
+            {
+                CarryOver = state.Block.CarryOver,
+                Carries = polarCredit ? null : RecordedCompensation.Text(metadata, GrantMetadata.Carries),
+            });
+        }
+
+        // Grants this process made that the event store does not list yet.
+        foreach (var made in recent.For(externalCustomerId, target.Meter.Name).Where(r => seen.Add(r.GrantId)))
+        {
+            entries.Add(new LedgerGrant(made.GrantId, made.Units, 0, made.Units, LedgerStatus.Pending, made.Source, made.Reason, made.At,
+                null, null, null, null, null, externalCustomerId));
+        }
+
+        entries.Sort((a, b) => a.GrantedAt != b.GrantedAt ? a.GrantedAt.CompareTo(b.GrantedAt) : string.CompareOrdinal(a.GrantId, b.GrantId));
+
+        // What the event store says the balance is, against what Polar's customer meter shows.
+        var lastReset = resets.Where(r => r <= now).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+        var usageSinceReset = usage.At(now)(now) - (lastReset == DateTimeOffset.MinValue ? 0 : usage.At(now)(lastReset));
+        var oursSinceReset = ours.Where(o => o.At > lastReset).Sum(o => o.Value);
+        // A customer meter Polar has not made yet stands at 0.
+        var fromEvents = (standing?.CreditedUnits ?? 0) - (usageSinceReset + oursSinceReset);
+        var lags = fromEvents != (standing?.Balance ?? 0);
+        var read = new LedgerRead(now, standing?.Balance, standing?.ConsumedUnits, standing?.CreditedUnits, usageSinceReset, fromEvents, lags, requests);
+        var customerId = standing?.CustomerId ?? listed.Select(e => e.Customer?.Id).FirstOrDefault(id => id is not null);
+        return new CustomerLedger(externalCustomerId, customerId, target.Meter.Name, meterId, entries, compensations, resets, read);
+    }
+
+    /// <summary>
+    /// What a carry-over at the resets needs (<see cref="CarryOverRead"/>): the meter, the blocks (our grants with their
+    /// <see cref="GrantMetadata.CarryOver"/> flag, Polar's credits with their <c>rollover</c> flag), the resets with their event
+    /// ids, and the usage, exact at every reset from the last one before the first carry-over grant on (one quantities request
+    /// each, over [the first block's hour, the reset[: an hour's usage before the reset instant counts before it). Polar
+    /// requests: 1 + ⌈entries/100⌉ + 1 + those resets. Throws <see cref="MeterNotGrantableException"/>, <see cref="PolarException"/>.
+    /// </summary>
+    public async Task<CarryOverRead> ReadForCarryOverAsync(string externalCustomerId, string meterName, CancellationToken cancellationToken = default)
+    {
+        var (target, listing, usage, now, requests) = await ReadBlocksAsync(externalCustomerId, meterName, exactAtResets: true, cancellationToken)
+            .ConfigureAwait(false);
+        var expires = new Dictionary<string, DateTimeOffset?>(StringComparer.Ordinal);
+        foreach (var grant in listing.Grants)
+        {
+            expires[RecordedCompensation.Text(grant.Metadata!, GrantMetadata.GrantId)!] = ExpiresAt(grant.Metadata!);
+        }
+
+        return new CarryOverRead(externalCustomerId, target.Meter.Name, listing.Blocks,
+            [.. listing.Resets.Select(r => new ResetEvent(r.Id, r.Timestamp))], usage.At(now), now, requests, expires);
+    }
+
+    private async Task<(GrantTarget Target, Listing Listing, Usage Usage, DateTimeOffset Now, int Requests)> ReadBlocksAsync(
+        string externalCustomerId, string meterName, bool exactAtResets, CancellationToken cancellationToken)
+    {
         ArgumentException.ThrowIfNullOrEmpty(externalCustomerId);
         var target = await polar.GetGrantTargetAsync(meterName, cancellationToken).ConfigureAwait(false);
         var meterId = target.Meter.Id;
         var requests = 0;
-
         // 1. Our events, resets and Polar's credits on this meter, oldest first.
         var filter = new MeterFilter("or",
         [
@@ -58,10 +144,10 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             }
         }
 
-        var now = time.GetUtcNow();
+        var listingNow = time.GetUtcNow();
         var grants = new List<RecordedEvent>();
         var compensations = new List<RecordedCompensation>();
-        var resets = new List<DateTimeOffset>();
+        var resets = new List<RecordedEvent>();
         var credits = new List<RecordedEvent>();
         var ours = new List<(DateTimeOffset At, decimal Value)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -72,7 +158,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             {
                 if (recorded.Name == ResetEvent)
                 {
-                    resets.Add(recorded.Timestamp);
+                    resets.Add(recorded);
                 }
                 else if (recorded.Name == CreditedEvent && RecordedCompensation.Number(metadata, "units") > 0)
                 {
@@ -105,15 +191,24 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         if (starts.Count > 0)
         {
             var from = Hour(starts.Min());
-            var quantities = await polar.GetMeterQuantitiesAsync(meterId, new MeterQuantitiesQuery(from, now, "hour", externalCustomerId),
+            var quantities = await polar.GetMeterQuantitiesAsync(meterId, new MeterQuantitiesQuery(from, listingNow, "hour", externalCustomerId),
                 cancellationToken).ConfigureAwait(false);
             requests++;
             usage = Usage.From(from, quantities.Quantities, ours);
+            var firstCarryOver = grants.Where(g => IsCarryOver(g.Metadata!)).Select(g => (DateTimeOffset?)g.Timestamp).Min();
+            if (exactAtResets && firstCarryOver is { } first)
+            {
+                var before = resets.Select(r => r.Timestamp).Where(r => r <= first).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+                foreach (var reset in resets.Select(r => r.Timestamp).Where(r => r > from && r >= before && r <= listingNow).Distinct())
+                {
+                    // Polar's timestamps are in microseconds: the end is the last instant before the reset.
+                    var upTo = await polar.GetMeterQuantitiesAsync(meterId, new MeterQuantitiesQuery(from, reset.AddTicks(-10), "hour", externalCustomerId),
+                        cancellationToken).ConfigureAwait(false);
+                    requests++;
+                    usage.SetExact(reset, Math.Round(upTo.Total, GrantValidator.MaxDecimalPlaces) - ours.Where(o => o.At >= from && o.At < reset).Sum(o => o.Value));
+                }
+            }
         }
-
-        // 3. The customer meter: what Polar's balance shows now.
-        var standing = await polar.GetCustomerMeterAsync(externalCustomerId, meterId, cancellationToken).ConfigureAwait(false);
-        requests++;
 
         var blocks = new List<CreditBlock>();
         var compensationOf = new Dictionary<string, RecordedCompensation>(StringComparer.Ordinal);
@@ -127,60 +222,45 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             var metadata = grant.Metadata!;
             var grantId = RecordedCompensation.Text(metadata, GrantMetadata.GrantId)!;
             var compensation = compensationOf.GetValueOrDefault(grantId);
-            DateTimeOffset? expires = RecordedCompensation.Text(metadata, GrantMetadata.ExpiresAt) is { } text
-                && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
-                ? CreditAllocation.EffectiveExpiry(at) : null;
+            var expires = ExpiresAt(metadata) is { } at ? CreditAllocation.EffectiveExpiry(at) : (DateTimeOffset?)null;
             if (compensation?.Kind == CompensationKind.Expired)
             {
                 expires = compensation.Timestamp;
             }
 
             blocks.Add(new CreditBlock(grantId, -RecordedCompensation.Number(metadata, target.Property)!.Value, grant.Timestamp, expires,
-                compensation?.Kind == CompensationKind.Revoked ? compensation.Timestamp : null));
+                compensation?.Kind == CompensationKind.Revoked ? compensation.Timestamp : null) { CarryOver = IsCarryOver(metadata) });
         }
 
         foreach (var credit in credits)
         {
-            blocks.Add(new CreditBlock("polar:" + credit.Id, RecordedCompensation.Number(credit.Metadata!, "units")!.Value, credit.Timestamp));
+            blocks.Add(new CreditBlock("polar:" + credit.Id, RecordedCompensation.Number(credit.Metadata!, "units")!.Value, credit.Timestamp)
+            {
+                PolarRollover = credit.Metadata!.TryGetValue("rollover", out var rollover) && rollover.ValueKind == JsonValueKind.True,
+            });
         }
 
-        var states = CreditAllocation.Allocate(blocks, resets, usage.At(now), now);
-        var entries = new List<LedgerGrant>(states.Count);
-        for (var i = 0; i < states.Count; i++)
-        {
-            var state = states[i];
-            var polarCredit = i >= grants.Count;
-            var recorded = polarCredit ? credits[i - grants.Count] : grants[i];
-            var metadata = recorded.Metadata!;
-            var compensation = polarCredit ? null : compensationOf.GetValueOrDefault(state.Block.GrantId);
-            var spent = compensation is not null ? Math.Clamp(state.Block.Units - compensation.Unspent, 0, state.Block.Units) : state.Spent;
-            entries.Add(new LedgerGrant(state.Block.GrantId, state.Block.Units, spent, state.Remaining, Status(state.Status),
-                polarCredit ? "polar" : RecordedCompensation.Text(metadata, GrantMetadata.Source),
-                polarCredit ? "Meter Credit benefit" : RecordedCompensation.Text(metadata, GrantMetadata.Reason),
-                state.Block.GrantedAt, state.Block.ExpiresAt, state.ClosedAt, compensation?.Units, compensation?.CompensationGrantId,
-                recorded.CustomerId, recorded.ExternalCustomerId, polarCredit));
-        }
-
-        // Grants this process made that the event store does not list yet.
-        foreach (var made in recent.For(externalCustomerId, target.Meter.Name).Where(r => seen.Add(r.GrantId)))
-        {
-            entries.Add(new LedgerGrant(made.GrantId, made.Units, 0, made.Units, LedgerStatus.Pending, made.Source, made.Reason, made.At,
-                null, null, null, null, null, externalCustomerId));
-        }
-
-        entries.Sort((a, b) => a.GrantedAt != b.GrantedAt ? a.GrantedAt.CompareTo(b.GrantedAt) : string.CompareOrdinal(a.GrantId, b.GrantId));
-
-        // What the event store says the balance is, against what Polar's customer meter shows.
-        var lastReset = resets.Where(r => r <= now).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
-        var usageSinceReset = usage.At(now)(now) - (lastReset == DateTimeOffset.MinValue ? 0 : usage.At(now)(lastReset));
-        var oursSinceReset = ours.Where(o => o.At > lastReset).Sum(o => o.Value);
-        // A customer meter Polar has not made yet stands at 0.
-        var fromEvents = (standing?.CreditedUnits ?? 0) - (usageSinceReset + oursSinceReset);
-        var lags = fromEvents != (standing?.Balance ?? 0);
-        var read = new LedgerRead(now, standing?.Balance, standing?.ConsumedUnits, standing?.CreditedUnits, usageSinceReset, fromEvents, lags, requests);
-        var customerId = standing?.CustomerId ?? listed.Select(e => e.Customer?.Id).FirstOrDefault(id => id is not null);
-        return new CustomerLedger(externalCustomerId, customerId, target.Meter.Name, meterId, entries, compensations, resets, read);
+        return (target, new Listing(listed, grants, compensations, resets, credits, ours, seen, blocks, compensationOf), usage, listingNow, requests);
     }
+
+
+    private static DateTimeOffset? ExpiresAt(IReadOnlyDictionary<string, JsonElement> metadata) =>
+        RecordedCompensation.Text(metadata, GrantMetadata.ExpiresAt) is { } text
+        && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+
+    private static bool IsCarryOver(IReadOnlyDictionary<string, JsonElement> metadata) =>
+        metadata.TryGetValue(GrantMetadata.CarryOver, out var flag) && flag.ValueKind == JsonValueKind.True;
+
+    private sealed record Listing(
+        List<RecordedEvent> Listed,
+        List<RecordedEvent> Grants,
+        List<RecordedCompensation> Compensations,
+        List<RecordedEvent> Resets,
+        List<RecordedEvent> Credits,
+        List<(DateTimeOffset At, decimal Value)> Ours,
+        HashSet<string> Seen,
+        List<CreditBlock> Blocks,
+        Dictionary<string, RecordedCompensation> CompensationOf);
 
     private static MeterFilterClause Clause(string property, string value) =>
         new(property, "eq", PolarMetadata.Text(value));
@@ -208,6 +288,8 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     /// </summary>
     private sealed class Usage(DateTimeOffset from, decimal[] cumulative)
     {
+        private readonly Dictionary<DateTimeOffset, decimal> _exact = [];
+
         public static Usage None { get; } = new(DateTimeOffset.MinValue, [0]);
 
         public static Usage From(DateTimeOffset from, IReadOnlyList<MeterQuantity> quantities, List<(DateTimeOffset At, decimal Value)> ours)
@@ -237,6 +319,9 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             return new Usage(from, cumulative);
         }
 
+        /// <summary>The usage from the start up to (not including) a moment, read exactly rather than by whole hours.</summary>
+        public void SetExact(DateTimeOffset moment, decimal usage) => _exact[moment] = usage;
+
         public Func<DateTimeOffset, decimal> At(DateTimeOffset now) => moment =>
         {
             if (moment >= now)
@@ -244,8 +329,16 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
                 return cumulative[^1];
             }
 
+            if (_exact.TryGetValue(moment, out var exact))
+            {
+                return exact;
+            }
+
             var hours = (moment - from).TotalHours;
-            return hours <= 0 ? 0 : cumulative[Math.Min((int)Math.Floor(hours), cumulative.Length - 1)];
+            var hourly = hours <= 0 ? 0 : cumulative[Math.Min((int)Math.Floor(hours), cumulative.Length - 1)];
+            // A moment after an exact one in the same hour: never less than it, or that usage would be allocated twice.
+            var before = _exact.Where(e => e.Key < moment).OrderBy(e => e.Key).Select(e => (decimal?)e.Value).LastOrDefault();
+            return before is { } floor ? Math.Max(hourly, floor) : hourly;
         };
     }
 }

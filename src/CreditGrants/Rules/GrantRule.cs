@@ -52,6 +52,9 @@ public sealed record GrantRule(
     /// <summary>The grant source recorded on every grant of this rule.</summary>
     public string Source => "rule:" + Id;
 
+    /// <summary>Whether the rule's grants survive a meter reset (<c>carryOver</c>; docs/credit-lifecycle.md, "Carry-over").</summary>
+    public bool CarryOver { get; init; }
+
     /// <summary>Whether a customer's metadata (Polar's <c>metadata</c> object) holds every pair of <see cref="CustomerMetadata"/>.</summary>
     public bool Matches(JsonElement metadata) => CustomerMetadata.All(pair =>
         metadata.ValueKind == JsonValueKind.Object && metadata.TryGetProperty(pair.Key, out var value)
@@ -108,6 +111,8 @@ public sealed record RuleDocument
     public bool? RevokeOnRefund { get; init; }
 
     public string? Meter { get; init; }
+
+    public bool? CarryOver { get; init; }
 
     public string? Reason { get; init; }
 

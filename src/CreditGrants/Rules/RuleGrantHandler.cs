@@ -147,7 +147,8 @@ public sealed partial class RuleGrantHandler(IGrantRuleSource rules, IRuleGrantL
                 continue;
             }
 
-            await grants.GrantAsync(new CreditGrant(plan.GrantId, e.Customer, plan.Units, rule.Meter, rule.Reason, rule.Source, plan.ExpiresAt),
+            await grants.GrantAsync(new CreditGrant(plan.GrantId, e.Customer, plan.Units, rule.Meter, rule.Reason, rule.Source, plan.ExpiresAt,
+                CarryOver: rule.CarryOver),
                 cancellationToken).ConfigureAwait(false);
         }
     }

@@ -133,7 +133,7 @@ public sealed class RuleValidator(GrantOptions grantOptions)
             ? new RuleValidation(null, errors)
             : new RuleValidation(new GrantRule(doc.Id, doc.Description, doc.Enabled ?? true, trigger.Event, metadata, units,
                 doc.Meter ?? grantOptions.DefaultMeter, doc.Reason, doc.PerCustomerCap, doc.Budget,
-                trigger.ProductIds?.ToHashSet(), perMinorUnit is null ? null : rates, expiresIn, doc.RevokeOnRefund ?? false), errors);
+                trigger.ProductIds?.ToHashSet(), perMinorUnit is null ? null : rates, expiresIn, doc.RevokeOnRefund ?? false) { CarryOver = doc.CarryOver ?? false }, errors);
     }
 
     /// <summary>Units (or units per minor unit) have at most 6 decimals and fit one grant.</summary>

@@ -36,6 +36,19 @@ public class RuleValidatorTests
     }
 
     [Fact]
+    public void CarryOver_is_false_unless_the_document_says_true_and_anything_but_a_boolean_is_refused_at_its_path()
+    {
+        var carried = Signup();
+        carried["carryOver"] = true;
+        var text = Signup();
+        text["carryOver"] = "yes";
+
+        Assert.False(Validator.Validate(Signup().ToJsonString()).Rule!.CarryOver);
+        Assert.True(Validator.Validate(carried.ToJsonString()).Rule!.CarryOver);
+        Assert.Contains(Errors(text), e => e.Path == "$.carryOver");
+    }
+
+    [Fact]
     public void Published_schema_is_the_one_embedded()
     {
         var published = File.ReadAllText(Path.Combine(Repository.Root, "docs", "rule.schema.json"));

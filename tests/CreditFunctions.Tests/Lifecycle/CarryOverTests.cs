@@ -1,0 +1,233 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using CreditGrants.CarryOver;
+using CreditGrants.Grants;
+using CreditGrants.Lifecycle;
+using CreditGrants.Polar;
+using CreditGrants.Polar.Models;
+using CreditGrants.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using PolarEmulator;
+
+namespace CreditFunctions.Tests.Lifecycle;
+
+/// <summary>
+/// Carry-over across meter resets (issue #21 item 3) and reset wipes (issue #20) against the emulator's subscriptions:
+/// what a reset wipes, what is granted again and when, Polar's own rollover counted once, every reset carried once
+/// however often and in whatever order the webhooks come, and the event store's lag.
+/// </summary>
+public sealed class CarryOverTests : IAsyncLifetime
+{
+    private const string Meter = "API Calls";
+
+    /// <summary>The one clock of the app and the emulator: each step of a script happens a minute after the one before.</summary>
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 2, 10, 0, 0, TimeSpan.Zero));
+    private readonly string _table = "expiries" + Guid.NewGuid().ToString("N")[..16];
+    private App _app = null!;
+
+    public async Task InitializeAsync()
+    {
+        // The event store lags a day: what a test has not caught up (CatchUp) is not listed.
+        _app = await App.StartAsync(new EmulatorOptions { SeedMeter = true, TimeProvider = _clock, EventStoreLag = TimeSpan.FromDays(1) },
+            new Dictionary<string, string?> { ["AzureWebJobsStorage"] = Bulk.BulkApp.StorageConnection, ["Expiry:Table"] = _table },
+            configure: s => s.Replace(ServiceDescriptor.Singleton<TimeProvider>(_clock)));
+        // Webhooks are caught by an endpoint that never answers: the tests hand their payloads to the handler.
+        _app.Emulator.AddWebhookEndpoint(new Uri("http://127.0.0.1:9/hooks"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await ((CreditGrants.Storage.Expiry.TableExpiryIndex)_app.Services.GetRequiredService<CreditGrants.Expiry.IExpiryIndex>()).Table.DeleteAsync();
+        await _app.DisposeAsync();
+    }
+
+    private IPolarGateway Polar => _app.Services.GetRequiredService<IPolarGateway>();
+
+    private CarryOverService CarryOver => _app.Services.GetRequiredService<CarryOverService>();
+
+    private CarryOverWebhookHandler Handler => _app.Services.GetServices<IPolarWebhookHandler>().OfType<CarryOverWebhookHandler>().Single();
+
+    private Task<CustomerLedger> LedgerAsync(string customer)
+    {
+        _app.Emulator.CatchUp();
+        return _app.Services.GetRequiredService<LedgerReader>().ReadAsync(customer, Meter);
+    }
+
+    private async Task<decimal> BalanceAsync(string customer)
+    {
+        _app.Emulator.CatchUp();
+        return (await _app.Services.GetRequiredService<BalanceService>().GetBalanceAsync(customer, Meter)).Balance;
+    }
+
+    private void Later(int minutes = 1) => _clock.Advance(TimeSpan.FromMinutes(minutes));
+
+    private async Task GrantAsync(string customer, string grantId, decimal units, bool carryOver, DateTimeOffset? expiresAt = null)
+    {
+        Later();
+        await _app.Services.GetRequiredService<GrantService>().GrantAsync(new CreditGrant(new GrantId(grantId),
+            CustomerRef.External(customer, $"{customer}@credits.dev"), units, Meter, "test", "test", expiresAt, carryOver));
+        _app.Emulator.CatchUp();
+    }
+
+    private async Task UseAsync(string customer, decimal units)
+    {
+        Later();
+        var report = await Polar.IngestAsync([new PolarEvent("api_usage", null, customer, null, null,
+            new Dictionary<string, JsonElement> { ["units"] = PolarMetadata.Number(units) })]);
+        Assert.Equal(0, report.Rejected);
+        _app.Emulator.CatchUp();
+    }
+
+    /// <summary>A subscription with a metered price on the meter (a reset now) and a Meter Credit benefit of <paramref name="units"/>.</summary>
+    private async Task<string> SubscribeAsync(string externalId, int units, bool rollover = false)
+    {
+        Later();
+        var customer = await Polar.FindCustomerByExternalIdAsync(externalId) ?? throw new InvalidOperationException("no customer " + externalId);
+        var meter = (await Polar.FindMeterAsync(Meter))!;
+        using var http = Emulator();
+        using var subscribed = await http.PostAsync("__emulator/subscriptions", new StringContent(
+            $$"""{"customer_id":"{{customer.Id}}","meter_id":"{{meter.Id}}","units":{{units}},"rollover":{{(rollover ? "true" : "false")}},"metered_price":true}""",
+            Encoding.UTF8, "application/json"));
+        return JsonDocument.Parse(await subscribed.EnsureSuccessStatusCode().Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+    }
+
+    /// <summary>
+    /// Renews the subscription (a reset, Polar's rollover, the period's credits) and returns its <c>subscription.cycled</c>
+    /// webhook; with <paramref name="catchUp"/> false, the event store does not list the reset yet.
+    /// </summary>
+    private async Task<PolarWebhookEvent> CycleAsync(string subscription, bool catchUp = true)
+    {
+        Later(30);
+        var before = _app.Emulator.WebhookDeliveries.Count(d => d.Type == CarryOverWebhookHandler.SubscriptionCycled);
+        using var http = Emulator();
+        using var cycled = await http.PostAsync($"__emulator/subscriptions/{subscription}/cycle", new ByteArrayContent([]));
+        cycled.EnsureSuccessStatusCode();
+        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Count(x => x.Type == CarryOverWebhookHandler.SubscriptionCycled) > before);
+        var delivery = deliveries.Where(d => d.Type == CarryOverWebhookHandler.SubscriptionCycled).ElementAt(before);
+        if (catchUp)
+        {
+            _app.Emulator.CatchUp();
+        }
+
+        return new PolarWebhookEvent(delivery.Type, delivery.Id, delivery.Timestamp, JsonDocument.Parse(delivery.Payload).RootElement.Clone());
+    }
+
+    private HttpClient Emulator()
+    {
+        var http = new HttpClient { BaseAddress = _app.Emulator.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _app.Emulator.Token);
+        return http;
+    }
+
+    [Fact]
+    public async Task A_reset_wipes_grants_without_carry_over_and_the_unspent_part_of_a_carry_over_grant_is_granted_again_at_it()
+    {
+        await GrantAsync("co1", "co1-promo", 100, carryOver: true, expiresAt: new DateTimeOffset(2030, 1, 31, 22, 30, 0, TimeSpan.Zero));
+        await GrantAsync("co1", "co1-plain", 40, carryOver: false);
+        await UseAsync("co1", 30);
+        await SubscribeAsync("co1", units: 10);
+        _app.Emulator.CatchUp();
+
+        Assert.Equal(10m, await BalanceAsync("co1"));
+        var outcome = await CarryOver.CarryOverAsync("co1", null, CancellationToken.None);
+
+        var regrant = Assert.Single(Assert.Single(outcome.Meters).Regrants);
+        Assert.Equal((GrantStatus.Granted, 70m), (regrant.Status, regrant.Units));
+        Assert.Equal(80m, await BalanceAsync("co1"));
+        var ledger = await LedgerAsync("co1");
+        var reset = Assert.Single(ledger.Resets);
+        Assert.Equal(LedgerStatus.WipedByReset, ledger.Find("co1-plain")!.Status);
+        Assert.Equal((LedgerStatus.WipedByReset, 30m), (ledger.Find("co1-promo")!.Status, ledger.Find("co1-promo")!.Spent));
+        var carried = ledger.Find(regrant.GrantId)!;
+        Assert.Equal((LedgerStatus.Active, 70m, "co1-promo", true, reset), (carried.Status, carried.Remaining, carried.Carries, carried.CarryOver, carried.GrantedAt));
+        Assert.Equal(new DateTimeOffset(2030, 1, 31, 23, 0, 0, TimeSpan.Zero), carried.ExpiresAt);
+        Assert.StartsWith("co_", regrant.GrantId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_same_cycle_webhook_ten_times_carries_once_and_a_carried_grant_carries_again_at_the_next_reset()
+    {
+        await GrantAsync("co2", "co2-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co2", units: 10);
+        await GrantAsync("co2", "co2-promo", 100, carryOver: true);
+        // Polar's 10 units are older than the promo: spent first; 15 of the promo.
+        await UseAsync("co2", 25);
+        var first = await CycleAsync(subscription);
+
+        for (var i = 0; i < 10; i++)
+        {
+            await Handler.HandleAsync(first, CancellationToken.None);
+        }
+
+        // The re-grant and Polar's new 10 units are both dated at the reset: the re-grant goes first by id (co_ before polar:).
+        await UseAsync("co2", 30);
+        var second = await CycleAsync(subscription);
+        // Out of order and replayed: the second cycle's webhook, then the first's again, then the second's.
+        await Handler.HandleAsync(second, CancellationToken.None);
+        await Handler.HandleAsync(first, CancellationToken.None);
+        await Handler.HandleAsync(second, CancellationToken.None);
+
+        var ledger = await LedgerAsync("co2");
+        var regrants = ledger.Grants.Where(g => g.Carries is not null).ToList();
+        Assert.Equal([(85m, "co2-promo"), (55m, regrants[0].GrantId)], regrants.Select(g => (g.Units, g.Carries!)));
+        Assert.Equal(ledger.Resets.Skip(1), regrants.Select(g => g.GrantedAt));
+        Assert.Equal(65m, await BalanceAsync("co2"));
+    }
+
+    [Fact]
+    public async Task A_cycle_webhook_before_its_reset_is_listed_waits_for_a_retry_and_then_carries()
+    {
+        await GrantAsync("co3", "co3-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co3", units: 5);
+        await GrantAsync("co3", "co3-promo", 50, carryOver: true);
+        var cycled = await CycleAsync(subscription, catchUp: false);
+
+        // The event store lags: the reset is not listed yet, so nothing is guessed and the delivery is retried.
+        await Assert.ThrowsAsync<CarryOverNotReadyException>(() => Handler.HandleAsync(cycled, CancellationToken.None));
+        _app.Emulator.CatchUp();
+        await Handler.HandleAsync(cycled, CancellationToken.None);
+
+        var carried = Assert.Single((await LedgerAsync("co3")).Grants, g => g.Carries is not null);
+        Assert.Equal((50m, "co3-promo"), (carried.Units, carried.Carries));
+        Assert.Equal(55m, await BalanceAsync("co3"));
+    }
+
+    [Fact]
+    public async Task Units_polar_rolled_over_beyond_its_own_unspent_credits_are_taken_off_the_regrant_and_never_carried_twice()
+    {
+        // Polar credits 20 rollover units at the subscription's start; then a carry-over grant of 50 and 10 units used, which
+        // spend Polar's older block. Polar keeps min(balance 60, rollover credits 20) = 20 at the cycle: its own 10 unspent and
+        // 10 of ours, so the re-grant is 50 - 10 = 40 (not 50: those 10 would then count twice).
+        await GrantAsync("co4", "co4-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co4", units: 20, rollover: true);
+        await GrantAsync("co4", "co4-promo", 50, carryOver: true);
+        await UseAsync("co4", 10);
+        var cycled = await CycleAsync(subscription);
+        _app.Emulator.CatchUp();
+
+        await Handler.HandleAsync(cycled, CancellationToken.None);
+
+        var regrant = Assert.Single((await LedgerAsync("co4")).Grants, g => g.Carries == "co4-promo");
+        Assert.Equal(40m, regrant.Units);
+        // Polar's 20 carried + the period's 20 + our 40: the 60 unspent before the reset, plus the new period's credits.
+        Assert.Equal(80m, await BalanceAsync("co4"));
+    }
+
+    [Fact]
+    public async Task A_customer_without_carry_over_grants_costs_one_request_and_grants_nothing()
+    {
+        await GrantAsync("co5", "co5-plain", 40, carryOver: false);
+        var subscription = await SubscribeAsync("co5", units: 10);
+        var cycled = await CycleAsync(subscription);
+        _app.Emulator.CatchUp();
+        var before = _app.Emulator.RequestCount;
+
+        await Handler.HandleAsync(cycled, CancellationToken.None);
+
+        Assert.Equal(1, _app.Emulator.RequestCount - before);
+        Assert.Equal(10m, await BalanceAsync("co5"));
+    }
+}

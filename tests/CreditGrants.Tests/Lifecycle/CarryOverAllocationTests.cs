@@ -1,0 +1,170 @@
+using CreditGrants.Lifecycle;
+using CsCheck;
+
+namespace CreditGrants.Tests.Lifecycle;
+
+/// <summary>
+/// Carry-over and Polar's own rollover in the model (docs/credit-lifecycle.md, "Carry-over"): on generated interleavings of
+/// our grants (some carry-over), Polar's credits (some rollover), usage, revocations, expiries and resets, plus the worked
+/// example of the docs.
+/// </summary>
+public sealed class CarryOverAllocationTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static DateTimeOffset At(int hours) => T0.AddHours(hours);
+
+    private static string RegrantId(CreditBlock block, DateTimeOffset reset) => $"co({block.GrantId}@{(reset - T0).TotalHours})";
+
+    private sealed record History(CreditBlock[] Blocks, (int Hour, int Units)[] Usage, int[] Resets, int Now)
+    {
+        public decimal UsageAt(DateTimeOffset moment) => Usage.Where(u => At(u.Hour) < moment).Sum(u => (decimal)u.Units);
+
+        public DateTimeOffset[] ResetTimes => [.. Resets.Select(At)];
+
+        public IReadOnlyList<(CreditBlock Regrant, CreditBlock Carries)> CarryOvers(IReadOnlyList<CreditBlock>? blocks = null) =>
+            CreditAllocation.CarryOvers(blocks ?? Blocks, ResetTimes, UsageAt, At(Now), RegrantId);
+
+        /// <summary>The blocks with the re-grants made, as the ledger reads them back after they were ingested.</summary>
+        public CreditBlock[] WithRegrants() => [.. Blocks, .. CarryOvers().Select(c => c.Regrant)];
+
+        public override string ToString() =>
+            $"blocks [{string.Join("; ", Blocks.Select(b => $"{b.GrantId} {b.Units} @{(b.GrantedAt - T0).TotalHours} exp {(b.ExpiresAt - T0)?.TotalHours} rev {(b.RevokedAt - T0)?.TotalHours} co {b.CarryOver} pr {b.PolarRollover}"))}] " +
+            $"usage [{string.Join(", ", Usage.Select(u => $"{u.Units}@{u.Hour}"))}] resets [{string.Join(", ", Resets)}] now {Now}";
+    }
+
+    /// <summary>Kind 0: a plain grant; 1: a carry-over grant; 2: a Polar credit; 3: a Polar rollover credit (Polar's never expire nor are revoked).</summary>
+    private static readonly Gen<CreditBlock> Block =
+        Gen.Select(Gen.Int[1, 100], Gen.Int[0, 60], Gen.Int[1, 60].Nullable(), Gen.Int[1, 60].Nullable(), Gen.Int[0, 3], Gen.Int[0, 9999])
+            .Select((units, granted, expiresAfter, revokedAfter, kind, id) => new CreditBlock($"g{id:D4}", units, At(granted),
+                kind < 2 && expiresAfter is { } e ? At(granted + e) : null, kind < 2 && revokedAfter is { } r ? At(granted + r) : null)
+            {
+                CarryOver = kind == 1,
+                PolarRollover = kind == 3,
+            });
+
+    private static readonly Gen<History> Histories =
+        Gen.Select(Block.Array[0, 8], Gen.Select(Gen.Int[0, 120], Gen.Int[0, 60]).Array[0, 12], Gen.Int[1, 120].Array[0, 3], Gen.Int[0, 130])
+            .Select((blocks, usage, resets, now) => new History(blocks.DistinctBy(b => b.GrantId).ToArray(), usage, resets.Distinct().ToArray(), now));
+
+    [Fact]
+    public void A_regrant_never_exceeds_what_its_block_had_unspent_and_our_carry_plus_polars_never_carries_a_unit_twice()
+    {
+        Histories.Sample(history =>
+        {
+            var blocks = history.WithRegrants();
+            foreach (var reset in history.ResetTimes.Where(r => r <= At(history.Now)))
+            {
+                var carry = CreditAllocation.CarryOverAt(blocks, history.ResetTimes, history.UsageAt, reset);
+                var ours = carry.Carried.Sum(c => c.Unspent);
+                if (carry.Carried.Any(c => c.Units < 0 || c.Units > c.Unspent)
+                    // What survives is at most what was unspent in the blocks that may survive, unless Polar itself carried more.
+                    || carry.Carried.Sum(c => c.Units) + carry.PolarCarried > Math.Max(ours + carry.PolarRolloverUnspent, carry.PolarCarried)
+                    || carry.PolarCarried > Math.Max(0, carry.BalanceBefore))
+                {
+                    return false;
+                }
+
+                // Polar carrying no more than its own rollover blocks had unspent takes nothing off our re-grants.
+                if (carry.PolarCarried <= carry.PolarRolloverUnspent && carry.Carried.Any(c => c.Units != c.Unspent))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, iter: 3000);
+    }
+
+    [Fact]
+    public void Carrying_over_again_with_the_regrants_made_makes_nothing_new_whatever_the_block_order()
+    {
+        Histories.Sample(history =>
+        {
+            var made = history.WithRegrants();
+            var shuffled = made.Reverse().ToArray();
+            return history.CarryOvers(made).Count == 0 && history.CarryOvers(shuffled).Count == 0;
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void Each_carry_over_block_is_carried_at_most_once_per_reset_and_only_at_resets_that_wiped_it()
+    {
+        Histories.Sample(history =>
+        {
+            var made = history.CarryOvers();
+            return made.Select(m => (m.Carries.GrantId, m.Regrant.GrantedAt)).Distinct().Count() == made.Count
+                && made.All(m => m.Carries.CarryOver && m.Regrant.CarryOver && m.Regrant.ExpiresAt == m.Carries.ExpiresAt
+                    && m.Carries.GrantedAt < m.Regrant.GrantedAt && history.ResetTimes.Contains(m.Regrant.GrantedAt)
+                    && m.Regrant.Units <= m.Carries.Units);
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void A_regrant_is_open_after_its_reset_and_carries_again_at_the_next()
+    {
+        CreditBlock[] blocks = [new("promo", 100, At(0)) { CarryOver = true }];
+
+        var made = CreditAllocation.CarryOvers(blocks, [At(10), At(20)], m => m > At(15) ? 70 : m > At(5) ? 30 : 0, At(30), RegrantId);
+
+        Assert.Equal([("co(promo@10)", 70m, "promo"), ("co(co(promo@10)@20)", 30m, "co(promo@10)")],
+            made.Select(m => (m.Regrant.GrantId, m.Regrant.Units, m.Carries.GrantId)));
+    }
+
+    /// <summary>
+    /// Polar credits rollover units at hour 0, we grant 50 carry-over units at hour 1 and 30 plain units at hour 2; usage
+    /// before the reset at hour 10. Polar's block is the oldest, so it is spent first. The first row is the worked example
+    /// of docs/credit-lifecycle.md ("Carry-over"): 10 used; Polar keeps min(90, 20) = 20, its own 10 unspent and 10 of ours,
+    /// so the promo's re-grant is 50 - 10 = 40 (after the reset 20 + 40 = Polar's 10 + the promo's 50). The second: 120 used;
+    /// Polar keeps min(60, 100) = 60, all of it ours (30 of the promo's, 30 of the plain grant's): nothing is granted again.
+    /// </summary>
+    [Theory]
+    [InlineData(20, 10, 90, 20, 10, 10, 50, 40)]
+    [InlineData(100, 120, 60, 60, 0, 60, 30, 0)]
+    public void Polar_carrying_more_than_its_own_unspent_units_cuts_our_regrant_by_that_excess(int polarUnits, int used,
+        int balance, int polarCarried, int polarUnspent, int excess, int unspent, int regrant)
+    {
+        CreditBlock[] blocks =
+        [
+            new("polar:credit", polarUnits, At(0)) { PolarRollover = true },
+            new("promo", 50, At(1)) { CarryOver = true },
+            new("plain", 30, At(2)),
+        ];
+
+        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], m => m > At(5) ? used : 0, At(10));
+
+        Assert.Equal(((decimal)balance, (decimal)polarCarried, (decimal)polarUnspent, (decimal)excess),
+            (carry.BalanceBefore, carry.PolarCarried, carry.PolarRolloverUnspent, carry.Excess));
+        var promo = Assert.Single(carry.Carried);
+        Assert.Equal(((decimal)unspent, (decimal)regrant), (promo.Unspent, promo.Units));
+    }
+
+    [Fact]
+    public void Polar_carrying_only_its_own_unspent_units_leaves_our_regrant_whole()
+    {
+        CreditBlock[] blocks =
+        [
+            new("promo", 50, At(0), ExpiresAt: At(48)) { CarryOver = true },
+            new("polar:credit", 100, At(1)) { PolarRollover = true },
+        ];
+
+        // 70 used: the expiring promo first (50), then 20 of Polar's; Polar keeps min(80, 100) = 80, all its own.
+        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], m => m > At(5) ? 70 : 0, At(10));
+
+        Assert.Equal((80m, 80m, 0m), (carry.PolarCarried, carry.PolarRolloverUnspent, carry.Excess));
+        Assert.Equal(0m, Assert.Single(carry.Carried).Units);
+    }
+
+    [Fact]
+    public void A_non_carry_over_grant_and_polars_credits_without_rollover_are_wiped_and_not_carried()
+    {
+        CreditBlock[] blocks = [new("plain", 40, At(0)), new("polar:credit", 100, At(1))];
+
+        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], _ => 0, At(10));
+        var states = CreditAllocation.Allocate(blocks, [At(10)], _ => 0, At(12));
+
+        Assert.Empty(carry.Carried);
+        Assert.Equal(0m, carry.PolarCarried);
+        Assert.All(states, s => Assert.Equal(CreditBlockStatus.WipedByReset, s.Status));
+    }
+}
