@@ -117,14 +117,18 @@ public sealed partial class CreditsCli
             HelpName = "duration",
             Description = "Or how long from now: an ISO 8601 duration such as P30D or PT12H",
         };
-        var command = new Command("grant", "Grant credits to one customer") { customer, email, name, units, grantId, meter, reason, expiresAt, expiresIn };
+        var carryOver = new Option<bool>("--carry-over")
+        {
+            Description = "Keep the unspent units over Polar's meter resets: the Functions app, subscribed to Polar's webhooks, grants them again at each reset",
+        };
+        var command = new Command("grant", "Grant credits to one customer") { customer, email, name, units, grantId, meter, reason, expiresAt, expiresIn, carryOver };
         AddPolarOptions(command);
         command.SetAction(async (parse, ct) =>
         {
             // Input is checked before Polar (or the embedded emulator) is reached, so a typo costs nothing.
             var request = new GrantRequest(parse.GetValue(grantId), parse.GetValue(customer), null, parse.GetValue(email),
                 parse.GetValue(name), parse.GetValue(units), parse.GetValue(meter), parse.GetValue(reason), "cli",
-                ExpiresAt: parse.GetValue(expiresAt), ExpiresIn: parse.GetValue(expiresIn));
+                ExpiresAt: parse.GetValue(expiresAt), ExpiresIn: parse.GetValue(expiresIn), CarryOver: parse.GetValue(carryOver));
             var validation = new GrantValidator(ConfiguredGrantOptions(), Clock).Validate(request);
             if (!validation.IsValid)
             {

@@ -10,7 +10,8 @@ namespace CreditFunctions.Tests.Webhooks;
 /// </summary>
 public sealed class WebhookProcessingTests : IAsyncLifetime
 {
-    private static readonly DateTimeOffset Created = DateTimeOffset.UtcNow.AddHours(-1);
+    // Recent enough that a customer.created of then is still trusted by the directory (CustomerDirectory:TrustFor, 1 hour).
+    private static readonly DateTimeOffset Created = DateTimeOffset.UtcNow.AddMinutes(-30);
     private WebhookApp _app = null!;
 
     public async Task InitializeAsync() => _app = await WebhookApp.StartAsync();
