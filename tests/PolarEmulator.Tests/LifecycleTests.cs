@@ -137,15 +137,17 @@ public sealed class LifecycleTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Usage_dated_before_the_latest_reset_does_not_count()
+    public async Task An_event_ingested_after_the_latest_reset_counts_even_when_dated_before_it()
     {
+        // Polar's window starts at the reset's ingested_at, not its timestamp (customer_meter service: ingested_at >= the
+        // reset's): a past-dated event sent after a reset, such as an expiry or a carry-over, lands in the new window.
         var subscription = await SubscribeAsync(100);
         var before = _time.GetUtcNow().AddMinutes(-5).ToString("O");
         await PostAsync($"__emulator/subscriptions/{subscription.Id()}/cycle");
 
         await _client.IngestAsync($$"""[{"name":"api_usage","external_customer_id":"ada","timestamp":"{{before}}","metadata":{"units":10} }]""");
 
-        Assert.Equal((0, 100, 100), await BalanceAsync());
+        Assert.Equal((10, 100, 90), await BalanceAsync());
     }
 
     [Fact]

@@ -189,6 +189,12 @@ public sealed partial class ExpirySweep(
             LedgerStatus.WipedByReset => new Decision(ExpiryStatus.WipedByReset, $"a meter reset at {Format(grant.ClosedAt)} wiped it before its expiry; nothing left to take back"),
             LedgerStatus.Expired when grant.CompensationGrantId is not null => new Decision(ExpiryStatus.AlreadyExpired,
                 $"expired before, taking back {grant.TakenBack ?? 0} units"),
+            // Polar's balance window starts at the reset's ingestion: an expiry sent now, whatever its timestamp, would count
+            // in the window after the reset and take from the credits there. The reset has wiped the units anyway.
+            LedgerStatus.Expired when ledger!.Resets.FirstOrDefault(r => r > takesEffect) is var reset && reset != default
+                => new Decision(ExpiryStatus.WipedByReset,
+                    $"a meter reset at {GrantExpiry.Format(reset)}, after the expiry took effect and before it was sent, wiped its units; "
+                    + "an expiry sent now would take from the credits after the reset"),
             LedgerStatus.Expired => new Decision(ExpiryStatus.Expired, null, Request: new CompensationRequest(entry.GrantId, CompensationKind.Expired,
                 grant.EventCustomerId is { } id ? CustomerRef.Polar(id) : CustomerRef.External(grant.EventExternalCustomerId ?? entry.ExternalCustomerId!),
                 ledger!.Meter, grant.Units - grant.Spent, grant.Units - grant.Spent, takesEffect, Source, null)),

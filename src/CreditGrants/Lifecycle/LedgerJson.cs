@@ -142,7 +142,15 @@ public static class LedgerJson
         var page = matching.Take(limit).ToList();
         var next = matching.Count > limit ? Cursor(page[^1]) : null;
         var notes = new List<string>();
-        if (ledger.Read.BalanceLags)
+        var lastReset = ledger.Resets.Where(r => r <= ledger.Read.At).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+        if (ledger.Read.BalanceLags && lastReset != DateTimeOffset.MinValue && lastReset.Ticks % TimeSpan.TicksPerHour != 0)
+        {
+            // Quantities are hourly: usage in the reset's hour before the reset cannot be told from usage after it.
+            notes.Add($"Polar's balance ({ledger.Read.Balance ?? 0}) differs from what the ledger derives ({ledger.Read.BalanceFromEvents}): "
+                      + $"usage in the hour of the meter reset at {GrantExpiry.Format(lastReset)} is counted after the reset (Polar's quantities are "
+                      + "hourly), or the balance lags by seconds. Polar's balance is what counts.");
+        }
+        else if (ledger.Read.BalanceLags)
         {
             notes.Add($"Polar's balance ({ledger.Read.Balance ?? 0}) does not show yet what its event store holds ({ledger.Read.BalanceFromEvents}); it catches up in seconds.");
         }

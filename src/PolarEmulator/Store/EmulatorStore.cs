@@ -1033,10 +1033,8 @@ internal sealed partial class EmulatorStore
             }
 
             var balance = BalanceFor(record, customer, meter);
-            if (balance.Counts(record.Timestamp))
-            {
-                balance.Accumulator.Add(meter.Aggregation.Property is { } property ? Lookup(metadata, property) : null);
-            }
+            // Polar's window is by ingestion: an event ingested after the latest reset counts, whatever its timestamp.
+            balance.Accumulator.Add(meter.Aggregation.Property is { } property ? Lookup(metadata, property) : null);
         }
     }
 

@@ -154,7 +154,10 @@ internal sealed class CustomerMeterRecord(Guid id, CustomerRecord customer, Mete
     /// <summary>Creation order, the tie-breaker of every sort.</summary>
     public long Sequence { get; init; }
 
-    /// <summary>The timestamp of the latest <c>meter.reset</c>: user events dated before it no longer count.</summary>
+    /// <summary>
+    /// The timestamp of the latest <c>meter.reset</c>. Polar's window starts at the reset's <c>ingested_at</c>, not its
+    /// timestamp: every event ingested after the reset counts, even one dated before it (a past-dated expiry or carry-over).
+    /// </summary>
     public DateTimeOffset? ResetAt { get; private set; }
 
     /// <summary>The running sum of <c>meter.credited</c> units since the latest reset (a revoke's negative units included).</summary>
@@ -181,8 +184,6 @@ internal sealed class CustomerMeterRecord(Guid id, CustomerRecord customer, Mete
     /// <summary>What a reset carries over, as Polar computes it: <c>max(0, min(balance, rollover credits))</c>, whole units.</summary>
     public long RolloverUnits => (long)Math.Floor(Math.Max(0, Math.Min(Balance, RolloverCredits)));
 
-    /// <summary>Whether a user event counted after the latest reset still counts: it must not be dated before the reset.</summary>
-    public bool Counts(DateTimeOffset timestamp) => ResetAt is not { } reset || timestamp >= reset;
 
     /// <summary>A <c>meter.reset</c>: usage and credits start again from nothing.</summary>
     public void Reset(DateTimeOffset at)

@@ -195,6 +195,28 @@ public sealed class ExpirySweepTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reset_after_the_expiry_took_effect_but_before_the_sweep_sends_no_expiry_into_the_window_after_it()
+    {
+        Now(At(10, 10));
+        await GrantAsync("fay", "fay-promo", 100, At(12));
+        Now(At(10, 20));
+        var subscription = await SubscribeAsync("fay", 10);
+        Now(At(12, 2));
+        await CycleAsync(subscription);
+        Now(At(12, 10));
+
+        var result = await Sweep.RunAsync();
+
+        var expiry = Assert.Single(result.Expiries);
+        Assert.Equal(ExpiryStatus.WipedByReset, expiry.Status);
+        Assert.Contains("after the expiry took effect and before it was sent", expiry.Note, StringComparison.Ordinal);
+        Assert.Empty(await ExpiryEventsAsync("fay-promo"));
+        // Polar's 10 credited units of the new cycle are untouched.
+        Assert.Equal(10m, await BalanceAsync("fay"));
+        Assert.Empty(await Index.DueAsync(At(23), 10));
+    }
+
+    [Fact]
     public async Task A_grant_the_event_store_does_not_show_yet_waits_in_the_index_for_the_next_run()
     {
         await StartAsync(eventStoreLag: TimeSpan.FromHours(6));
