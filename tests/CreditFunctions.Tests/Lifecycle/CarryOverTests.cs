@@ -178,6 +178,26 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_resets_before_any_carry_over_send_only_the_latest_resets_regrant_so_nothing_counts_twice()
+    {
+        await GrantAsync("co6", "co6-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co6", units: 10);
+        await GrantAsync("co6", "co6-promo", 100, carryOver: true);
+        // Polar's 10 units are older than the promo: spent first; 15 of the promo.
+        await UseAsync("co6", 25);
+        await CycleAsync(subscription);
+        await CycleAsync(subscription);
+
+        var outcome = await CarryOver.CarryOverAsync("co6", null, CancellationToken.None);
+
+        // Polar counts from the latest reset's ingestion: the first reset's re-grant, sent now, would count beside the second's.
+        var regrant = Assert.Single(Assert.Single(outcome.Meters).Regrants);
+        Assert.Equal((GrantStatus.Granted, 85m), (regrant.Status, regrant.Units));
+        Assert.Equal(95m, await BalanceAsync("co6"));
+        Assert.Equal((await LedgerAsync("co6")).Resets[^1], (await LedgerAsync("co6")).Find(regrant.GrantId)!.GrantedAt);
+    }
+
+    [Fact]
     public async Task A_cycle_webhook_before_its_reset_is_listed_waits_for_a_retry_and_then_carries()
     {
         await GrantAsync("co3", "co3-seed", 1, carryOver: false);
