@@ -76,6 +76,10 @@ public sealed class ExpirySweepTests : IAsyncLifetime
     private async Task<decimal> BalanceAsync(string customer) =>
         (await _app.Services.GetRequiredService<BalanceService>().GetBalanceAsync(customer, Meter)).Balance;
 
+    /// <summary>The customer's ledger as the HTTP API and the CLI print it (its notes included).</summary>
+    private async Task<CustomerLedgerJson> LedgerPageAsync(string customer) =>
+        LedgerJson.Page(await _app.Services.GetRequiredService<LedgerReader>().ReadAsync(customer, Meter), [], null, 10);
+
     private async Task<LedgerGrant> LedgerGrantAsync(string customer, string grantId) =>
         (await _app.Services.GetRequiredService<LedgerReader>().ReadAsync(customer, Meter)).Find(grantId)!;
 
@@ -92,7 +96,7 @@ public sealed class ExpirySweepTests : IAsyncLifetime
         await UseAsync("eve", 30);
         Now(At(12, 2));
 
-        var ledger = LedgerJson.Page(await _app.Services.GetRequiredService<LedgerReader>().ReadAsync("eve", Meter), [], null, 10);
+        var ledger = await LedgerPageAsync("eve");
 
         var grant = Assert.Single(ledger.Grants);
         Assert.Equal(("expired", 20m, (decimal?)null), (grant.Status, grant.Units - grant.Spent, grant.TakenBack));
@@ -102,7 +106,7 @@ public sealed class ExpirySweepTests : IAsyncLifetime
 
         Now(At(12, 10));
         await Sweep.RunAsync();
-        var after = LedgerJson.Page(await _app.Services.GetRequiredService<LedgerReader>().ReadAsync("eve", Meter), [], null, 10);
+        var after = await LedgerPageAsync("eve");
         Assert.DoesNotContain(after.Notes, n => n.StartsWith("Grant eve-promo", StringComparison.Ordinal));
         Assert.Equal(0m, await BalanceAsync("eve"));
     }
