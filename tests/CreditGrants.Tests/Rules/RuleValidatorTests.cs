@@ -49,6 +49,20 @@ public class RuleValidatorTests
     }
 
     [Fact]
+    public void CarryOver_with_revokeOnRefund_is_refused_naming_both_since_a_refund_does_not_follow_a_carried_grant()
+    {
+        var both = Signup();
+        both["trigger"] = new JsonObject { ["event"] = "order.paid", ["productIds"] = new JsonArray("3fa85f64-5717-4562-b3fc-2c963f66afa6") };
+        both["carryOver"] = true;
+        both["revokeOnRefund"] = true;
+
+        var error = Assert.Single(Errors(both), e => e.Path == "$.carryOver");
+        Assert.Contains("cannot go with revokeOnRefund", error.Message, StringComparison.Ordinal);
+        both.Remove("carryOver");
+        Assert.True(Validator.Validate(both.ToJsonString()).IsValid);
+    }
+
+    [Fact]
     public void Published_schema_is_the_one_embedded()
     {
         var published = File.ReadAllText(Path.Combine(Repository.Root, "docs", "rule.schema.json"));
