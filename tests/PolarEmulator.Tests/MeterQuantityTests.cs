@@ -34,7 +34,7 @@ public sealed class MeterQuantityTests : IAsyncLifetime
         [.. quantities.GetProperty("quantities").EnumerateArray().Select(q => $"{q.GetProperty("timestamp").GetString()}={q.GetProperty("quantity").GetDouble()}")];
 
     [Fact]
-    public async Task Hourly_quantities_sum_the_matching_events_of_each_hour_from_the_truncated_start()
+    public async Task Hourly_quantities_sum_the_matching_events_of_each_whole_hour_from_the_truncated_start_to_the_end()
     {
         var meter = await _client.CreateMeterForEventAsync("api_usage", """{"func":"sum","property":"units"}""");
         await _client.IngestAsync("""
@@ -46,8 +46,10 @@ public sealed class MeterQuantityTests : IAsyncLifetime
 
         var body = await QuantitiesAsync(meter.Id(), "start_timestamp=2026-04-01T10:30:00Z&end_timestamp=2026-04-01T12:30:00Z&interval=hour");
 
-        Assert.Equal(["2026-04-01T10:00:00Z=3", "2026-04-01T11:00:00Z=0", "2026-04-01T12:00:00Z=-10"], Buckets(body));
-        Assert.Equal(-7, body.GetProperty("total").GetDouble());
+        // Polar groups events by date_trunc('hour', timestamp) with no bound on the events: the first and last hours count
+        // whole, so the 10:15 event (before the start) and nothing is cut at 12:30.
+        Assert.Equal(["2026-04-01T10:00:00Z=103", "2026-04-01T11:00:00Z=0", "2026-04-01T12:00:00Z=-10"], Buckets(body));
+        Assert.Equal(93, body.GetProperty("total").GetDouble());
     }
 
     [Fact]

@@ -199,13 +199,16 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             if (exactAtResets && firstCarryOver is { } first)
             {
                 var before = resets.Select(r => r.Timestamp).Where(r => r <= first).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
-                foreach (var reset in resets.Select(r => r.Timestamp).Where(r => r > from && r >= before && r <= listingNow).Distinct())
+                var hourly = usage.At(listingNow);
+                foreach (var reset in resets.Select(r => r.Timestamp).Where(r => r > from && r >= before && r <= listingNow).Distinct().Order())
                 {
-                    // Polar's timestamps are in microseconds: the end is the last instant before the reset.
-                    var upTo = await polar.GetMeterQuantitiesAsync(meterId, new MeterQuantitiesQuery(from, reset.AddTicks(-10), "hour", externalCustomerId),
-                        cancellationToken).ConfigureAwait(false);
-                    requests++;
-                    usage.SetExact(reset, Math.Round(upTo.Total, GrantValidator.MaxDecimalPlaces) - ours.Where(o => o.At >= from && o.At < reset).Sum(o => o.Value));
+                    // Polar's quantities count whole hours (date_trunc buckets, no bound inside one), so the part of the reset's
+                    // hour before the reset is read from the events themselves: the meter's user events of the customer, from
+                    // the hour's start to the reset (the filter's timestamps are whole seconds; the exact bound is applied here).
+                    var hour = Hour(reset);
+                    var (partial, pages) = await UsageEventsAsync(target, externalCustomerId, hour, reset, cancellationToken).ConfigureAwait(false);
+                    requests += pages;
+                    usage.SetExact(reset, hourly(hour) + partial - ours.Where(o => o.At >= hour && o.At < reset).Sum(o => o.Value));
                 }
             }
         }
@@ -261,6 +264,39 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         HashSet<string> Seen,
         List<CreditBlock> Blocks,
         Dictionary<string, RecordedCompensation> CompensationOf);
+
+    /// <summary>
+    /// The sum of the meter's property over the customer's user events the meter counts with a timestamp in [start, end)
+    /// (ours included: the caller takes them off), and the Polar requests it took (one per 100 events).
+    /// </summary>
+    private async Task<(decimal Sum, int Requests)> UsageEventsAsync(GrantTarget target, string externalCustomerId, DateTimeOffset start,
+        DateTimeOffset end, CancellationToken cancellationToken)
+    {
+        var filter = new MeterFilter("and",
+        [
+            target.Meter.Filter,
+            new MeterFilterClause("timestamp", "gte", JsonSerializer.SerializeToElement(start.ToUnixTimeSeconds(), PolarJsonContext.Default.Int64)),
+            new MeterFilterClause("timestamp", "lte", JsonSerializer.SerializeToElement(end.ToUnixTimeSeconds() + 1, PolarJsonContext.Default.Int64)),
+        ]);
+        var (sum, requests) = (0m, 0);
+        for (var page = 1; page <= MaxPages; page++)
+        {
+            var result = await polar.ListEventsAsync(new EventListQuery(Source: "user", Sorting: "timestamp", Page: page, Limit: PageSize)
+            {
+                ExternalCustomerId = externalCustomerId,
+                Filter = filter,
+            }, cancellationToken).ConfigureAwait(false);
+            requests++;
+            sum += result.Items.Where(e => e.Timestamp >= start && e.Timestamp < end)
+                .Sum(e => e.Metadata is { } metadata ? RecordedCompensation.Number(metadata, target.Property) ?? 0 : 0);
+            if (result.Items.Count == 0 || page >= result.Pagination.MaxPage)
+            {
+                break;
+            }
+        }
+
+        return (sum, requests);
+    }
 
     private static MeterFilterClause Clause(string property, string value) =>
         new(property, "eq", PolarMetadata.Text(value));

@@ -12,8 +12,9 @@ internal sealed partial class EmulatorStore
     private const int MaxBuckets = 100_000;
 
     /// <summary>
-    /// Aggregates, as Polar does, every event the meter's filter matches with a timestamp in [start, end]: one bucket per
-    /// interval from the start truncated to the interval (in the asked time zone; hourly is the finest), and the total.
+    /// Aggregates, as Polar does, every event the meter's filter matches in the buckets of [start, end]: one bucket per
+    /// interval from the start truncated to the interval (in the asked time zone; hourly is the finest), each counting its
+    /// whole interval (an end inside an hour counts that hour whole, as Polar's date_trunc join does), and the total.
     /// With a customer aggregation function, each bucket is first aggregated per customer, then across customers.
     /// Null when the meter does not exist.
     /// </summary>
@@ -33,12 +34,15 @@ internal sealed partial class EmulatorStore
                 return (null, null);
             }
 
+            // Polar groups events by date_trunc(interval, timestamp) and joins the buckets of the series, with no bound on the
+            // events themselves: the first and last buckets count whole, even before the start or after the end.
+            var (from, until) = (buckets.Count == 0 ? query.Start : buckets[0], buckets.Count == 0 ? query.Start : After(buckets[^1], query));
             var perBucket = buckets.Select(_ => new Dictionary<string, MeterAccumulator>(StringComparer.Ordinal)).ToArray();
             var whole = new Dictionary<string, MeterAccumulator>(StringComparer.Ordinal);
             for (var index = 0; index < _events.Count; index++)
             {
                 var record = _events[index];
-                if (!IsListed(index) || record.Source != EventRecord.UserSource || record.Timestamp < query.Start || record.Timestamp > query.End)
+                if (!IsListed(index) || record.Source != EventRecord.UserSource || record.Timestamp < from || record.Timestamp >= until)
                 {
                     continue;
                 }
@@ -133,15 +137,24 @@ internal sealed partial class EmulatorStore
             }
 
             buckets.Add(start);
-            local = query.Interval switch
-            {
-                "hour" => local.AddHours(1),
-                "day" => local.AddDays(1),
-                "week" => local.AddDays(7),
-                "month" => local.AddMonths(1),
-                _ => local.AddYears(1),
-            };
+            local = Next(local, query.Interval);
         }
+    }
+
+    private static DateTime Next(DateTime local, string interval) => interval switch
+    {
+        "hour" => local.AddHours(1),
+        "day" => local.AddDays(1),
+        "week" => local.AddDays(7),
+        "month" => local.AddMonths(1),
+        _ => local.AddYears(1),
+    };
+
+    /// <summary>Where the bucket starting at <paramref name="bucket"/> ends: the next bucket's start, in the query's zone.</summary>
+    private static DateTimeOffset After(DateTimeOffset bucket, QuantityQuery query)
+    {
+        var next = Next(TimeZoneInfo.ConvertTime(bucket, query.Zone).DateTime, query.Interval);
+        return new DateTimeOffset(next, query.Zone.GetUtcOffset(next));
     }
 
     /// <summary>PostgreSQL's <c>date_trunc</c>: weeks start on Monday.</summary>

@@ -178,6 +178,25 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Usage_after_a_reset_in_the_resets_own_hour_does_not_lower_the_regrant()
+    {
+        await GrantAsync("co7", "co7-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co7", units: 10);
+        await GrantAsync("co7", "co7-promo", 100, carryOver: true);
+        // Polar's 10 units are older than the promo: spent first; 10 of the promo.
+        await UseAsync("co7", 20);
+        await CycleAsync(subscription);
+        // In the reset's hour, after it: Polar's quantities total that hour whole, so only the events say what came before.
+        await UseAsync("co7", 5);
+        _app.Emulator.CatchUp();
+
+        var outcome = await CarryOver.CarryOverAsync("co7", null, CancellationToken.None);
+
+        var regrant = Assert.Single(Assert.Single(outcome.Meters).Regrants);
+        Assert.Equal((GrantStatus.Granted, 90m), (regrant.Status, regrant.Units));
+    }
+
+    [Fact]
     public async Task Two_resets_before_any_carry_over_send_only_the_latest_resets_regrant_so_nothing_counts_twice()
     {
         await GrantAsync("co6", "co6-seed", 1, carryOver: false);
