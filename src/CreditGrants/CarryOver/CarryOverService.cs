@@ -85,16 +85,10 @@ public sealed partial class CarryOverService(IPolarGateway polar, LedgerReader l
                 return id.Value;
             });
             var outcomes = new List<GrantOutcome>(regrants.Count);
-            var latest = resetIds.Keys.DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+            // Each is dated at the latest reset (CreditAllocation.CarryOvers): Polar counts a balance from the latest reset's
+            // ingestion, so a re-grant for an earlier reset that was never made lands there, with what was unspent then.
             foreach (var (regrant, carried) in regrants)
             {
-                if (regrant.GrantedAt < latest)
-                {
-                    // Polar counts a balance from the latest reset's ingestion: a re-grant for an earlier reset sent now would
-                    // count in the latest window beside the latest reset's re-grant, which already carries its units.
-                    LogSuperseded(regrant.Units, carried.GrantId, regrant.GrantedAt, latest);
-                    continue;
-                }
 
                 var grant = new CreditGrant(ids[regrant.GrantId], CustomerRef.External(externalCustomerId), regrant.Units, read.Meter,
                     $"Carried over a meter reset from grant {carried.GrantId}", Source,
@@ -161,9 +155,6 @@ public sealed partial class CarryOverService(IPolarGateway polar, LedgerReader l
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Carry-over: the customer (external id of {Length} characters) has no carry-over grants")]
     private partial void LogNothingToCarry(int length);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Carry-over: {Units} units of grant {GrantId} at the reset {ResetAt} were not granted again before the next reset at {LatestReset}; that reset's re-grant carries them, so this one is not sent")]
-    private partial void LogSuperseded(decimal units, string grantId, DateTimeOffset resetAt, DateTimeOffset latestReset);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Carry-over: {Status} {Units} units of grant {GrantId} again as {RegrantId}, dated at the reset {ResetAt}")]
     private partial void LogCarried(GrantStatus status, decimal units, string grantId, string regrantId, DateTimeOffset resetAt);

@@ -132,14 +132,18 @@ public static class CreditAllocation
         var all = blocks.ToList();
         var ids = all.Select(b => b.GrantId).ToHashSet(StringComparer.Ordinal);
         var made = new List<(CreditBlock, CreditBlock)>();
-        foreach (var reset in resets.Where(r => r <= now).Distinct().Order())
+        var past = resets.Where(r => r <= now).Distinct().Order().ToList();
+        var latest = past.Count == 0 ? DateTimeOffset.MinValue : past[^1];
+        foreach (var reset in past)
         {
             foreach (var carried in CarryOverAt(all, resets, usageAt, reset).Carried.Where(c => c.Units > 0))
             {
                 var id = regrantId(carried.Block, reset);
                 if (ids.Add(id))
                 {
-                    var regrant = new CreditBlock(id, carried.Units, reset, carried.Block.ExpiresAt) { CarryOver = true };
+                    // A re-grant not made yet for an earlier reset is made now, in the latest reset's window (Polar counts a
+                    // balance from the latest reset's ingestion): dated at that reset, no usage between the resets spent it.
+                    var regrant = new CreditBlock(id, carried.Units, latest, carried.Block.ExpiresAt) { CarryOver = true };
                     all.Add(regrant);
                     made.Add((regrant, carried.Block));
                 }

@@ -197,7 +197,7 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Two_resets_before_any_carry_over_send_only_the_latest_resets_regrant_so_nothing_counts_twice()
+    public async Task Two_resets_before_any_carry_over_make_one_regrant_in_the_latest_window_of_all_that_was_unspent()
     {
         await GrantAsync("co6", "co6-seed", 1, carryOver: false);
         var subscription = await SubscribeAsync("co6", units: 10);
@@ -205,13 +205,18 @@ public sealed class CarryOverTests : IAsyncLifetime
         // Polar's 10 units are older than the promo: spent first; 15 of the promo.
         await UseAsync("co6", 25);
         await CycleAsync(subscription);
+        // Between the resets the customer had no re-grant (none was made): this usage spent Polar's new 10 and went over.
+        await UseAsync("co6", 30);
         await CycleAsync(subscription);
 
         var outcome = await CarryOver.CarryOverAsync("co6", null, CancellationToken.None);
 
-        // Polar counts from the latest reset's ingestion: the first reset's re-grant, sent now, would count beside the second's.
+        // Polar counts from the latest reset's ingestion: one re-grant, in the latest window, of all the promo had unspent.
         var regrant = Assert.Single(Assert.Single(outcome.Meters).Regrants);
         Assert.Equal((GrantStatus.Granted, 85m), (regrant.Status, regrant.Units));
+        Assert.Equal(95m, await BalanceAsync("co6"));
+        var again = await CarryOver.CarryOverAsync("co6", null, CancellationToken.None);
+        Assert.All(Assert.Single(again.Meters).Regrants, r => Assert.Equal(GrantStatus.Duplicate, r.Status));
         Assert.Equal(95m, await BalanceAsync("co6"));
         Assert.Equal((await LedgerAsync("co6")).Resets[^1], (await LedgerAsync("co6")).Find(regrant.GrantId)!.GrantedAt);
     }

@@ -101,14 +101,27 @@ public sealed class CarryOverAllocationTests
     }
 
     [Fact]
-    public void A_regrant_is_open_after_its_reset_and_carries_again_at_the_next()
+    public void A_regrant_made_at_its_reset_is_open_after_it_and_carries_again_at_the_next()
     {
+        // The first reset's re-grant was made (Polar holds it): 40 of it is used before the second reset.
+        CreditBlock[] blocks = [new("promo", 100, At(0)) { CarryOver = true }, new("co(promo@10)", 70, At(10)) { CarryOver = true }];
+
+        var made = CreditAllocation.CarryOvers(blocks, [At(10), At(20)], m => m > At(15) ? 70 : m > At(5) ? 30 : 0, At(30), RegrantId);
+
+        Assert.Equal([("co(co(promo@10)@20)", 30m, "co(promo@10)", At(20))],
+            made.Select(m => (m.Regrant.GrantId, m.Regrant.Units, m.Carries.GrantId, m.Regrant.GrantedAt)));
+    }
+
+    [Fact]
+    public void A_regrant_not_made_at_an_earlier_reset_is_made_in_the_latest_window_with_all_that_was_unspent()
+    {
+        // Nothing was carried at the first reset: the customer had no re-grant to spend between the resets.
         CreditBlock[] blocks = [new("promo", 100, At(0)) { CarryOver = true }];
 
         var made = CreditAllocation.CarryOvers(blocks, [At(10), At(20)], m => m > At(15) ? 70 : m > At(5) ? 30 : 0, At(30), RegrantId);
 
-        Assert.Equal([("co(promo@10)", 70m, "promo"), ("co(co(promo@10)@20)", 30m, "co(promo@10)")],
-            made.Select(m => (m.Regrant.GrantId, m.Regrant.Units, m.Carries.GrantId)));
+        Assert.Equal([("co(promo@10)", 70m, "promo", At(20))],
+            made.Select(m => (m.Regrant.GrantId, m.Regrant.Units, m.Carries.GrantId, m.Regrant.GrantedAt)));
     }
 
     /// <summary>
