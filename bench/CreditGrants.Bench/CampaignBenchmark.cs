@@ -31,14 +31,8 @@ public static class CampaignBenchmark
             try
             {
                 tally.Reset();
-                var watch = ResourceWatch.Start(polar.ServerProcessId);
-                await using (watch.ConfigureAwait(false))
-                {
-                    var clock = Stopwatch.StartNew();
-                    result = await runner.RunAsync(campaign, new FileCampaignStateStore(stateDirectory), DateTimeOffset.UtcNow).ConfigureAwait(false);
-                    seconds = clock.Elapsed.TotalSeconds;
-                    memory = watch.Stop();
-                }
+                (result, seconds, memory) = await ResourceWatch.MeasureAsync(polar.ServerProcessId,
+                    () => runner.RunAsync(campaign, new FileCampaignStateStore(stateDirectory), DateTimeOffset.UtcNow)).ConfigureAwait(false);
             }
             finally
             {

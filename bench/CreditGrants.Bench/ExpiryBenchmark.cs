@@ -52,17 +52,7 @@ public static class ExpiryBenchmark
             var sweep = services.GetRequiredService<ExpirySweep>();
 
             tally.Reset();
-            ExpirySweepResult result;
-            double seconds;
-            ResourceFigures memory;
-            var watch = ResourceWatch.Start(polar.ServerProcessId);
-            await using (watch.ConfigureAwait(false))
-            {
-                var clock = Stopwatch.StartNew();
-                result = await sweep.RunAsync().ConfigureAwait(false);
-                seconds = clock.Elapsed.TotalSeconds;
-                memory = watch.Stop();
-            }
+            var (result, seconds, memory) = await ResourceWatch.MeasureAsync(polar.ServerProcessId, () => sweep.RunAsync()).ConfigureAwait(false);
 
             return new BenchResult(name, "expiry", count, seconds, memory)
             {

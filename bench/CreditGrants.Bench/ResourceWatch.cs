@@ -47,6 +47,20 @@ public sealed class ResourceWatch : IAsyncDisposable
     /// <param name="serverProcessId">The emulator's process, whose CPU time the run is also charged; null when unknown.</param>
     public static ResourceWatch Start(int? serverProcessId) => new(serverProcessId);
 
+    /// <summary>Runs <paramref name="work"/> under a watch: its result, its wall-clock seconds and the memory and CPU figures.</summary>
+    public static async Task<(T Result, double Seconds, ResourceFigures Memory)> MeasureAsync<T>(int? serverProcessId, Func<Task<T>> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var watch = Start(serverProcessId);
+        await using (watch.ConfigureAwait(false))
+        {
+            var clock = Stopwatch.StartNew();
+            var result = await work().ConfigureAwait(false);
+            var seconds = clock.Elapsed.TotalSeconds;
+            return (result, seconds, watch.Stop());
+        }
+    }
+
     public ResourceFigures Stop()
     {
         _stop.Cancel();

@@ -54,17 +54,8 @@ public static class RevokeBenchmark
             var revocation = services.GetRequiredService<BulkRevocation>();
 
             tally.Reset();
-            BulkRevokeSummary summary;
-            double seconds;
-            ResourceFigures memory;
-            var watch = ResourceWatch.Start(polar.ServerProcessId);
-            await using (watch.ConfigureAwait(false))
-            {
-                var clock = Stopwatch.StartNew();
-                (_, summary) = await revocation.RevokeAsync(granted, new BulkRevokeOptions("bench", DryRun: false, "bulk-revoke:bench-" + run)).ConfigureAwait(false);
-                seconds = clock.Elapsed.TotalSeconds;
-                memory = watch.Stop();
-            }
+            var ((_, summary), seconds, memory) = await ResourceWatch.MeasureAsync(polar.ServerProcessId,
+                () => revocation.RevokeAsync(granted, new BulkRevokeOptions("bench", DryRun: false, "bulk-revoke:bench-" + run))).ConfigureAwait(false);
 
             return new BenchResult(name, "revoke", rows, seconds, memory)
             {
