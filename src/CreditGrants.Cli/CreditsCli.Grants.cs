@@ -40,8 +40,7 @@ public sealed partial class CreditsCli
             foreach (var grant in ledger.Grants)
             {
                 var closed = grant.TakenBack is { } back ? $", {Number(back)} taken back"
-                    : grant is { Status: LedgerStatus.Expired, PolarCredit: false } && grant.Units > grant.Spent
-                        ? $", {Number(grant.Units - grant.Spent)} unspent not taken back yet" : "";
+                    : grant.UnspentNotTakenBack > 0 ? $", {Number(grant.UnspentNotTakenBack)} unspent not taken back yet" : "";
                 var expires = grant.ExpiresAt is { } at ? $", expires {at:u}" : "";
                 await _out.WriteLineAsync($"  {grant.GrantId,-28} {LedgerJson.StatusName(grant.Status),-14} {Number(grant.Remaining),10} of {Number(grant.Units)} left" +
                     $"  granted {grant.GrantedAt:u}{expires}{closed}  {grant.Source}{(grant.Reason is null ? "" : $": {grant.Reason}")}").ConfigureAwait(false);

@@ -44,6 +44,12 @@ public sealed record LedgerGrant(
     string? EventExternalCustomerId,
     bool PolarCredit = false)
 {
+    /// <summary>
+    /// Units an expired grant had unspent whose expiry event is not sent yet: they still count in Polar's balance until the
+    /// expiry runs (0 for any other grant).
+    /// </summary>
+    public decimal UnspentNotTakenBack => this is { Status: LedgerStatus.Expired, TakenBack: null, PolarCredit: false } ? Math.Max(0, Units - Spent) : 0;
+
     /// <summary>Made with <c>carryOver</c> (<see cref="GrantMetadata.CarryOver"/>): what a reset wipes of it is granted again.</summary>
     public bool CarryOver { get; init; }
 

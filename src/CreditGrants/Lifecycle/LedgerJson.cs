@@ -155,10 +155,10 @@ public static class LedgerJson
             notes.Add($"Polar's balance ({ledger.Read.Balance ?? 0}) does not show yet what its event store holds ({ledger.Read.BalanceFromEvents}); it catches up in seconds.");
         }
 
-        foreach (var due in page.Where(g => g is { Status: LedgerStatus.Expired, TakenBack: null, PolarCredit: false } && g.Units > g.Spent))
+        foreach (var due in page.Where(g => g.UnspentNotTakenBack > 0))
         {
             // The model closes the block at its expiry; Polar's balance keeps the units until the expiry event is sent.
-            notes.Add($"Grant {due.GrantId} expired at {GrantExpiry.Format(due.ExpiresAt ?? due.ClosedAt ?? ledger.Read.At)} with {due.Units - due.Spent} units unspent: "
+            notes.Add($"Grant {due.GrantId} expired at {GrantExpiry.Format(due.ExpiresAt ?? due.ClosedAt ?? ledger.Read.At)} with {due.UnspentNotTakenBack} units unspent: "
                       + "they count in Polar's balance until its expiry event is sent (the app's ExpireGrants timer, or credits grants expire --due, "
                       + "takes expiries a few minutes after their hour, Expiry:Settle).");
         }
