@@ -254,7 +254,8 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 };
             case LedgerStatus.Revoked:
                 return row with { UnitsGranted = grant.Units, UnitsRevoked = grant.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
-            case LedgerStatus.Expired or LedgerStatus.WipedByReset:
+            // A carry-over grant a reset wiped is revoked from its re-grant (GrantRevocation.Plan follows it), below.
+            case LedgerStatus.Expired or LedgerStatus.WipedByReset when !grant.CarryOver:
                 return row with
                 {
                     UnitsGranted = grant.Units,

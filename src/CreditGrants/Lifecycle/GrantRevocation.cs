@@ -39,7 +39,14 @@ public sealed record RevokeOutcome(
     bool BalanceGoesNegative,
     DateTimeOffset RevokedAt,
     string? Reason,
-    LedgerRead Read);
+    LedgerRead Read)
+{
+    /// <summary>
+    /// The carry-over re-grant the units were taken from, when <see cref="GrantId"/> is a carry-over grant a meter reset wiped
+    /// (its unspent units were granted again as this one, <see cref="GrantMetadata.Carries"/>); null when taken from the grant itself.
+    /// </summary>
+    public string? CarriedAs { get; init; }
+}
 
 /// <summary>Why a revocation could not be made as asked; the message names the grant, the units and what would be accepted.</summary>
 public enum RevokeErrorKind
@@ -119,41 +126,93 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(ledger);
-        var grant = ledger.Find(request.GrantId) is { PolarCredit: false } found ? found
+        var asked = ledger.Find(request.GrantId) is { PolarCredit: false } found ? found
             : throw new RevokeException(RevokeErrorKind.GrantNotFound,
                 $"No grant has the id '{Identity.Display.Escape(request.GrantId)}' in the ledger of '{Identity.Display.Escape(ledger.ExternalCustomerId)}' on meter '{ledger.Meter}'.");
+        var grant = Holder(asked, ledger);
+        var carriedAs = grant == asked ? null : grant.GrantId;
+        var name = Name(asked, grant);
         var id = GrantMetadata.CompensationId(CompensationKind.Revoked, grant.GrantId);
         switch (grant.Status)
         {
             case LedgerStatus.Pending:
                 throw new RevokeException(RevokeErrorKind.GrantNotFound,
-                    $"Grant '{Identity.Display.Escape(grant.GrantId)}' was made moments ago and Polar does not list it yet: try again in a few seconds.");
+                    $"Grant {name} was made moments ago and Polar does not list it yet: try again in a few seconds.");
             case LedgerStatus.Revoked:
                 var made = ledger.Compensations.First(c => c.Kind == CompensationKind.Revoked && c.Compensates == grant.GrantId);
-                if (request.Units is { } asked && asked != made.Units && !(request.AtMostUnspent && made.Units == Math.Min(asked, made.Unspent)))
+                if (request.Units is { } units && units != made.Units && !(request.AtMostUnspent && made.Units == Math.Min(units, made.Unspent)))
                 {
-                    throw new RevokeException(RevokeErrorKind.Conflict, Different(grant.GrantId, made, asked));
+                    throw new RevokeException(RevokeErrorKind.Conflict, Different(name, made, units));
                 }
 
-                return (null, new RevokeOutcome(RevokeStatus.AlreadyRevoked, grant.GrantId, id.Value, id.EventId, ledger.ExternalCustomerId, ledger.Meter,
-                    grant.Units, made.Unspent, made.Units, false, made.Timestamp, made.Reason, ledger.Read));
-            case LedgerStatus.Expired or LedgerStatus.WipedByReset:
-                throw new RevokeException(RevokeErrorKind.Conflict,
-                    $"Grant '{Identity.Display.Escape(grant.GrantId)}' {(grant.Status == LedgerStatus.Expired ? "expired" : "was wiped by a meter reset")} at {grant.ClosedAt:u}: nothing of it is left to take back.");
+                return (null, new RevokeOutcome(RevokeStatus.AlreadyRevoked, asked.GrantId, id.Value, id.EventId, ledger.ExternalCustomerId, ledger.Meter,
+                    asked.Units, made.Unspent, made.Units, false, made.Timestamp, made.Reason, ledger.Read) { CarriedAs = carriedAs });
+            case LedgerStatus.Expired:
+                throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} expired at {grant.ClosedAt:u}: nothing of it is left to take back.");
+            case LedgerStatus.WipedByReset:
+                throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} was wiped by a meter reset at {grant.ClosedAt:u}" + (grant.CarryOver
+                    ? $" with {grant.Units - grant.Spent} units unspent, and no carry-over re-grant of it is listed (Polar's own rollover carried them, or nothing was left to carry): nothing of ours holds its units to take back."
+                    : ": nothing of it is left to take back."));
         }
 
         var unspent = grant.Remaining;
-        var units = request.Units is { } most && request.AtMostUnspent ? Math.Min(most, unspent) : request.Units ?? unspent;
-        if (units > unspent && !request.AllowNegativeBalance)
+        var taken = request.Units is { } most && request.AtMostUnspent ? Math.Min(most, unspent) : request.Units ?? unspent;
+        if (taken > unspent && !request.AllowNegativeBalance)
         {
             throw new RevokeException(RevokeErrorKind.ExceedsUnspent,
-                $"Grant '{Identity.Display.Escape(grant.GrantId)}' has {unspent} of {grant.Units} units unspent (as Polar showed at {ledger.Read.At:u}); taking back {units} would take credit the customer already used. Ask for at most {unspent} units, or allow a negative balance (allowNegativeBalance: true, --allow-negative-balance).");
+                $"Grant {name} has {unspent} of {grant.Units} units unspent (as Polar showed at {ledger.Read.At:u}); taking back {taken} would take credit the customer already used. Ask for at most {unspent} units, or allow a negative balance (allowNegativeBalance: true, --allow-negative-balance).");
         }
 
         var customer = grant.EventCustomerId is { } customerId ? CustomerRef.Polar(customerId) : CustomerRef.External(grant.EventExternalCustomerId ?? ledger.ExternalCustomerId);
-        return (new CompensationRequest(grant.GrantId, CompensationKind.Revoked, customer, ledger.Meter, units, unspent,
+        return (new CompensationRequest(grant.GrantId, CompensationKind.Revoked, customer, ledger.Meter, taken, unspent,
             ledger.Read.At > time.GetUtcNow() ? time.GetUtcNow() : ledger.Read.At, request.Source, request.Reason), null);
     }
+
+    /// <summary>
+    /// The grant that holds <paramref name="asked"/>'s units now: <paramref name="asked"/> itself, or, for a carry-over grant a
+    /// meter reset wiped, the re-grant that carries it (<see cref="LedgerGrant.Carries"/>), and that one's after later resets.
+    /// A wiped carry-over grant with units unspent whose re-grant is not listed within <see cref="RegrantWait"/> of its reset
+    /// is a <see cref="RevokeErrorKind.GrantNotFound"/> (try again: the carry-over runs on the reset's webhook); later, the
+    /// wiped grant itself (nothing of ours holds its units).
+    /// </summary>
+    private static LedgerGrant Holder(LedgerGrant asked, CustomerLedger ledger)
+    {
+        var grant = asked;
+        var seen = new HashSet<string>(StringComparer.Ordinal) { grant.GrantId };
+        while (grant is { Status: LedgerStatus.WipedByReset, CarryOver: true, ClosedAt: { } reset })
+        {
+            var regrant = ledger.Grants.FirstOrDefault(g => string.Equals(g.Carries, grant.GrantId, StringComparison.Ordinal));
+            if (regrant is null)
+            {
+                if (grant.Units - grant.Spent > 0 && ledger.Read.At - reset < RegrantWait)
+                {
+                    throw new RevokeException(RevokeErrorKind.GrantNotFound,
+                        $"Grant {Name(asked, grant)} was wiped by the meter reset at {reset:u} with {grant.Units - grant.Spent} units unspent, and the carry-over re-grant that holds them now is not listed yet (it is made when Polar's webhook for the reset is processed): try again in a minute.");
+                }
+
+                break;
+            }
+
+            if (!seen.Add(regrant.GrantId))
+            {
+                break;
+            }
+
+            grant = regrant;
+        }
+
+        return grant;
+    }
+
+    /// <summary>
+    /// How long after a reset the carry-over re-grant of a wiped carry-over grant is waited for: the reset's webhook is
+    /// processed within minutes (<c>CarryOverWebhookHandler.WaitForReset</c> and the queue's retries).
+    /// </summary>
+    public static readonly TimeSpan RegrantWait = TimeSpan.FromMinutes(15);
+
+    private static string Name(LedgerGrant asked, LedgerGrant holder) => holder == asked
+        ? $"'{Identity.Display.Escape(asked.GrantId)}'"
+        : $"'{Identity.Display.Escape(asked.GrantId)}' (carried over a meter reset as '{Identity.Display.Escape(holder.GrantId)}')";
 
     /// <summary>The answer to a revocation whose compensation was sent. Throws <see cref="RevokeException"/> for a different one made first.</summary>
     public static RevokeOutcome Answer(RevokeRequest request, CustomerLedger ledger, CompensationOutcome outcome)
@@ -163,6 +222,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         ArgumentNullException.ThrowIfNull(outcome);
         var asked = outcome.Request;
         var grant = ledger.Find(request.GrantId)!;
+        var carriedAs = string.Equals(asked.GrantId, request.GrantId, StringComparison.Ordinal) ? null : asked.GrantId;
         switch (outcome.Status)
         {
             case CompensationStatus.Rejected:
@@ -170,10 +230,10 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
             case CompensationStatus.Different when (request.Units is null || request.AtMostUnspent) && outcome.Existing is { } first:
                 // Another revocation of the unspent units raced this one and won: it is the revocation asked for.
                 return new RevokeOutcome(RevokeStatus.AlreadyRevoked, request.GrantId, outcome.CompensationGrantId, outcome.EventId, ledger.ExternalCustomerId,
-                    ledger.Meter, grant.Units, first.Unspent, first.Units, false, first.Timestamp, first.Reason, ledger.Read);
+                    ledger.Meter, grant.Units, first.Unspent, first.Units, false, first.Timestamp, first.Reason, ledger.Read) { CarriedAs = carriedAs };
             case CompensationStatus.Different:
                 throw new RevokeException(RevokeErrorKind.Conflict, outcome.Existing is { } existing
-                    ? Different(request.GrantId, existing, asked.Units)
+                    ? Different($"'{Identity.Display.Escape(request.GrantId)}'", existing, asked.Units)
                     : $"Grant '{Identity.Display.Escape(request.GrantId)}' was revoked by another request moments ago: {outcome.Reason}");
         }
 
@@ -181,9 +241,9 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         var made = outcome.Existing;
         return new RevokeOutcome(status, request.GrantId, outcome.CompensationGrantId, outcome.EventId, ledger.ExternalCustomerId, ledger.Meter,
             grant.Units, made?.Unspent ?? asked.Unspent, made?.Units ?? asked.Units, (made?.Units ?? asked.Units) > (made?.Unspent ?? asked.Unspent),
-            made?.Timestamp ?? asked.Timestamp, made?.Reason ?? asked.Reason, ledger.Read);
+            made?.Timestamp ?? asked.Timestamp, made?.Reason ?? asked.Reason, ledger.Read) { CarriedAs = carriedAs };
     }
 
-    private static string Different(string grantId, RecordedCompensation made, decimal asked) =>
-        $"Grant '{Identity.Display.Escape(grantId)}' was already revoked at {made.Timestamp:u}, taking back {made.Units} units (revocation {made.CompensationGrantId}); a revocation of {asked} units is a different one, and a grant is revoked once.";
+    private static string Different(string name, RecordedCompensation made, decimal asked) =>
+        $"Grant {name} was already revoked at {made.Timestamp:u}, taking back {made.Units} units (revocation {made.CompensationGrantId}); a revocation of {asked} units is a different one, and a grant is revoked once.";
 }

@@ -85,10 +85,19 @@ public sealed record RevokeOutcomeJson(
     LedgerReadJson Read,
     IReadOnlyList<string> Notes)
 {
+    /// <summary>The carry-over re-grant the units were taken from (<see cref="RevokeOutcome.CarriedAs"/>); printed only then.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CarriedAs { get; init; }
+
     public static RevokeOutcomeJson From(RevokeOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         var notes = new List<string>();
+        if (outcome.CarriedAs is { } regrant)
+        {
+            notes.Add($"A meter reset wiped grant {outcome.GrantId} and its unspent units were carried over as re-grant {regrant}: they were taken back from that re-grant ({outcome.Unspent} unspent of it).");
+        }
+
         if (outcome.BalanceGoesNegative)
         {
             notes.Add($"{outcome.TakenBack - outcome.Unspent} units more than were unspent were taken back: the customer's balance goes negative by them.");
@@ -101,7 +110,10 @@ public sealed record RevokeOutcomeJson(
 
         return new(outcome.Status == RevokeStatus.Revoked ? "revoked" : "already_revoked", outcome.GrantId, outcome.RevocationGrantId, outcome.EventId,
             outcome.ExternalCustomerId, outcome.Meter, outcome.GrantUnits, outcome.Unspent, outcome.TakenBack, outcome.BalanceGoesNegative,
-            outcome.RevokedAt, outcome.Reason, LedgerReadJson.From(outcome.Read), notes);
+            outcome.RevokedAt, outcome.Reason, LedgerReadJson.From(outcome.Read), notes)
+        {
+            CarriedAs = outcome.CarriedAs,
+        };
     }
 }
 

@@ -22,8 +22,10 @@ public sealed record CarryOverRead(string ExternalCustomerId, string Meter, IRea
 /// Reads a customer's ledger on a meter (docs/credit-lifecycle.md) from what Polar holds, never listing usage events:
 /// this app's own events on the meter (grants and compensations, found by <see cref="GrantMetadata.Meter"/>) with the
 /// meter's resets and Meter Credit events, 100 a page; the meter's hourly quantities for the customer (usage = net
-/// quantity − our events); and the customer meter. At most 2 + ⌈entries/100⌉ requests, whatever the customer's usage
-/// (the meter itself is the grant target, cached as grants cache it). Blocks are then allocated by <see cref="CreditAllocation"/>.
+/// quantity − our events); the customer's usage events in the latest reset's hour before it, when that hour had usage
+/// (so the blocks granted at the reset are not charged it); and the customer meter. 2 + ⌈entries/100⌉ requests, plus
+/// ⌈those usage events/100⌉ (at least one) when the latest reset's hour had usage (the meter itself is the grant target,
+/// cached as grants cache it). Blocks are then allocated by <see cref="CreditAllocation"/>.
 /// </summary>
 public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeProvider time)
 {
@@ -41,7 +43,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     /// </summary>
     public async Task<CustomerLedger> ReadAsync(string externalCustomerId, string meterName, CancellationToken cancellationToken = default)
     {
-        var (target, listing, usage, now, requests) = await ReadBlocksAsync(externalCustomerId, meterName, exactAtResets: false, cancellationToken)
+        var (target, listing, usage, now, requests) = await ReadBlocksAsync(externalCustomerId, meterName, forCarryOver: false, cancellationToken)
             .ConfigureAwait(false);
         var meterId = target.Meter.Id;
         var (listed, grants, compensations, resetEvents, credits, ours, seen, blocks, compensationOf) = listing;
@@ -84,7 +86,8 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         // What the event store says the balance is, against what Polar's customer meter shows.
         var lastReset = resets.Where(r => r <= now).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
         var usageSinceReset = usage.At(now)(now) - (lastReset == DateTimeOffset.MinValue ? 0 : usage.At(now)(lastReset));
-        var oursSinceReset = ours.Where(o => o.At > lastReset).Sum(o => o.Value);
+        // Polar counts from the latest reset's ingestion: our events dated at the reset (carry-over re-grants) came after it.
+        var oursSinceReset = ours.Where(o => o.At >= lastReset).Sum(o => o.Value);
         // A customer meter Polar has not made yet stands at 0.
         var fromEvents = (standing?.CreditedUnits ?? 0) - (usageSinceReset + oursSinceReset);
         var lags = fromEvents != (standing?.Balance ?? 0);
@@ -102,7 +105,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     /// </summary>
     public async Task<CarryOverRead> ReadForCarryOverAsync(string externalCustomerId, string meterName, CancellationToken cancellationToken = default)
     {
-        var (target, listing, usage, now, requests) = await ReadBlocksAsync(externalCustomerId, meterName, exactAtResets: true, cancellationToken)
+        var (target, listing, usage, now, requests) = await ReadBlocksAsync(externalCustomerId, meterName, forCarryOver: true, cancellationToken)
             .ConfigureAwait(false);
         var expires = new Dictionary<string, DateTimeOffset?>(StringComparer.Ordinal);
         foreach (var grant in listing.Grants)
@@ -115,7 +118,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     }
 
     private async Task<(GrantTarget Target, Listing Listing, Usage Usage, DateTimeOffset Now, int Requests)> ReadBlocksAsync(
-        string externalCustomerId, string meterName, bool exactAtResets, CancellationToken cancellationToken)
+        string externalCustomerId, string meterName, bool forCarryOver, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(externalCustomerId);
         var target = await polar.GetGrantTargetAsync(meterName, cancellationToken).ConfigureAwait(false);
@@ -196,20 +199,32 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             requests++;
             usage = Usage.From(from, quantities.Quantities, ours);
             var firstCarryOver = grants.Where(g => IsCarryOver(g.Metadata!)).Select(g => (DateTimeOffset?)g.Timestamp).Min();
-            if (exactAtResets && firstCarryOver is { } first)
+            var hourly = usage.At(listingNow);
+            var listedResets = resets.Select(r => r.Timestamp).Where(r => r > from && r <= listingNow).Distinct().Order().ToList();
+            IEnumerable<DateTimeOffset> exact = [];
+            if (forCarryOver && firstCarryOver is { } first)
             {
+                // Carry-over: every reset from the last one before the first carry-over grant on.
                 var before = resets.Select(r => r.Timestamp).Where(r => r <= first).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
-                var hourly = usage.At(listingNow);
-                foreach (var reset in resets.Select(r => r.Timestamp).Where(r => r > from && r >= before && r <= listingNow).Distinct().Order())
-                {
-                    // Polar's quantities count whole hours (date_trunc buckets, no bound inside one), so the part of the reset's
-                    // hour before the reset is read from the events themselves: the meter's user events of the customer, from
-                    // the hour's start to the reset (the filter's timestamps are whole seconds; the exact bound is applied here).
-                    var hour = Hour(reset);
-                    var (partial, pages) = await UsageEventsAsync(target, externalCustomerId, hour, reset, cancellationToken).ConfigureAwait(false);
-                    requests += pages;
-                    usage.SetExact(reset, hourly(hour) + partial - ours.Where(o => o.At >= hour && o.At < reset).Sum(o => o.Value));
-                }
+                exact = listedResets.Where(r => r >= before);
+            }
+            else if (!forCarryOver && listedResets.Count > 0 && hourly(Hour(listedResets[^1]).AddHours(1)) != hourly(Hour(listedResets[^1])))
+            {
+                // A ledger: every open block was granted at or after the latest reset (it wiped the others), so usage is read
+                // exactly there, when its hour had usage: a carry-over re-grant or Polar's new credits dated at the reset would
+                // otherwise be charged the hour's usage from before it.
+                exact = [listedResets[^1]];
+            }
+
+            foreach (var reset in exact)
+            {
+                // Polar's quantities count whole hours (date_trunc buckets, no bound inside one), so the part of the reset's
+                // hour before the reset is read from the events themselves: the meter's user events of the customer, from
+                // the hour's start to the reset (the filter's timestamps are whole seconds; the exact bound is applied here).
+                var hour = Hour(reset);
+                var (partial, pages) = await UsageEventsAsync(target, externalCustomerId, hour, reset, cancellationToken).ConfigureAwait(false);
+                requests += pages;
+                usage.SetExact(reset, hourly(hour) + partial - ours.Where(o => o.At >= hour && o.At < reset).Sum(o => o.Value));
             }
         }
 

@@ -104,13 +104,6 @@ public sealed class RuleValidator(GrantOptions grantOptions)
             expiresIn = duration;
         }
 
-        if (doc.RevokeOnRefund is true && doc.CarryOver is true)
-        {
-            // After a reset the order's grant is wiped and its units live on in a re-grant, which a refund does not follow yet.
-            errors.Add(new RuleError("$.carryOver", "true", "cannot go with revokeOnRefund: a refund after a meter reset would find the order's "
-                + "grant wiped and its units carried into a re-grant it does not take back; accepted: one of carryOver and revokeOnRefund"));
-        }
-
         if (doc.RevokeOnRefund is true && trigger.Event != GrantRule.OrderPaid)
         {
             errors.Add(new RuleError("$.revokeOnRefund", "true", $"goes with order.paid only, not {trigger.Event}; accepted: no revokeOnRefund, or false"));

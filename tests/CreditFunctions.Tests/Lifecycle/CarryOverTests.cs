@@ -48,6 +48,22 @@ public sealed class CarryOverTests : IAsyncLifetime
 
     private CarryOverService CarryOver => _app.Services.GetRequiredService<CarryOverService>();
 
+    /// <summary>Revokes as the API does, then lets the event store list what it sent.</summary>
+    private async Task<RevokeOutcome> RevokeAsync(string grantId, decimal? units = null)
+    {
+        _app.Emulator.CatchUp();
+        var outcome = await _app.Services.GetRequiredService<GrantRevocation>().RevokeAsync(new RevokeRequest(grantId, "Refund", units));
+        _app.Emulator.CatchUp();
+        return outcome;
+    }
+
+    /// <summary>Hands a webhook to the carry-over handler, then lets the event store list the re-grants it sent.</summary>
+    private async Task CarryAsync(PolarWebhookEvent webhook)
+    {
+        await Handler.HandleAsync(webhook, CancellationToken.None);
+        _app.Emulator.CatchUp();
+    }
+
     private CarryOverWebhookHandler Handler => _app.Services.GetServices<IPolarWebhookHandler>().OfType<CarryOverWebhookHandler>().Single();
 
     private Task<CustomerLedger> LedgerAsync(string customer)
@@ -273,5 +289,109 @@ public sealed class CarryOverTests : IAsyncLifetime
 
         Assert.Equal(1, _app.Emulator.RequestCount - before);
         Assert.Equal(10m, await BalanceAsync("co5"));
+    }
+
+    [Fact]
+    public async Task Revoking_a_carry_over_grant_a_reset_wiped_takes_back_what_its_regrant_holds_once_and_the_next_reset_carries_nothing_of_it()
+    {
+        await GrantAsync("co8", "co8-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co8", units: 10);
+        await GrantAsync("co8", "co8-promo", 100, carryOver: true);
+        // Polar's 10 units are older than the promo: spent first; 15 of the promo, 85 carried over.
+        await UseAsync("co8", 25);
+        await CarryAsync(await CycleAsync(subscription));
+        // The re-grant goes before Polar's new 10 (both dated at the reset; co_ before polar:): 80 of it left.
+        await UseAsync("co8", 5);
+        var before = await LedgerAsync("co8");
+        var regrant = Assert.Single(before.Grants, g => g.Carries == "co8-promo");
+        // The 25 used before the reset, in its hour, are read exactly: not charged to the re-grant dated at the reset.
+        Assert.Equal((80m, false), (regrant.Remaining, before.Read.BalanceLags));
+        Assert.Equal(90m, await BalanceAsync("co8"));
+
+        var revoked = await RevokeAsync("co8-promo");
+        var again = await RevokeAsync("co8-promo");
+        var different = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co8-promo", 50));
+
+        Assert.Equal((RevokeStatus.Revoked, "co8-promo", regrant.GrantId, 100m, 80m, 80m),
+            (revoked.Status, revoked.GrantId, revoked.CarriedAs, revoked.GrantUnits, revoked.Unspent, revoked.TakenBack));
+        Assert.Equal((RevokeStatus.AlreadyRevoked, regrant.GrantId, 80m, revoked.RevocationGrantId),
+            (again.Status, again.CarriedAs, again.TakenBack, again.RevocationGrantId));
+        Assert.Equal(RevokeErrorKind.Conflict, different.Kind);
+        Assert.Contains($"'co8-promo' (carried over a meter reset as '{regrant.GrantId}') was already revoked", different.Message, StringComparison.Ordinal);
+        Assert.Contains($"re-grant {regrant.GrantId}", Assert.Single(RevokeOutcomeJson.From(revoked).Notes), StringComparison.Ordinal);
+        Assert.Equal(10m, await BalanceAsync("co8"));
+
+        // The next reset finds the re-grant revoked: nothing of the promo is carried again.
+        await CarryAsync(await CycleAsync(subscription));
+        var ledger = await LedgerAsync("co8");
+        Assert.Equal(LedgerStatus.Revoked, Assert.Single(ledger.Grants, g => g.Carries is not null).Status);
+        Assert.Equal(10m, await BalanceAsync("co8"));
+    }
+
+    [Fact]
+    public async Task Revoking_a_carry_over_grant_after_two_resets_follows_its_regrants_to_the_one_that_holds_its_units()
+    {
+        await GrantAsync("co9", "co9-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co9", units: 10);
+        await GrantAsync("co9", "co9-promo", 100, carryOver: true);
+        await UseAsync("co9", 25);
+        await CarryAsync(await CycleAsync(subscription));
+        await UseAsync("co9", 30);
+        await CarryAsync(await CycleAsync(subscription));
+        var ledger = await LedgerAsync("co9");
+        var first = Assert.Single(ledger.Grants, g => g.Carries == "co9-promo");
+        var second = Assert.Single(ledger.Grants, g => g.Carries == first.GrantId);
+        Assert.Equal(65m, await BalanceAsync("co9"));
+
+        var revoked = await RevokeAsync("co9-promo");
+
+        Assert.Equal((second.GrantId, 55m, 55m), (revoked.CarriedAs, revoked.Unspent, revoked.TakenBack));
+        Assert.Equal(10m, await BalanceAsync("co9"));
+        // The re-grant in between says the same: one revocation, of the one that holds the units.
+        var viaFirst = await RevokeAsync(first.GrantId);
+        Assert.Equal((RevokeStatus.AlreadyRevoked, second.GrantId, revoked.RevocationGrantId), (viaFirst.Status, viaFirst.CarriedAs, viaFirst.RevocationGrantId));
+    }
+
+    [Fact]
+    public async Task Revoking_a_wiped_carry_over_grant_before_its_regrant_is_listed_asks_to_try_again_and_never_takes_from_elsewhere()
+    {
+        await GrantAsync("co10", "co10-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co10", units: 5);
+        await GrantAsync("co10", "co10-promo", 50, carryOver: true);
+        await GrantAsync("co10", "co10-used", 5, carryOver: true, expiresAt: new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        // Polar's 5, then co10-used (it expires, so it goes first): nothing of it is left to carry.
+        await UseAsync("co10", 10);
+        var cycled = await CycleAsync(subscription);
+
+        var early = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co10-promo"));
+        var nothingLeft = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co10-used"));
+        Assert.Equal(RevokeErrorKind.GrantNotFound, early.Kind);
+        Assert.Contains("with 50 units unspent, and the carry-over re-grant that holds them now is not listed yet", early.Message, StringComparison.Ordinal);
+        Assert.Equal(RevokeErrorKind.Conflict, nothingLeft.Kind);
+        Assert.Contains("with 0 units unspent, and no carry-over re-grant of it is listed", nothingLeft.Message, StringComparison.Ordinal);
+        // Nothing was sent: the balance is Polar's new 5 alone.
+        Assert.Equal(5m, await BalanceAsync("co10"));
+
+        await CarryAsync(cycled);
+        var revoked = await RevokeAsync("co10-promo");
+
+        Assert.Equal((RevokeStatus.Revoked, 50m), (revoked.Status, revoked.TakenBack));
+        Assert.Equal(5m, await BalanceAsync("co10"));
+    }
+
+    [Fact]
+    public async Task A_wiped_carry_over_grant_whose_regrant_never_came_is_refused_after_the_wait_naming_what_holds_nothing()
+    {
+        await GrantAsync("co11", "co11-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co11", units: 5);
+        await GrantAsync("co11", "co11-promo", 30, carryOver: true);
+        await CycleAsync(subscription);
+        Later((int)GrantRevocation.RegrantWait.TotalMinutes);
+
+        var refused = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co11-promo"));
+
+        Assert.Equal(RevokeErrorKind.Conflict, refused.Kind);
+        Assert.Contains("with 30 units unspent, and no carry-over re-grant of it is listed", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(5m, await BalanceAsync("co11"));
     }
 }

@@ -387,6 +387,38 @@ public sealed class RuleGrantTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_refund_after_a_meter_reset_takes_back_what_the_carry_over_grant_left_from_its_regrant()
+    {
+        using var client = EmulatorClient();
+        var paid = await PaidOrderAsync(client);
+        var rule = OrderRule("refund-carried", (string)paid["data"]!["product_id"]!, units: 100, revokeOnRefund: true);
+        rule["carryOver"] = true;
+        await UploadAsync(rule);
+        var (customer, _) = await SignupAsync("rule-carried");
+        var order = Guid.NewGuid();
+        await _app.DeliverAsync(Reworked(paid, "order.paid", order, customer, "rule-carried", net: 1000, "usd"), NewId());
+        await _app.DrainAsync();
+        await UseAsync("rule-carried", 30);
+        // A subscription with a metered price on the meter: Polar resets the meter at its start and credits its 10 units.
+        var meter = (string)JsonNode.Parse(await client.GetStringAsync("v1/meters/"))!["items"]![0]!["id"]!;
+        var subscription = (string)(await PostAsync(client, "__emulator/subscriptions",
+            $$"""{"customer_id":"{{customer}}","meter_id":"{{meter}}","units":10,"metered_price":true}"""))["id"]!;
+        var deliveries = await _app.Emulator.WaitForWebhooksAsync(d => d.Any(x => x.Type == "subscription.active" && x.Payload.Contains(subscription, StringComparison.Ordinal)));
+        await _app.DeliverAsync(deliveries.First(x => x.Type == "subscription.active" && x.Payload.Contains(subscription, StringComparison.Ordinal)).Payload, NewId());
+        await _app.DrainAsync();
+        Assert.Equal(80m, await BalanceAsync("rule-carried"));
+
+        await _app.DeliverAsync(Reworked(paid, "order.refunded", order, customer, "rule-carried", net: 1000, "usd", refunded: 1000, status: "refunded"), NewId());
+        await _app.DrainAsync();
+
+        // The order's grant was wiped by the reset; its 70 unspent units lived on in the re-grant, and came back from it.
+        Assert.Equal(10m, await BalanceAsync("rule-carried"));
+        var grantId = DerivedGrantId.Of(GrantIdDomain.RuleGrant, "refund-carried", order.ToString()).Value;
+        var record = await Ledger.FindRefundAsync("refund-carried", grantId, CancellationToken.None);
+        Assert.Equal((RuleRefundOutcome.Revoked, 70m), (record!.Outcome, record.TakenBack));
+    }
+
+    [Fact]
     public async Task A_partial_refund_takes_back_its_proportion_and_a_later_refund_of_the_same_order_nothing_more()
     {
         var (paid, customer, order) = await GrantedOrderAsync("partly-refundable", "rule-partial", net: 2000, tax: 300, used: 10);

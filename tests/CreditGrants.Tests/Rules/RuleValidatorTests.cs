@@ -49,17 +49,16 @@ public class RuleValidatorTests
     }
 
     [Fact]
-    public void CarryOver_with_revokeOnRefund_is_refused_naming_both_since_a_refund_does_not_follow_a_carried_grant()
+    public void CarryOver_goes_with_revokeOnRefund_since_a_refund_follows_the_grant_into_its_regrant()
     {
         var both = Signup();
         both["trigger"] = new JsonObject { ["event"] = "order.paid", ["productIds"] = new JsonArray("3fa85f64-5717-4562-b3fc-2c963f66afa6") };
         both["carryOver"] = true;
         both["revokeOnRefund"] = true;
 
-        var error = Assert.Single(Errors(both), e => e.Path == "$.carryOver");
-        Assert.Contains("cannot go with revokeOnRefund", error.Message, StringComparison.Ordinal);
-        both.Remove("carryOver");
-        Assert.True(Validator.Validate(both.ToJsonString()).IsValid);
+        var rule = Validator.Validate(both.ToJsonString()).Rule;
+
+        Assert.Equal((true, true), (rule!.CarryOver, rule.RevokeOnRefund));
     }
 
     [Fact]
