@@ -155,12 +155,13 @@ public static class LedgerJson
         var next = matching.Count > limit ? Cursor(page[^1]) : null;
         var notes = new List<string>();
         var lastReset = ledger.Resets.Where(r => r <= ledger.Read.At).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
-        if (ledger.Read.BalanceLags && lastReset != DateTimeOffset.MinValue && lastReset.Ticks % TimeSpan.TicksPerHour != 0)
+        if (ledger.Read.BalanceLags && lastReset != DateTimeOffset.MinValue)
         {
-            // Quantities are hourly: usage in the reset's hour before the reset cannot be told from usage after it.
+            // Polar's window starts at the reset's ingestion; the ledger reads usage by timestamp.
             notes.Add($"Polar's balance ({ledger.Read.Balance ?? 0}) differs from what the ledger derives ({ledger.Read.BalanceFromEvents}): "
-                      + $"usage in the hour of the meter reset at {GrantExpiry.Format(lastReset)} is counted after the reset (Polar's quantities are "
-                      + "hourly), or the balance lags by seconds. Polar's balance is what counts.");
+                      + $"the balance lags by seconds, or usage dated before the meter reset at {GrantExpiry.Format(lastReset)} was sent after it "
+                      + "(Polar counts an event in the window it was ingested in; the ledger and the carry-over go by its timestamp). "
+                      + "Polar's balance is what counts; send usage dated when it is sent.");
         }
         else if (ledger.Read.BalanceLags)
         {

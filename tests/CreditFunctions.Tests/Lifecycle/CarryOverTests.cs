@@ -394,4 +394,26 @@ public sealed class CarryOverTests : IAsyncLifetime
         Assert.Contains("with 30 units unspent, and no carry-over re-grant of it is listed", refused.Message, StringComparison.Ordinal);
         Assert.Equal(5m, await BalanceAsync("co11"));
     }
+
+    [Fact]
+    public async Task Usage_dated_before_a_reset_but_sent_after_it_is_named_by_the_ledger_since_Polar_counts_it_in_the_new_window()
+    {
+        await GrantAsync("co12", "co12-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co12", units: 10);
+        await GrantAsync("co12", "co12-promo", 100, carryOver: true);
+        await UseAsync("co12", 20);
+        await CycleAsync(subscription);
+        var reset = (await LedgerAsync("co12")).Resets[^1];
+        Later();
+        var late = await Polar.IngestAsync([new PolarEvent("api_usage", null, "co12", null, reset.AddMinutes(-1),
+            new Dictionary<string, JsonElement> { ["units"] = PolarMetadata.Number(7) })]);
+        Assert.Equal(0, late.Rejected);
+
+        var ledger = await LedgerAsync("co12");
+
+        // Polar: the new window's 10 less the 7 ingested after the reset; the ledger, by timestamps, puts them before it.
+        Assert.Equal((3m, 10m), (ledger.Read.Balance, ledger.Read.BalanceFromEvents));
+        var note = Assert.Single(CreditGrants.Lifecycle.LedgerJson.Page(ledger, [], null, 100).Notes, n => n.StartsWith("Polar's balance", StringComparison.Ordinal));
+        Assert.Contains("usage dated before the meter reset", note, StringComparison.Ordinal);
+    }
 }
