@@ -8,8 +8,16 @@ using Microsoft.Extensions.Logging;
 
 namespace CreditGrants.CarryOver;
 
-/// <summary>What one carry-over run did on one meter: the resets it saw and the re-grants it sent (granted now, or duplicates of ones made before).</summary>
-public sealed record CarryOverMeter(string Meter, int Resets, IReadOnlyList<GrantOutcome> Regrants, int PolarRequests);
+/// <summary>
+/// What one carry-over run did on one meter: the resets it saw and the re-grants it sent (granted now, or duplicates of
+/// ones made before), and <see cref="CarryOverRead.Shortfall"/>: units by which the re-grants may be short, from usage
+/// dated before the latest reset but sent after it (logged as a warning when above 0).
+/// </summary>
+public sealed record CarryOverMeter(string Meter, int Resets, IReadOnlyList<GrantOutcome> Regrants, int PolarRequests)
+{
+    /// <summary>Units by which Polar's balance was below what the events give by timestamps since the latest reset (<see cref="CarryOverRead.Shortfall"/>).</summary>
+    public decimal Shortfall { get; init; }
+}
 
 /// <summary>What one carry-over run did for a customer: the meters of its carry-over grants, each with its re-grants.</summary>
 public sealed record CarryOverOutcome(string ExternalCustomerId, IReadOnlyList<CarryOverMeter> Meters)
@@ -102,7 +110,12 @@ public sealed partial class CarryOverService(IPolarGateway polar, LedgerReader l
                 LogCarried(outcome.Status, regrant.Units, carried.GrantId, regrant.GrantId, regrant.GrantedAt);
             }
 
-            done.Add(new CarryOverMeter(meter, read.Resets.Count, outcomes, read.PolarRequests));
+            if (read.Shortfall > 0 && read.Blocks.Any(b => b.CarryOver))
+            {
+                LogShortfall(externalCustomerId, read.Meter, read.Shortfall);
+            }
+
+            done.Add(new CarryOverMeter(meter, read.Resets.Count, outcomes, read.PolarRequests) { Shortfall = read.Shortfall });
         }
 
         return new CarryOverOutcome(externalCustomerId, done);
@@ -152,6 +165,9 @@ public sealed partial class CarryOverService(IPolarGateway polar, LedgerReader l
         }, cancellationToken).ConfigureAwait(false);
         return result.Items.Any(e => e.Timestamp >= since);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Carry-over of customer {ExternalCustomerId} on meter {Meter}: Polar's balance is {Shortfall} units below what the events give by timestamps since the latest reset. Usage dated before the reset but sent after it counts in Polar's new window and was also counted before the reset, so the re-grants may be short by up to that; or the balance lagged. Compare the ledger with Polar's balance and grant the difference by hand if it persists.")]
+    private partial void LogShortfall(string externalCustomerId, string meter, decimal shortfall);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Carry-over: the customer (external id of {Length} characters) has no carry-over grants")]
     private partial void LogNothingToCarry(int length);

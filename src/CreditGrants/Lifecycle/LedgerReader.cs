@@ -16,7 +16,16 @@ public sealed record ResetEvent(Guid Id, DateTimeOffset At);
 /// </summary>
 /// <see cref="ExpiresAsGiven"/> holds each expiring grant's <see cref="GrantMetadata.ExpiresAt"/> as written (a block has the hour it takes effect at).
 public sealed record CarryOverRead(string ExternalCustomerId, string Meter, IReadOnlyList<CreditBlock> Blocks, IReadOnlyList<ResetEvent> Resets,
-    Func<DateTimeOffset, decimal> UsageAt, DateTimeOffset At, int PolarRequests, IReadOnlyDictionary<string, DateTimeOffset?> ExpiresAsGiven);
+    Func<DateTimeOffset, decimal> UsageAt, DateTimeOffset At, int PolarRequests, IReadOnlyDictionary<string, DateTimeOffset?> ExpiresAsGiven)
+{
+    /// <summary>
+    /// Units by which Polar's balance is below what the events give by timestamps for the window since the latest reset
+    /// (0 without a reset): usage dated before the reset but sent after it, which Polar counts in the new window (its
+    /// window starts at the reset's ingestion) and the carry-over before the reset, so re-grants may be short by up to this;
+    /// or the balance's lag of seconds.
+    /// </summary>
+    public decimal Shortfall { get; init; }
+}
 
 /// <summary>
 /// Reads a customer's ledger on a meter (docs/credit-lifecycle.md) from what Polar holds, never listing usage events:
@@ -84,12 +93,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         entries.Sort((a, b) => a.GrantedAt != b.GrantedAt ? a.GrantedAt.CompareTo(b.GrantedAt) : string.CompareOrdinal(a.GrantId, b.GrantId));
 
         // What the event store says the balance is, against what Polar's customer meter shows.
-        var lastReset = resets.Where(r => r <= now).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
-        var usageSinceReset = usage.At(now)(now) - (lastReset == DateTimeOffset.MinValue ? 0 : usage.At(now)(lastReset));
-        // Polar counts from the latest reset's ingestion: our events dated at the reset (carry-over re-grants) came after it.
-        var oursSinceReset = ours.Where(o => o.At >= lastReset).Sum(o => o.Value);
-        // A customer meter Polar has not made yet stands at 0.
-        var fromEvents = (standing?.CreditedUnits ?? 0) - (usageSinceReset + oursSinceReset);
+        var (fromEvents, usageSinceReset) = WindowBalance(standing, resets, usage.At(now), ours, now);
         var lags = fromEvents != (standing?.Balance ?? 0);
         var read = new LedgerRead(now, standing?.Balance, standing?.ConsumedUnits, standing?.CreditedUnits, usageSinceReset, fromEvents, lags, requests);
         var customerId = standing?.CustomerId ?? listed.Select(e => e.Customer?.Id).FirstOrDefault(id => id is not null);
@@ -99,9 +103,10 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     /// <summary>
     /// What a carry-over at the resets needs (<see cref="CarryOverRead"/>): the meter, the blocks (our grants with their
     /// <see cref="GrantMetadata.CarryOver"/> flag, Polar's credits with their <c>rollover</c> flag), the resets with their event
-    /// ids, and the usage, exact at every reset from the last one before the first carry-over grant on (one quantities request
-    /// each, over [the first block's hour, the reset[: an hour's usage before the reset instant counts before it). Polar
-    /// requests: 1 + ⌈entries/100⌉ + 1 + those resets. Throws <see cref="MeterNotGrantableException"/>, <see cref="PolarException"/>.
+    /// ids, and the usage, exact at every reset from the last one before the first carry-over grant on (the part of the
+    /// reset's hour before it read from the usage events: ⌈those events/100⌉ requests each, at least one), and
+    /// <see cref="CarryOverRead.Shortfall"/> from the customer meter when the meter was reset. Polar requests:
+    /// 1 + ⌈entries/100⌉ + 1 + those of the resets + 1. Throws <see cref="MeterNotGrantableException"/>, <see cref="PolarException"/>.
     /// </summary>
     public async Task<CarryOverRead> ReadForCarryOverAsync(string externalCustomerId, string meterName, CancellationToken cancellationToken = default)
     {
@@ -113,8 +118,19 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             expires[RecordedCompensation.Text(grant.Metadata!, GrantMetadata.GrantId)!] = ExpiresAt(grant.Metadata!);
         }
 
+        // Polar's balance below what the events give by timestamps, after a reset: usage dated before it but sent after it
+        // (Polar counts it in the new window, the carry-over before the reset), or the balance's lag of seconds.
+        decimal shortfall = 0;
+        if (listing.Resets.Count > 0)
+        {
+            var standing = await polar.GetCustomerMeterAsync(externalCustomerId, target.Meter.Id, cancellationToken).ConfigureAwait(false);
+            requests++;
+            var (fromEvents, _) = WindowBalance(standing, [.. listing.Resets.Select(r => r.Timestamp)], usage.At(now), listing.Ours, now);
+            shortfall = Math.Max(0, fromEvents - (standing?.Balance ?? 0));
+        }
+
         return new CarryOverRead(externalCustomerId, target.Meter.Name, listing.Blocks,
-            [.. listing.Resets.Select(r => new ResetEvent(r.Id, r.Timestamp))], usage.At(now), now, requests, expires);
+            [.. listing.Resets.Select(r => new ResetEvent(r.Id, r.Timestamp))], usage.At(now), now, requests, expires) { Shortfall = shortfall };
     }
 
     private async Task<(GrantTarget Target, Listing Listing, Usage Usage, DateTimeOffset Now, int Requests)> ReadBlocksAsync(
@@ -261,6 +277,21 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         return (target, new Listing(listed, grants, compensations, resets, credits, ours, seen, blocks, compensationOf), usage, listingNow, requests);
     }
 
+
+    /// <summary>
+    /// The balance the events give for the window since the latest reset, by timestamps (Polar's credited units less the
+    /// usage and our events since the reset), and the usage since the reset.
+    /// </summary>
+    private static (decimal Balance, decimal UsageSinceReset) WindowBalance(CustomerMeter? standing, IReadOnlyCollection<DateTimeOffset> resets,
+        Func<DateTimeOffset, decimal> usageAt, List<(DateTimeOffset At, decimal Value)> ours, DateTimeOffset now)
+    {
+        var lastReset = resets.Where(r => r <= now).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+        var usageSinceReset = usageAt(now) - (lastReset == DateTimeOffset.MinValue ? 0 : usageAt(lastReset));
+        // Polar counts from the latest reset's ingestion: our events dated at the reset (carry-over re-grants) came after it.
+        var oursSinceReset = ours.Where(o => o.At >= lastReset).Sum(o => o.Value);
+        // A customer meter Polar has not made yet stands at 0.
+        return ((standing?.CreditedUnits ?? 0) - (usageSinceReset + oursSinceReset), usageSinceReset);
+    }
 
     private static DateTimeOffset? ExpiresAt(IReadOnlyDictionary<string, JsonElement> metadata) =>
         RecordedCompensation.Text(metadata, GrantMetadata.ExpiresAt) is { } text
