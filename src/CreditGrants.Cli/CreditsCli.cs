@@ -301,7 +301,8 @@ public sealed partial class CreditsCli
         var expiryNote = outcome.ExpiresAt is { } expires
             ? $" Expires at {GrantExpiry.Format(expires)}, taking effect at {GrantExpiry.Format(GrantExpiry.TakesEffectAt(expires))} (expiries take effect at whole UTC hours)."
             : "";
-        return $"{verb} {Number(outcome.Units)} units to {who} on meter '{outcome.Meter}' (grant {outcome.GrantId}, event {outcome.EventId}).{customerNote}{expiryNote}";
+        var carryNote = outcome.CarryOver ? " Carried over meter resets: what a reset wipes of it is granted again." : "";
+        return $"{verb} {Number(outcome.Units)} units to {who} on meter '{outcome.Meter}' (grant {outcome.GrantId}, event {outcome.EventId}).{customerNote}{expiryNote}{carryNote}";
     }
 
     /// <summary>A number of units as every human-readable line writes it: thousands separated, as counts are ("2,500 of 250,000 units").</summary>

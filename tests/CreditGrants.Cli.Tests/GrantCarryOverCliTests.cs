@@ -27,4 +27,17 @@ public sealed class GrantCarryOverCliTests : IDisposable
         Assert.True(carryOver["kept"]);
         Assert.False(carryOver["plain"]);
     }
+
+    [Fact]
+    public async Task The_grant_answer_says_carry_over_and_a_repeat_without_it_is_refused()
+    {
+        var kept = await Credits("grant", "--customer", "user-2", "--email", "user-2@lovelace.dev", "--units", "50", "--grant-id", "kept-2", "--carry-over");
+        var json = await Credits("grant", "--customer", "user-2", "--units", "50", "--grant-id", "kept-2", "--carry-over", "--json");
+        var without = await Credits("grant", "--customer", "user-2", "--units", "50", "--grant-id", "kept-2");
+
+        Assert.Contains("Carried over meter resets", kept.Out, StringComparison.Ordinal);
+        Assert.True(JsonDocument.Parse(json.Out).RootElement.GetProperty("carryOver").GetBoolean());
+        Assert.NotEqual(ExitCodes.Ok, without.ExitCode);
+        Assert.Contains("differs in carryOver (first true)", without.Error, StringComparison.Ordinal);
+    }
 }

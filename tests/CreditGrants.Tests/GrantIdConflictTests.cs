@@ -63,6 +63,20 @@ public sealed class GrantIdConflictTests
     }
 
     [Fact]
+    public async Task Same_id_asking_for_carry_over_when_the_first_did_not_is_a_conflict_and_a_true_repeat_says_carry_over()
+    {
+        await _service.GrantAsync(Grant() with { CarryOver = true });
+
+        var repeat = await _service.GrantAsync(Grant() with { CarryOver = true });
+        var conflict = await Assert.ThrowsAsync<GrantException>(() => _service.GrantAsync(Grant()));
+
+        Assert.Equal((GrantStatus.Duplicate, true), (repeat.Status, GrantOutcomeJson.From(repeat).CarryOver));
+        Assert.Equal(GrantErrorKind.GrantIdConflict, conflict.Kind);
+        Assert.Contains("differs in carryOver (first true),", conflict.Message, StringComparison.Ordinal);
+        Assert.Single(_polar.Ingested);
+    }
+
+    [Fact]
     public async Task A_repeat_naming_the_customer_by_external_id_after_customer_id_stays_a_duplicate()
     {
         var customer = _polar.AddCustomer("ada@lovelace.dev", "user-44");

@@ -52,6 +52,9 @@ public sealed record GrantOutcome(
 {
     /// <summary>When the grant's unspent units expire, as asked; null when it does not expire.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>Made with <c>carryOver</c>: what a meter reset wipes of it is granted again (docs/credit-lifecycle.md, "Carry-over").</summary>
+    public bool CarryOver { get; init; }
 }
 
 /// <summary>A customer's credit on one meter; a positive <see cref="Balance"/> is credit left.</summary>

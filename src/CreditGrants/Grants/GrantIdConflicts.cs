@@ -82,7 +82,7 @@ public static class GrantIdConflicts
 
     private static List<string> Differences(RepeatedGrant repeat, RecordedEvent use)
     {
-        var differences = new List<string>(3);
+        var differences = new List<string>(4);
         if (!SameCustomer(repeat, use))
         {
             differences.Add("customer");
@@ -96,6 +96,13 @@ public static class GrantIdConflicts
         if (!SameMeter(repeat, use))
         {
             differences.Add("meter");
+        }
+
+        // Whether the units survive a meter reset: a repeat asking otherwise would be answered with a grant that does not do as asked.
+        var carriedOver = use.Metadata?.GetValueOrDefault(Lifecycle.GrantMetadata.CarryOver) is { ValueKind: JsonValueKind.True };
+        if (carriedOver != repeat.Grant.CarryOver)
+        {
+            differences.Add($"carryOver (first {(carriedOver ? "true" : "false")})");
         }
 
         return differences;

@@ -23,6 +23,10 @@ public sealed record GrantOutcomeJson(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ExpiryTakesEffectAt { get; init; }
 
+    /// <summary>Made with <c>carryOver</c>; printed only when true.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool CarryOver { get; init; }
+
     public static GrantOutcomeJson From(GrantOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
@@ -31,6 +35,7 @@ public sealed record GrantOutcomeJson(
         {
             ExpiresAt = outcome.ExpiresAt is { } at ? GrantExpiry.Format(at) : null,
             ExpiryTakesEffectAt = outcome.ExpiresAt is { } expiry ? GrantExpiry.Format(GrantExpiry.TakesEffectAt(expiry)) : null,
+            CarryOver = outcome.CarryOver,
         };
     }
 }

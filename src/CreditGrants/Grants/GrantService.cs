@@ -72,7 +72,11 @@ public sealed partial class GrantService(IPolarGateway polar, CustomerDirectory 
         // A customer known from the directory is not named: the grant went by external id to whichever customer holds it now,
         // which is not the one the directory recorded when that customer was deleted since.
         return new GrantOutcome(status, grant.GrantId.Value, customer?.Id, customer?.ExternalId ?? grant.Customer.ExternalId,
-            created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId) { ExpiresAt = grant.ExpiresAt };
+            created, customer is not null || known, grant.Units, grant.Meter, grant.GrantId.EventId)
+        {
+            ExpiresAt = grant.ExpiresAt,
+            CarryOver = grant.CarryOver,
+        };
     }
 
     /// <summary>
