@@ -30,9 +30,9 @@ public sealed class BulkJobGrantSink(BulkJobs jobs) : ICampaignGrantSink, IAsync
             file = new FileStream(Path.Combine(Path.GetTempPath(), $"credits-campaign-{Guid.NewGuid():N}.csv"), FileMode.CreateNew, FileAccess.ReadWrite,
                 FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
             _files[key] = file;
-            // The expiry column only for a campaign whose grants expire, so the files (and job ids) of the others stay as they were.
-            await file.WriteAsync(campaign.ExpiresAfter is null ? "grant_id,customer_id,units\n"u8.ToArray() : "grant_id,customer_id,units,expires_at\n"u8.ToArray(),
-                cancellationToken).ConfigureAwait(false);
+            // The expiry and carry-over columns only for a campaign that uses them, so the files (and job ids) of the others stay as they were.
+            var header = "grant_id,customer_id,units" + (campaign.ExpiresAfter is null ? "" : ",expires_at") + (campaign.CarryOver ? ",carry_over" : "") + "\n";
+            await file.WriteAsync(Encoding.UTF8.GetBytes(header), cancellationToken).ConfigureAwait(false);
         }
 
         var text = new StringBuilder();
@@ -45,6 +45,11 @@ public sealed class BulkJobGrantSink(BulkJobs jobs) : ICampaignGrantSink, IAsync
             if (campaign.ExpiresAfter is not null)
             {
                 text.Append(',').Append(grant.ExpiresAt is { } at ? Grants.GrantExpiry.Format(at) : "");
+            }
+
+            if (campaign.CarryOver)
+            {
+                text.Append(',').Append(grant.CarryOver ? "true" : "false");
             }
 
             text.Append('\n');

@@ -62,6 +62,18 @@ public static partial class BulkCells
     }
 
     /// <summary>
+    /// Reads a <c>carry_over</c> cell: empty (or no column) is <c>false</c>; <c>true</c> or <c>false</c> in any case (as a
+    /// spreadsheet writes them); anything else (<c>yes</c>, <c>1</c>) is refused, naming what is accepted.
+    /// </summary>
+    public static (bool CarryOver, FieldError? Error) CarryOver(string? cell) => cell switch
+    {
+        null or "" => (false, null),
+        _ when string.Equals(cell, "true", StringComparison.OrdinalIgnoreCase) => (true, null),
+        _ when string.Equals(cell, "false", StringComparison.OrdinalIgnoreCase) => (false, null),
+        _ => (false, FieldError.Of("carryOver", cell, "accepted: true, false, or empty (false)")),
+    };
+
+    /// <summary>
     /// Whether an id cell holds a number in exponent notation (<c>7.12345E+15</c>, <c>1E+10</c>): what a spreadsheet shows, and
     /// saves, for a long numeric id, whose digits are then lost. Long all-digit ids are not affected.
     /// </summary>

@@ -12,7 +12,7 @@ public sealed class BulkFileException : Exception
 
 /// <summary>Where each known column is in a bulk file (−1 when absent), read from its header by name, in any order and case.</summary>
 public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Units, int Email, int Name, int GrantId, int Reason, int Meter,
-    int ExpiresAt = -1)
+    int ExpiresAt = -1, int CarryOver = -1)
 {
     /// <summary>How many columns the header has: every row must have as many fields.</summary>
     public int Count { get; init; }
@@ -29,8 +29,12 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
     /// <summary>When the row's grant expires: an ISO 8601 instant with its offset (<see cref="Grants.GrantExpiry"/>); empty, it does not.</summary>
     public const string ExpiresAtColumn = "expires_at";
 
+    /// <summary>Whether the row's grant survives meter resets: <c>true</c> or <c>false</c> in any case; empty, it does not.</summary>
+    public const string CarryOverColumn = "carry_over";
+
     private static readonly string[] Known =
-        [ExternalCustomerIdColumn, CustomerIdColumn, UnitsColumn, EmailColumn, NameColumn, GrantIdColumn, ReasonColumn, MeterColumn, ExpiresAtColumn];
+        [ExternalCustomerIdColumn, CustomerIdColumn, UnitsColumn, EmailColumn, NameColumn, GrantIdColumn, ReasonColumn, MeterColumn, ExpiresAtColumn,
+            CarryOverColumn];
 
     /// <summary>Whether <paramref name="name"/> is a column this format knows, in any case.</summary>
     public static bool IsKnown(string name) => Known.Contains(name.Trim().ToLowerInvariant(), StringComparer.Ordinal);
@@ -79,7 +83,7 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
 
         int At(string column) => positions.TryGetValue(column, out var index) ? index : -1;
         return new BulkColumns(At(ExternalCustomerIdColumn), At(CustomerIdColumn), At(UnitsColumn), At(EmailColumn), At(NameColumn),
-            At(GrantIdColumn), At(ReasonColumn), At(MeterColumn), At(ExpiresAtColumn)) { Count = header.Count };
+            At(GrantIdColumn), At(ReasonColumn), At(MeterColumn), At(ExpiresAtColumn), At(CarryOverColumn)) { Count = header.Count };
     }
 
     /// <summary>The CSV column a grant field comes from, for messages about a row.</summary>
@@ -92,6 +96,7 @@ public sealed record BulkColumns(int ExternalCustomerId, int CustomerId, int Uni
         "customer.name" => NameColumn,
         "grantId" => GrantIdColumn,
         "expiresAt" => ExpiresAtColumn,
+        "carryOver" => CarryOverColumn,
         _ => field,
     };
 }

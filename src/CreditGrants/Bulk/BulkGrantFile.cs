@@ -257,11 +257,13 @@ public static class BulkGrantFile
                     AddIfAny(errors, unitsError);
                 }
 
+                var (carryOver, carryOverError) = BulkCells.CarryOver(Cell(reader, columns.CarryOver));
+                AddIfAny(errors, carryOverError);
                 // The row's key is only read (a second pass over its cells) when the id is derived from it.
                 var grantId = explicitId ?? reading.GrantIds.Derive(RowKey.Of(reader, columns, format, reading.Defaults), line, chunk.Occurrence(line)).Value;
                 var request = new GrantRequest(grantId, externalId, customerId, Cell(reader, columns.Email), Cell(reader, columns.Name),
                     units, Cell(reader, columns.Meter) ?? reading.Defaults.Meter, Cell(reader, columns.Reason) ?? reading.Defaults.Reason, source,
-                    GrantIdDerived: explicitId is null, ExpiresAt: Cell(reader, columns.ExpiresAt));
+                    GrantIdDerived: explicitId is null, ExpiresAt: Cell(reader, columns.ExpiresAt), CarryOver: carryOver);
                 var validation = validator.Validate(request);
                 errors.AddRange(validation.Errors.Where(e => e.Field != "units" || errors.All(u => u.Field != "units")));
                 if (duplicateLines?.Contains(line) == true)

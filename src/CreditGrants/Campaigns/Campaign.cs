@@ -64,6 +64,9 @@ public sealed record Campaign(
     /// <summary>How long each grant lasts after its occurrence; null: grants do not expire.</summary>
     public TimeSpan? ExpiresAfter { get; init; }
 
+    /// <summary>Each grant made with <c>carryOver</c>: what a meter reset wipes of it is granted again (docs/credit-lifecycle.md, "Carry-over").</summary>
+    public bool CarryOver { get; init; }
+
     /// <summary>When the grant of an occurrence expires (the occurrence plus <see cref="ExpiresAfter"/>); null when grants do not expire.</summary>
     public DateTimeOffset? ExpiryOf(DateTimeOffset occurrence) => ExpiresAfter is { } after ? occurrence + after : null;
 

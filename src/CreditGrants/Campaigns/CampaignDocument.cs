@@ -22,6 +22,9 @@ public sealed record CampaignDocument
     /// <summary>How long each grant lasts after its occurrence (an ISO 8601 duration, <see cref="Grants.GrantExpiry.ParseDuration"/>).</summary>
     public string? ExpiresAfter { get; init; }
 
+    /// <summary>Whether each grant's unspent units survive meter resets (docs/credit-lifecycle.md, "Carry-over"); default false.</summary>
+    public bool? CarryOver { get; init; }
+
     public bool? Enabled { get; init; }
 
     public required ScheduleDocument Schedule { get; init; }

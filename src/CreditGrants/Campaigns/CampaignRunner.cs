@@ -412,7 +412,7 @@ public sealed partial class CampaignRunner(
     private static BulkRow Row(Campaign campaign, DateTimeOffset occurrence, CampaignTarget target, long line)
     {
         var grant = new CreditGrant(GrantIdFor(campaign, occurrence, target), new CustomerRef(target.ExternalId, target.CustomerId),
-            campaign.Units, campaign.Meter, campaign.Reason, campaign.Source, campaign.ExpiryOf(occurrence));
+            campaign.Units, campaign.Meter, campaign.Reason, campaign.Source, campaign.ExpiryOf(occurrence), campaign.CarryOver);
         return new BulkRow(line, grant, [], campaign.Units.ToString(CultureInfo.InvariantCulture), target.ExternalId, target.CustomerId?.ToString("D"));
     }
 

@@ -208,7 +208,7 @@ public sealed class CampaignValidator(GrantOptions grantOptions)
         }
 
         return new CampaignValidation(new Campaign(doc.Id, doc.Description, doc.Meter ?? grantOptions.DefaultMeter, units, doc.Reason,
-            doc.Enabled ?? true, schedule!, startsAt, endsAt, audience!, policy, budget, doc.CatchUp ?? 1) { ExpiresAfter = expiresAfter }, errors);
+            doc.Enabled ?? true, schedule!, startsAt, endsAt, audience!, policy, budget, doc.CatchUp ?? 1) { ExpiresAfter = expiresAfter, CarryOver = doc.CarryOver ?? false }, errors);
     }
 
     private static DateTimeOffset? FirstOccurrence(CampaignSchedule schedule, DateTimeOffset? startsAt, DateTimeOffset? endsAt)

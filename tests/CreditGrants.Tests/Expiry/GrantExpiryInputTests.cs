@@ -3,6 +3,7 @@ using CreditGrants.Campaigns;
 using CreditGrants.Grants;
 using CreditGrants.Polar.Meters;
 using CreditGrants.Polar.Models;
+using CreditGrants.Tests.Bulk;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CreditGrants.Tests.Expiry;
@@ -154,18 +155,5 @@ public sealed class GrantExpiryInputTests
         Assert.Contains("such as P30D or PT12H (no years or months)", error.Message, StringComparison.Ordinal);
     }
 
-    private async Task<List<BulkRow>> ReadRowsAsync(string csv)
-    {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(csv);
-        var plan = await BulkGrantFile.PlanAsync(new MemoryStream(bytes), 100);
-        var chunk = plan.Chunks[0];
-        var reading = new BulkReading(plan.Format, plan.Columns, BulkGrantIds.ForBatch("b"), new BulkDefaults());
-        var rows = new List<BulkRow>();
-        await foreach (var row in BulkGrantFile.ReadChunkAsync(new MemoryStream(bytes[(int)chunk.StartByte..(int)chunk.EndByte]), reading, chunk, _validator, "bulk"))
-        {
-            rows.Add(row);
-        }
-
-        return rows;
-    }
+    private Task<List<BulkRow>> ReadRowsAsync(string csv) => BulkRows.ReadAsync(csv, _validator);
 }
