@@ -95,7 +95,7 @@ public sealed record RevokeOutcomeJson(
         var notes = new List<string>();
         if (outcome.CarriedAs is { } regrant)
         {
-            notes.Add($"A meter reset wiped grant {outcome.GrantId} and its unspent units were carried over as re-grant {regrant}: they were taken back from that re-grant ({outcome.Unspent} unspent of it).");
+            notes.Add($"A meter reset wiped grant {outcome.GrantId} and its unspent units were carried over as re-grant {regrant}: {outcome.TakenBack} units were taken back from that re-grant, which had {outcome.Unspent} unspent.");
         }
 
         if (outcome.BalanceGoesNegative)

@@ -217,30 +217,37 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             var firstCarryOver = grants.Where(g => IsCarryOver(g.Metadata!)).Select(g => (DateTimeOffset?)g.Timestamp).Min();
             var hourly = usage.At(listingNow);
             var listedResets = resets.Select(r => r.Timestamp).Where(r => r > from && r <= listingNow).Distinct().Order().ToList();
+            // Carry-over: every reset from the last one before the first carry-over grant on, as re-grants were computed.
             IEnumerable<DateTimeOffset> exact = [];
-            if (forCarryOver && firstCarryOver is { } first)
+            if (firstCarryOver is { } first)
             {
-                // Carry-over: every reset from the last one before the first carry-over grant on.
                 var before = resets.Select(r => r.Timestamp).Where(r => r <= first).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
                 exact = listedResets.Where(r => r >= before);
             }
-            else if (!forCarryOver && listedResets.Count > 0 && hourly(Hour(listedResets[^1]).AddHours(1)) != hourly(Hour(listedResets[^1])))
+
+            if (!forCarryOver && listedResets.Count > 0)
             {
-                // A ledger: every open block was granted at or after the latest reset (it wiped the others), so usage is read
-                // exactly there, when its hour had usage: a carry-over re-grant or Polar's new credits dated at the reset would
-                // otherwise be charged the hour's usage from before it.
-                exact = [listedResets[^1]];
+                // A ledger: those (so it shows what the carry-over computed), and the latest reset's hour: every open block was
+                // granted at or after the latest reset (it wiped the others), and a carry-over re-grant or Polar's new credits
+                // dated at it would otherwise be charged the hour's usage from before it. Only hours that had usage are read.
+                exact = exact.Concat(listedResets.Where(r => r >= Hour(listedResets[^1]))).Distinct()
+                    .Where(r => hourly(Hour(r).AddHours(1)) != hourly(Hour(r))).ToList();
             }
 
-            foreach (var reset in exact)
+            // Polar's quantities count whole hours (date_trunc buckets, no bound inside one), so the part of a reset's hour
+            // before the reset is read from the events themselves: the meter's user events of the customer, from the hour's
+            // start to the reset (the filter's timestamps are whole seconds; the exact bound is applied here). One read serves
+            // every reset of an hour.
+            foreach (var resetsOfHour in exact.GroupBy(Hour))
             {
-                // Polar's quantities count whole hours (date_trunc buckets, no bound inside one), so the part of the reset's
-                // hour before the reset is read from the events themselves: the meter's user events of the customer, from
-                // the hour's start to the reset (the filter's timestamps are whole seconds; the exact bound is applied here).
-                var hour = Hour(reset);
-                var (partial, pages) = await UsageEventsAsync(target, externalCustomerId, hour, reset, cancellationToken).ConfigureAwait(false);
+                var hour = resetsOfHour.Key;
+                var (events, pages) = await UsageEventsAsync(target, externalCustomerId, hour, resetsOfHour.Max(), cancellationToken).ConfigureAwait(false);
                 requests += pages;
-                usage.SetExact(reset, hourly(hour) + partial - ours.Where(o => o.At >= hour && o.At < reset).Sum(o => o.Value));
+                foreach (var reset in resetsOfHour)
+                {
+                    usage.SetExact(reset, hourly(hour) + events.Where(e => e.At < reset).Sum(e => e.Value)
+                        - ours.Where(o => o.At >= hour && o.At < reset).Sum(o => o.Value));
+                }
             }
         }
 
@@ -312,10 +319,10 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         Dictionary<string, RecordedCompensation> CompensationOf);
 
     /// <summary>
-    /// The sum of the meter's property over the customer's user events the meter counts with a timestamp in [start, end)
-    /// (ours included: the caller takes them off), and the Polar requests it took (one per 100 events).
+    /// The meter's property of each of the customer's user events the meter counts with a timestamp in [start, end), with
+    /// its timestamp (ours included: the caller takes them off), and the Polar requests it took (one per 100 events).
     /// </summary>
-    private async Task<(decimal Sum, int Requests)> UsageEventsAsync(GrantTarget target, string externalCustomerId, DateTimeOffset start,
+    private async Task<(List<(DateTimeOffset At, decimal Value)> Events, int Requests)> UsageEventsAsync(GrantTarget target, string externalCustomerId, DateTimeOffset start,
         DateTimeOffset end, CancellationToken cancellationToken)
     {
         var filter = new MeterFilter("and",
@@ -324,7 +331,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             new MeterFilterClause("timestamp", "gte", JsonSerializer.SerializeToElement(start.ToUnixTimeSeconds(), PolarJsonContext.Default.Int64)),
             new MeterFilterClause("timestamp", "lte", JsonSerializer.SerializeToElement(end.ToUnixTimeSeconds() + 1, PolarJsonContext.Default.Int64)),
         ]);
-        var (sum, requests) = (0m, 0);
+        var (events, requests) = (new List<(DateTimeOffset At, decimal Value)>(), 0);
         for (var page = 1; page <= MaxPages; page++)
         {
             var result = await polar.ListEventsAsync(new EventListQuery(Source: "user", Sorting: "timestamp", Page: page, Limit: PageSize)
@@ -333,15 +340,15 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
                 Filter = filter,
             }, cancellationToken).ConfigureAwait(false);
             requests++;
-            sum += result.Items.Where(e => e.Timestamp >= start && e.Timestamp < end)
-                .Sum(e => e.Metadata is { } metadata ? RecordedCompensation.Number(metadata, target.Property) ?? 0 : 0);
+            events.AddRange(result.Items.Where(e => e.Timestamp >= start && e.Timestamp < end)
+                .Select(e => (e.Timestamp, e.Metadata is { } metadata ? RecordedCompensation.Number(metadata, target.Property) ?? 0 : 0)));
             if (result.Items.Count == 0 || page >= result.Pagination.MaxPage)
             {
                 break;
             }
         }
 
-        return (sum, requests);
+        return (events, requests);
     }
 
     private static MeterFilterClause Clause(string property, string value) =>

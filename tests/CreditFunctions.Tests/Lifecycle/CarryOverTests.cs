@@ -318,7 +318,7 @@ public sealed class CarryOverTests : IAsyncLifetime
             (again.Status, again.CarriedAs, again.TakenBack, again.RevocationGrantId));
         Assert.Equal(RevokeErrorKind.Conflict, different.Kind);
         Assert.Contains($"'co8-promo' (carried over a meter reset as '{regrant.GrantId}') was already revoked", different.Message, StringComparison.Ordinal);
-        Assert.Contains($"re-grant {regrant.GrantId}", Assert.Single(RevokeOutcomeJson.From(revoked).Notes), StringComparison.Ordinal);
+        Assert.Contains($"re-grant {regrant.GrantId}: 80 units were taken back", Assert.Single(RevokeOutcomeJson.From(revoked).Notes), StringComparison.Ordinal);
         Assert.Equal(10m, await BalanceAsync("co8"));
 
         // The next reset finds the re-grant revoked: nothing of the promo is carried again.
@@ -326,6 +326,8 @@ public sealed class CarryOverTests : IAsyncLifetime
         var ledger = await LedgerAsync("co8");
         Assert.Equal(LedgerStatus.Revoked, Assert.Single(ledger.Grants, g => g.Carries is not null).Status);
         Assert.Equal(10m, await BalanceAsync("co8"));
+        // History stays as it was read before: the promo had spent 15 at the first reset, whatever came after.
+        Assert.Equal((before.Find("co8-promo")!.Spent, 15m), (ledger.Find("co8-promo")!.Spent, ledger.Find("co8-promo")!.Spent));
     }
 
     [Fact]
