@@ -63,7 +63,7 @@ public sealed class GrantIdConflictTests
     }
 
     [Fact]
-    public async Task Same_id_asking_for_carry_over_when_the_first_did_not_is_a_conflict_and_a_true_repeat_says_carry_over()
+    public async Task Same_id_without_carry_over_when_the_first_had_it_is_a_conflict_and_a_true_repeat_says_carry_over()
     {
         await _service.GrantAsync(Grant() with { CarryOver = true });
 
@@ -73,6 +73,17 @@ public sealed class GrantIdConflictTests
         Assert.Equal((GrantStatus.Duplicate, true), (repeat.Status, GrantOutcomeJson.From(repeat).CarryOver));
         Assert.Equal(GrantErrorKind.GrantIdConflict, conflict.Kind);
         Assert.Contains("differs in carryOver (first true),", conflict.Message, StringComparison.Ordinal);
+        Assert.Single(_polar.Ingested);
+    }
+
+    [Fact]
+    public async Task Same_id_asking_for_carry_over_when_the_first_did_not_is_a_conflict()
+    {
+        await _service.GrantAsync(Grant());
+
+        var conflict = await Assert.ThrowsAsync<GrantException>(() => _service.GrantAsync(Grant() with { CarryOver = true }));
+
+        Assert.Contains("differs in carryOver (first false),", conflict.Message, StringComparison.Ordinal);
         Assert.Single(_polar.Ingested);
     }
 

@@ -254,8 +254,9 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 };
             case LedgerStatus.Revoked:
                 return row with { UnitsGranted = grant.Units, UnitsRevoked = grant.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
+            case LedgerStatus.Expired:
             // A carry-over grant a reset wiped is revoked from its re-grant (GrantRevocation.Plan follows it), below.
-            case LedgerStatus.Expired or LedgerStatus.WipedByReset when !grant.CarryOver:
+            case LedgerStatus.WipedByReset when !grant.CarryOver:
                 return row with
                 {
                     UnitsGranted = grant.Units,
@@ -274,7 +275,13 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 return row with { UnitsGranted = grant.Units, UnitsRevoked = earlier.TakenBack, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
             }
 
-            var spent = grant.Units - compensationRequest!.Units;
+            if (compensationRequest!.Units == 0 && request.Units is null)
+            {
+                // Nothing unspent where the grant's units are now (its carry-over re-grant, used up): no event.
+                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };
+            }
+
+            var spent = grant.Units - compensationRequest.Units;
             var reason = spent > 0 ? $"{spent} of {grant.Units} units were spent" : null;
             if (dryRun)
             {

@@ -138,12 +138,25 @@ public static class CreditAllocation
         {
             foreach (var carried in CarryOverAt(all, resets, usageAt, reset).Carried.Where(c => c.Units > 0))
             {
+                // A block revoked after the reset wiped it (the revocation was sent before the reset was listed): the revocation
+                // landed in a later window. In a window that has passed, it took its units there and nothing is carried; in the
+                // latest, the re-grant is made to meet it and is closed by it at once.
+                var revokedAfter = carried.Block.RevokedAt is { } revokedAt && revokedAt > reset ? revokedAt : (DateTimeOffset?)null;
+                if (revokedAfter < latest)
+                {
+                    continue;
+                }
+
                 var id = regrantId(carried.Block, reset);
                 if (ids.Add(id))
                 {
                     // A re-grant not made yet for an earlier reset is made now, in the latest reset's window (Polar counts a
                     // balance from the latest reset's ingestion): dated at that reset, no usage between the resets spent it.
-                    var regrant = new CreditBlock(id, carried.Units, latest, carried.Block.ExpiresAt) { CarryOver = true };
+                    var regrant = new CreditBlock(id, carried.Units, latest, carried.Block.ExpiresAt)
+                    {
+                        CarryOver = true,
+                        RevokedAt = revokedAfter is null ? null : latest,
+                    };
                     all.Add(regrant);
                     made.Add((regrant, carried.Block));
                 }

@@ -23,7 +23,18 @@ public sealed record CompensationRequest(
     decimal Unspent,
     DateTimeOffset Timestamp,
     string Source,
-    string? Reason);
+    string? Reason)
+{
+    /// <summary>
+    /// The grant id the compensation's own id is derived from (<see cref="GrantMetadata.CompensationId"/>): the root of a
+    /// carry-over chain when <see cref="GrantId"/> is a re-grant, so revoking the original and revoking any of its re-grants
+    /// is one revocation that Polar's deduplication keeps once; null for <see cref="GrantId"/> itself.
+    /// </summary>
+    public string? IdFrom { get; init; }
+
+    /// <summary>This compensation's derived grant id and Polar event id.</summary>
+    public GrantId Id => GrantMetadata.CompensationId(Kind, IdFrom ?? GrantId);
+}
 
 /// <summary>What became of a compensation.</summary>
 public enum CompensationStatus
@@ -131,7 +142,7 @@ public sealed partial class GrantCompensation(IPolarGateway polar, TimeProvider 
         var repeats = new List<int>();
         for (var i = 0; i < requests.Count; i++)
         {
-            var id = GrantMetadata.CompensationId(requests[i].Kind, requests[i].GrantId);
+            var id = requests[i].Id;
             var result = report.Outcomes[i];
             outcomes[i] = new CompensationOutcome(requests[i], id.Value, id.EventId,
                 result.Status == IngestStatus.Rejected ? CompensationStatus.Rejected : CompensationStatus.Ingested, result.Reason);
@@ -189,7 +200,7 @@ public sealed partial class GrantCompensation(IPolarGateway polar, TimeProvider 
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(target);
-        var id = GrantMetadata.CompensationId(request.Kind, request.GrantId);
+        var id = request.Id;
         var metadata = new Dictionary<string, JsonElement>(StringComparer.Ordinal)
         {
             [target.Property] = PolarMetadata.Number(request.Units),

@@ -129,24 +129,32 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         var asked = ledger.Find(request.GrantId) is { PolarCredit: false } found ? found
             : throw new RevokeException(RevokeErrorKind.GrantNotFound,
                 $"No grant has the id '{Identity.Display.Escape(request.GrantId)}' in the ledger of '{Identity.Display.Escape(ledger.ExternalCustomerId)}' on meter '{ledger.Meter}'.");
+        // A carry-over chain (the original and its re-grants after each reset) is revoked once: whichever of its grants is
+        // named, and whichever held the units when it was revoked (a revocation sent before a reset was listed names the original).
+        var chain = Chain(asked, ledger);
+        if (ledger.Compensations.FirstOrDefault(c => c.Kind == CompensationKind.Revoked && chain.Contains(c.Compensates)) is { } made)
+        {
+            var madeName = Name(asked, ledger.Find(made.Compensates) ?? asked);
+            if (!Same(request, made))
+            {
+                throw new RevokeException(RevokeErrorKind.Conflict, Different(madeName, made, request.Units!.Value));
+            }
+
+            return (null, new RevokeOutcome(RevokeStatus.AlreadyRevoked, asked.GrantId, made.CompensationGrantId, new GrantId(made.CompensationGrantId).EventId,
+                ledger.ExternalCustomerId, ledger.Meter, asked.Units, made.Unspent, made.Units, false, made.Timestamp, made.Reason, ledger.Read)
+            {
+                CarriedAs = string.Equals(made.Compensates, asked.GrantId, StringComparison.Ordinal) ? null : made.Compensates,
+            });
+        }
+
         var grant = Holder(asked, ledger);
         var carriedAs = grant == asked ? null : grant.GrantId;
         var name = Name(asked, grant);
-        var id = GrantMetadata.CompensationId(CompensationKind.Revoked, grant.GrantId);
         switch (grant.Status)
         {
             case LedgerStatus.Pending:
                 throw new RevokeException(RevokeErrorKind.GrantNotFound,
                     $"Grant {name} was made moments ago and Polar does not list it yet: try again in a few seconds.");
-            case LedgerStatus.Revoked:
-                var made = ledger.Compensations.First(c => c.Kind == CompensationKind.Revoked && c.Compensates == grant.GrantId);
-                if (request.Units is { } units && units != made.Units && !(request.AtMostUnspent && made.Units == Math.Min(units, made.Unspent)))
-                {
-                    throw new RevokeException(RevokeErrorKind.Conflict, Different(name, made, units));
-                }
-
-                return (null, new RevokeOutcome(RevokeStatus.AlreadyRevoked, asked.GrantId, id.Value, id.EventId, ledger.ExternalCustomerId, ledger.Meter,
-                    asked.Units, made.Unspent, made.Units, false, made.Timestamp, made.Reason, ledger.Read) { CarriedAs = carriedAs });
             case LedgerStatus.Expired:
                 throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} expired at {grant.ClosedAt:u}: nothing of it is left to take back.");
             case LedgerStatus.WipedByReset:
@@ -165,8 +173,39 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
 
         var customer = grant.EventCustomerId is { } customerId ? CustomerRef.Polar(customerId) : CustomerRef.External(grant.EventExternalCustomerId ?? ledger.ExternalCustomerId);
         return (new CompensationRequest(grant.GrantId, CompensationKind.Revoked, customer, ledger.Meter, taken, unspent,
-            ledger.Read.At > time.GetUtcNow() ? time.GetUtcNow() : ledger.Read.At, request.Source, request.Reason), null);
+            ledger.Read.At > time.GetUtcNow() ? time.GetUtcNow() : ledger.Read.At, request.Source, request.Reason) { IdFrom = chain[0] }, null);
     }
+
+    /// <summary>
+    /// The carry-over chain <paramref name="grant"/> belongs to, root first: the original grant (followed back along
+    /// <see cref="LedgerGrant.Carries"/>) and each re-grant that carries the one before. A grant without re-grants is its own chain.
+    /// </summary>
+    private static List<string> Chain(LedgerGrant grant, CustomerLedger ledger)
+    {
+        var root = grant;
+        var seen = new HashSet<string>(StringComparer.Ordinal) { root.GrantId };
+        while (root.Carries is { } carried && ledger.Find(carried) is { } earlier && seen.Add(earlier.GrantId))
+        {
+            root = earlier;
+        }
+
+        var chain = new List<string> { root.GrantId };
+        for (var current = root; ledger.Grants.FirstOrDefault(g => string.Equals(g.Carries, current.GrantId, StringComparison.Ordinal)) is { } next
+             && !chain.Contains(next.GrantId, StringComparer.Ordinal);)
+        {
+            chain.Add(next.GrantId);
+            current = next;
+        }
+
+        return chain;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="made"/> is the revocation <paramref name="request"/> asks for: any, when it names no units;
+    /// the same units; or, for a most (<see cref="RevokeRequest.AtMostUnspent"/>), as much of it as was then unspent.
+    /// </summary>
+    private static bool Same(RevokeRequest request, RecordedCompensation made) =>
+        request.Units is not { } units || units == made.Units || (request.AtMostUnspent && made.Units == Math.Min(units, made.Unspent));
 
     /// <summary>
     /// The grant that holds <paramref name="asked"/>'s units now: <paramref name="asked"/> itself, or, for a carry-over grant a
@@ -227,7 +266,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         {
             case CompensationStatus.Rejected:
                 throw new GrantException(GrantErrorKind.EventRejected, $"Polar refused the revocation of grant '{Identity.Display.Escape(request.GrantId)}': {outcome.Reason}");
-            case CompensationStatus.Different when (request.Units is null || request.AtMostUnspent) && outcome.Existing is { } first:
+            case CompensationStatus.Different when outcome.Existing is { } first && Same(request, first):
                 // Another revocation of the unspent units raced this one and won: it is the revocation asked for.
                 return new RevokeOutcome(RevokeStatus.AlreadyRevoked, request.GrantId, outcome.CompensationGrantId, outcome.EventId, ledger.ExternalCustomerId,
                     ledger.Meter, grant.Units, first.Unspent, first.Units, false, first.Timestamp, first.Reason, ledger.Read) { CarriedAs = carriedAs };

@@ -273,6 +273,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
                 compensation?.Kind == CompensationKind.Revoked ? compensation.Timestamp : null) { CarryOver = IsCarryOver(metadata) });
         }
 
+        MoveLateRevocations(grants, blocks, compensationOf, [.. resets.Select(r => r.Timestamp)]);
         foreach (var credit in credits)
         {
             blocks.Add(new CreditBlock("polar:" + credit.Id, RecordedCompensation.Number(credit.Metadata!, "units")!.Value, credit.Timestamp)
@@ -298,6 +299,51 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         var oursSinceReset = ours.Where(o => o.At >= lastReset).Sum(o => o.Value);
         // A customer meter Polar has not made yet stands at 0.
         return ((standing?.CreditedUnits ?? 0) - (usageSinceReset + oursSinceReset), usageSinceReset);
+    }
+
+    /// <summary>
+    /// A revocation of a carry-over grant dated after a reset that wiped the grant (sent before the reset was listed) lands in
+    /// Polar's window after the reset, where the grant's carry-over re-grant holds its units: it closes that re-grant (at its
+    /// grant time when it took as much as the re-grant has, else when it was made), not the wiped grant.
+    /// </summary>
+    private static void MoveLateRevocations(List<RecordedEvent> grants, List<CreditBlock> blocks, Dictionary<string, RecordedCompensation> compensationOf,
+        List<DateTimeOffset> resets)
+    {
+        var successor = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < grants.Count; i++)
+        {
+            if (RecordedCompensation.Text(grants[i].Metadata!, GrantMetadata.Carries) is { } carried)
+            {
+                successor.TryAdd(carried, i);
+            }
+        }
+
+        for (var i = 0; i < grants.Count; i++)
+        {
+            var block = blocks[i];
+            if (!block.CarryOver || compensationOf.GetValueOrDefault(block.GrantId) is not { Kind: CompensationKind.Revoked } revocation)
+            {
+                continue;
+            }
+
+            var at = revocation.Timestamp;
+            var holder = i;
+            var moves = 0;
+            while (resets.Any(r => r > blocks[holder].GrantedAt && r < at) && successor.TryGetValue(blocks[holder].GrantId, out var next) && moves++ < grants.Count)
+            {
+                holder = next;
+            }
+
+            if (holder == i || compensationOf.ContainsKey(blocks[holder].GrantId))
+            {
+                continue;
+            }
+
+            var regrant = blocks[holder];
+            blocks[holder] = regrant with { RevokedAt = revocation.Units >= regrant.Units ? regrant.GrantedAt : (at > regrant.GrantedAt ? at : regrant.GrantedAt) };
+            compensationOf[regrant.GrantId] = revocation;
+            compensationOf.Remove(block.GrantId);
+        }
     }
 
     private static DateTimeOffset? ExpiresAt(IReadOnlyDictionary<string, JsonElement> metadata) =>

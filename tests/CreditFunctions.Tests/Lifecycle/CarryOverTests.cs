@@ -398,6 +398,40 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_revocation_sent_before_its_reset_was_listed_is_met_by_the_regrant_and_a_second_one_takes_nothing_more()
+    {
+        await GrantAsync("co13", "co13-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co13", units: 10);
+        await GrantAsync("co13", "co13-promo", 100, carryOver: true);
+        await UseAsync("co13", 25);
+        // The cycle resets the meter, but Polar's event store does not list the reset yet: the revocation reads the promo
+        // as open with 85 unspent, and takes them; Polar counts that revocation after the reset, in the new window.
+        var cycled = await CycleAsync(subscription, catchUp: false);
+        Later();
+        var first = await _app.Services.GetRequiredService<GrantRevocation>().RevokeAsync(new RevokeRequest("co13-promo", "Refund"));
+        Assert.Equal((RevokeStatus.Revoked, 85m, (string?)null), (first.Status, first.TakenBack, first.CarriedAs));
+        _app.Emulator.CatchUp();
+
+        // The carry-over re-grants the 85 the reset wiped, to meet the revocation in the new window, and closes it at once.
+        await CarryAsync(cycled);
+        var regrant = Assert.Single((await LedgerAsync("co13")).Grants, g => g.Carries == "co13-promo");
+        Assert.Equal((85m, LedgerStatus.Revoked, first.RevocationGrantId), (regrant.Units, regrant.Status, regrant.CompensationGrantId));
+        Assert.Equal(10m, await BalanceAsync("co13"));
+
+        // Asked again (a retry, a bulk re-run), by the original or its re-grant: the one revocation, nothing more taken.
+        var again = await RevokeAsync("co13-promo");
+        var viaRegrant = await RevokeAsync(regrant.GrantId);
+        Assert.Equal((RevokeStatus.AlreadyRevoked, 85m, first.RevocationGrantId), (again.Status, again.TakenBack, again.RevocationGrantId));
+        Assert.Equal((RevokeStatus.AlreadyRevoked, first.RevocationGrantId), (viaRegrant.Status, viaRegrant.RevocationGrantId));
+        Assert.Equal(10m, await BalanceAsync("co13"));
+
+        // The next reset carries nothing of the promo.
+        await CarryAsync(await CycleAsync(subscription));
+        Assert.Single((await LedgerAsync("co13")).Grants, g => g.Carries is not null);
+        Assert.Equal(10m, await BalanceAsync("co13"));
+    }
+
+    [Fact]
     public async Task Usage_dated_before_a_reset_but_sent_after_it_is_named_by_the_ledger_since_Polar_counts_it_in_the_new_window()
     {
         await GrantAsync("co12", "co12-seed", 1, carryOver: false);

@@ -99,6 +99,27 @@ public sealed class RuleGrantTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_replay_after_a_rule_was_edited_keeps_the_grant_made_first_and_lets_the_other_rules_grant()
+    {
+        await UploadAsync(Rule("edited-signup"));
+        var (_, body) = await SignupAsync("rule-edited");
+        await _app.DeliverAsync(body, NewId());
+        await _app.DrainAsync();
+        var edited = Rule("edited-signup");
+        edited["carryOver"] = true;
+        await UploadAsync(edited);
+        await UploadAsync(Rule("another-signup", units: 30));
+
+        await _app.DeliverAsync(body, NewId());
+        var drained = await _app.DrainAsync();
+
+        // The grant made first stands (a rule's grant id is derived: its repeat is a duplicate, never a grant id conflict);
+        // the replay fails nothing and the other rule grants.
+        Assert.All(drained, d => Assert.Null(d.Error));
+        Assert.Equal(130m, await BalanceAsync("rule-edited"));
+    }
+
+    [Fact]
     public async Task A_metadata_filter_grants_only_to_customers_that_match()
     {
         await UploadAsync(Rule("pro-signup", metadata: new JsonObject { ["plan"] = "pro" }));

@@ -101,6 +101,21 @@ public sealed class CarryOverAllocationTests
     }
 
     [Fact]
+    public void A_block_revoked_after_the_reset_that_wiped_it_is_regranted_closed_in_the_latest_window_and_not_at_all_in_a_passed_one()
+    {
+        // Revoked at hour 12, after the reset at 10 wiped it (the revocation landed in the window after it).
+        CreditBlock[] blocks = [new("promo", 100, At(0), RevokedAt: At(12)) { CarryOver = true }];
+
+        var latest = Assert.Single(CreditAllocation.CarryOvers(blocks, [At(10)], _ => 0, At(30), RegrantId));
+        var passed = CreditAllocation.CarryOvers(blocks, [At(10), At(20)], _ => 0, At(30), RegrantId);
+
+        // Made to meet the revocation in its window, and closed by it at once: nothing of it is carried again.
+        Assert.Equal(("co(promo@10)", 100m, At(10), At(10)), (latest.Regrant.GrantId, latest.Regrant.Units, latest.Regrant.GrantedAt, latest.Regrant.RevokedAt));
+        // The revocation took its units in the window between the resets, which the second reset closed: nothing to carry.
+        Assert.Empty(passed);
+    }
+
+    [Fact]
     public void A_regrant_made_at_its_reset_is_open_after_it_and_carries_again_at_the_next()
     {
         // The first reset's re-grant was made (Polar holds it): 40 of it is used before the second reset.
