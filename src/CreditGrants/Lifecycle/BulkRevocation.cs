@@ -243,25 +243,41 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
     private BulkRevokeRowOutcome Plan(BulkRevokeRowOutcome row, RevokeRequest request, CustomerLedger ledger, bool dryRun, out CompensationRequest? planned)
     {
         planned = null;
-        var grant = ledger.Find(request.GrantId);
-        switch (grant?.Status)
+        if (ledger.Find(request.GrantId) is not { Status: not LedgerStatus.Pending } grant)
         {
-            case null or LedgerStatus.Pending:
-                return row with
-                {
-                    Status = BulkRevokeStatus.Failed,
-                    Reason = "Polar's event store does not list this grant in the customer's ledger (yet): run the revocation again in a few seconds",
-                };
+            return row with
+            {
+                Status = BulkRevokeStatus.Failed,
+                Reason = "Polar's event store does not list this grant in the customer's ledger (yet): run the revocation again in a few seconds",
+            };
+        }
+
+        // A carry-over grant a reset wiped is where its re-grant is now: that one says whether anything is left.
+        var holder = grant;
+        if (grant is { CarryOver: true, Status: LedgerStatus.WipedByReset })
+        {
+            try
+            {
+                holder = GrantRevocation.Holder(grant, ledger);
+            }
+            catch (RevokeException ex)
+            {
+                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.Failed, Reason = ex.Message };
+            }
+        }
+
+        switch (holder.Status)
+        {
+            case LedgerStatus.Pending:
+                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.Failed, Reason = "its carry-over re-grant was made moments ago and Polar does not list it yet: run the revocation again in a few seconds" };
             case LedgerStatus.Revoked:
-                return row with { UnitsGranted = grant.Units, UnitsRevoked = grant.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
-            case LedgerStatus.Expired:
-            // A carry-over grant a reset wiped is revoked from its re-grant (GrantRevocation.Plan follows it), below.
-            case LedgerStatus.WipedByReset when !grant.CarryOver:
+                return row with { UnitsGranted = grant.Units, UnitsRevoked = holder.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
+            case LedgerStatus.Expired or LedgerStatus.WipedByReset:
                 return row with
                 {
                     UnitsGranted = grant.Units,
                     Status = BulkRevokeStatus.NothingUnspent,
-                    Reason = grant.Status == LedgerStatus.Expired ? "the grant expired" : "a meter reset wiped the grant",
+                    Reason = holder.Status == LedgerStatus.Expired ? "the grant expired" : "a meter reset wiped the grant",
                 };
             case LedgerStatus.Used:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };
@@ -275,13 +291,7 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 return row with { UnitsGranted = grant.Units, UnitsRevoked = earlier.TakenBack, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
             }
 
-            if (compensationRequest!.Units == 0 && request.Units is null)
-            {
-                // Nothing unspent where the grant's units are now (its carry-over re-grant, used up): no event.
-                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };
-            }
-
-            var spent = grant.Units - compensationRequest.Units;
+            var spent = grant.Units - compensationRequest!.Units;
             var reason = spent > 0 ? $"{spent} of {grant.Units} units were spent" : null;
             if (dryRun)
             {

@@ -214,8 +214,10 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
     /// is a <see cref="RevokeErrorKind.GrantNotFound"/> (try again: the carry-over runs on the reset's webhook); later, the
     /// wiped grant itself (nothing of ours holds its units).
     /// </summary>
-    private static LedgerGrant Holder(LedgerGrant asked, CustomerLedger ledger)
+    public static LedgerGrant Holder(LedgerGrant asked, CustomerLedger ledger)
     {
+        ArgumentNullException.ThrowIfNull(asked);
+        ArgumentNullException.ThrowIfNull(ledger);
         var grant = asked;
         var seen = new HashSet<string>(StringComparer.Ordinal) { grant.GrantId };
         while (grant is { Status: LedgerStatus.WipedByReset, CarryOver: true, ClosedAt: { } reset })

@@ -432,6 +432,33 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bulk_revocation_takes_from_live_regrants_and_calls_an_expired_or_used_up_chain_nothing_unspent()
+    {
+        await GrantAsync("co14", "co14-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co14", units: 5);
+        await GrantAsync("co14", "co14-promo", 50, carryOver: true);
+        await GrantAsync("co14", "co14-small", 20, carryOver: true, expiresAt: _clock.GetUtcNow().AddHours(10));
+        await GrantAsync("co14", "co14-short", 30, carryOver: true, expiresAt: _clock.GetUtcNow().AddMinutes(30));
+        // The soonest expiry first: short's 30, then 10 of small's 20.
+        await UseAsync("co14", 40);
+        await CarryAsync(await CycleAsync(subscription));
+        // After the reset: the re-grants of small (10, expiring first) and promo (50); 15 used spends small's and 5 of promo's.
+        await UseAsync("co14", 15);
+        Later(60 * 11);
+        _app.Emulator.CatchUp();
+        static BulkGrantedRow Row(long line, string grantId) => new(line, grantId, "co14", null, null, Meter, "granted");
+
+        var (rows, _) = await _app.Services.GetRequiredService<BulkRevocation>().RevokeAsync(
+            [Row(2, "co14-promo"), Row(3, "co14-small"), Row(4, "co14-short")], new BulkRevokeOptions("Wrong file", DryRun: false, "test"));
+
+        // Promo's re-grant holds 45; small's expired (used up); short was used up before the reset: no event for either.
+        Assert.Equal([(BulkRevokeStatus.Revoked, 45m), (BulkRevokeStatus.NothingUnspent, 0m), (BulkRevokeStatus.NothingUnspent, 0m)],
+            rows.Select(r => (r.Status, r.UnitsRevoked)));
+        _app.Emulator.CatchUp();
+        Assert.Single((await LedgerAsync("co14")).Compensations, c => c.Kind == CompensationKind.Revoked);
+    }
+
+    [Fact]
     public async Task Usage_dated_before_a_reset_but_sent_after_it_is_named_by_the_ledger_since_Polar_counts_it_in_the_new_window()
     {
         await GrantAsync("co12", "co12-seed", 1, carryOver: false);
