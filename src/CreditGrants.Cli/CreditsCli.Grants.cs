@@ -15,7 +15,7 @@ public sealed partial class CreditsCli
         var customer = new Option<string>("--customer") { Description = "The customer's external id", Required = true };
         var meter = new Option<string?>("--meter") { Description = "The meter (default: Grants:DefaultMeter, 'API Calls')" };
         var list = new Command("list", "List a customer's grants on a meter: remaining units and status of each, revocations and expiries " +
-            "(at most 2 + 1 per 100 entries Polar requests, whatever the customer's usage)") { customer, meter };
+            "(2 + 1 per 100 entries Polar requests, plus the usage events of a meter reset's hour before it)") { customer, meter };
         AddPolarOptions(list);
         list.SetAction((parse, ct) => RunAsync(parse, async services =>
         {

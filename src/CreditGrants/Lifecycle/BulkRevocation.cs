@@ -73,7 +73,7 @@ public sealed record BulkRevokeOptions(string? Reason, bool DryRun, string Sourc
 
 /// <summary>
 /// Takes back every granted row of a bulk job or a local bulk run (docs/bulk.md, "Undo a wrong upload"): rows are grouped
-/// by customer and meter, each customer's ledger is read once (<see cref="LedgerReader"/>: 2 + ⌈entries/100⌉ requests), each
+/// by customer and meter, each customer's ledger is read once (<see cref="LedgerReader"/>: 2 + ⌈entries/100⌉ requests, and a meter reset's partial hour), each
 /// row's grant gets one revocation of what it has unspent as that read shows (<see cref="GrantRevocation.Plan"/>), and the
 /// revocations are ingested in batches (<see cref="GrantCompensation"/>). Never a request per row. Idempotent: a grant
 /// revoked before ends <see cref="BulkRevokeStatus.AlreadyRevoked"/>. A dry run reads the same and sends nothing.

@@ -28,7 +28,7 @@ public sealed record CarryOverRead(string ExternalCustomerId, string Meter, IRea
 }
 
 /// <summary>
-/// Reads a customer's ledger on a meter (docs/credit-lifecycle.md) from what Polar holds, never listing usage events:
+/// Reads a customer's ledger on a meter (docs/credit-lifecycle.md) from what Polar holds, listing usage events only inside a reset's hour:
 /// this app's own events on the meter (grants and compensations, found by <see cref="GrantMetadata.Meter"/>) with the
 /// meter's resets and Meter Credit events, 100 a page; the meter's hourly quantities for the customer (usage = net
 /// quantity − our events); the customer's usage events in the latest reset's hour before it, when that hour had usage
