@@ -272,13 +272,11 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.Failed, Reason = "its carry-over re-grant was made moments ago and Polar does not list it yet: run the revocation again in a few seconds" };
             case LedgerStatus.Revoked:
                 return row with { UnitsGranted = grant.Units, UnitsRevoked = holder.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
-            case LedgerStatus.Expired or LedgerStatus.WipedByReset:
-                return row with
-                {
-                    UnitsGranted = grant.Units,
-                    Status = BulkRevokeStatus.NothingUnspent,
-                    Reason = holder.Status == LedgerStatus.Expired ? "the grant expired" : "a meter reset wiped the grant",
-                };
+            case LedgerStatus.Expired:
+                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the grant expired" };
+            // A carry-over grant wiped with units unspent and no re-grant past the wait is revoked in the window after the reset (below).
+            case LedgerStatus.WipedByReset when !holder.CarryOver || holder.Units - holder.Spent <= 0:
+                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "a meter reset wiped the grant" };
             case LedgerStatus.Used:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };
         }

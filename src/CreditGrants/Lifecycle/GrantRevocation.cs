@@ -157,13 +157,13 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
                     $"Grant {name} was made moments ago and Polar does not list it yet: try again in a few seconds.");
             case LedgerStatus.Expired:
                 throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} expired at {grant.ClosedAt:u}: nothing of it is left to take back.");
-            case LedgerStatus.WipedByReset:
-                throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} was wiped by a meter reset at {grant.ClosedAt:u}" + (grant.CarryOver
-                    ? $" with {grant.Units - grant.Spent} units unspent, and no carry-over re-grant of it is listed (Polar's own rollover carried them, or nothing was left to carry): nothing of ours holds its units to take back."
-                    : ": nothing of it is left to take back."));
+            case LedgerStatus.WipedByReset when !grant.CarryOver || grant.Units - grant.Spent <= 0:
+                throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} was wiped by a meter reset at {grant.ClosedAt:u}: nothing of it is left to take back.");
         }
 
-        var unspent = grant.Remaining;
+        // A carry-over grant wiped with units unspent and no re-grant listed past RegrantWait: its units are taken back from
+        // the window after the reset, where a re-grant made later (or Polar's own rollover) holds them and meets the revocation.
+        var unspent = grant.Status == LedgerStatus.WipedByReset ? grant.Units - grant.Spent : grant.Remaining;
         var taken = request.Units is { } most && request.AtMostUnspent ? Math.Min(most, unspent) : request.Units ?? unspent;
         if (taken > unspent && !request.AllowNegativeBalance)
         {
@@ -212,7 +212,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
     /// meter reset wiped, the re-grant that carries it (<see cref="LedgerGrant.Carries"/>), and that one's after later resets.
     /// A wiped carry-over grant with units unspent whose re-grant is not listed within <see cref="RegrantWait"/> of its reset
     /// is a <see cref="RevokeErrorKind.GrantNotFound"/> (try again: the carry-over runs on the reset's webhook); later, the
-    /// wiped grant itself (nothing of ours holds its units).
+    /// wiped grant itself, revoked in the window after the reset (a re-grant made later is met by that revocation).
     /// </summary>
     public static LedgerGrant Holder(LedgerGrant asked, CustomerLedger ledger)
     {

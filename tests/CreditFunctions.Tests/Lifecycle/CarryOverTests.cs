@@ -370,7 +370,8 @@ public sealed class CarryOverTests : IAsyncLifetime
         Assert.Equal(RevokeErrorKind.GrantNotFound, early.Kind);
         Assert.Contains("with 50 units unspent, and the carry-over re-grant that holds them now is not listed yet", early.Message, StringComparison.Ordinal);
         Assert.Equal(RevokeErrorKind.Conflict, nothingLeft.Kind);
-        Assert.Contains("with 0 units unspent, and no carry-over re-grant of it is listed", nothingLeft.Message, StringComparison.Ordinal);
+        Assert.Contains("'co10-used' was wiped by a meter reset at", nothingLeft.Message, StringComparison.Ordinal);
+        Assert.EndsWith("nothing of it is left to take back.", nothingLeft.Message, StringComparison.Ordinal);
         // Nothing was sent: the balance is Polar's new 5 alone.
         Assert.Equal(5m, await BalanceAsync("co10"));
 
@@ -382,18 +383,25 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_wiped_carry_over_grant_whose_regrant_never_came_is_refused_after_the_wait_naming_what_holds_nothing()
+    public async Task A_wiped_carry_over_grant_whose_regrant_is_late_is_revoked_after_the_wait_and_the_late_regrant_meets_it()
     {
         await GrantAsync("co11", "co11-seed", 1, carryOver: false);
         var subscription = await SubscribeAsync("co11", units: 5);
         await GrantAsync("co11", "co11-promo", 30, carryOver: true);
-        await CycleAsync(subscription);
+        var cycled = await CycleAsync(subscription);
         Later((int)GrantRevocation.RegrantWait.TotalMinutes);
 
-        var refused = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co11-promo"));
+        // No re-grant yet (the app missed the reset's webhooks): the 30 the reset wiped are taken back after the reset.
+        var revoked = await RevokeAsync("co11-promo");
+        Assert.Equal((RevokeStatus.Revoked, 30m, (string?)null), (revoked.Status, revoked.TakenBack, revoked.CarriedAs));
+        Assert.Equal(-25m, await BalanceAsync("co11"));
 
-        Assert.Equal(RevokeErrorKind.Conflict, refused.Kind);
-        Assert.Contains("with 30 units unspent, and no carry-over re-grant of it is listed", refused.Message, StringComparison.Ordinal);
+        // The late carry-over re-grants them to meet that revocation, closed by it: the refused units never come back.
+        await CarryAsync(cycled);
+        var regrant = Assert.Single((await LedgerAsync("co11")).Grants, g => g.Carries == "co11-promo");
+        Assert.Equal((30m, LedgerStatus.Revoked), (regrant.Units, regrant.Status));
+        Assert.Equal(5m, await BalanceAsync("co11"));
+        Assert.Equal(RevokeStatus.AlreadyRevoked, (await RevokeAsync("co11-promo")).Status);
         Assert.Equal(5m, await BalanceAsync("co11"));
     }
 
