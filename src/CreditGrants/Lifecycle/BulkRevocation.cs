@@ -252,9 +252,10 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
             };
         }
 
-        // A carry-over grant a reset wiped is where its re-grant is now: that one says whether anything is left.
+        // A carry-over grant a reset wiped is where its re-grant is now: that one says whether anything is left (unless the
+        // chain was revoked already: the revocation plan answers that).
         var holder = grant;
-        if (grant is { CarryOver: true, Status: LedgerStatus.WipedByReset })
+        if (grant is { CarryOver: true, Status: LedgerStatus.WipedByReset } && GrantRevocation.ChainRevocation(grant, ledger) is null)
         {
             try
             {
@@ -274,8 +275,8 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 return row with { UnitsGranted = grant.Units, UnitsRevoked = holder.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
             case LedgerStatus.Expired:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the grant expired" };
-            // A carry-over grant wiped with units unspent and no re-grant past the wait is revoked in the window after the reset (below).
-            case LedgerStatus.WipedByReset when !holder.CarryOver || holder.Units - holder.Spent <= 0:
+            // A chain revoked already is answered by the revocation plan (below).
+            case LedgerStatus.WipedByReset when holder != grant || GrantRevocation.ChainRevocation(grant, ledger) is null:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "a meter reset wiped the grant" };
             case LedgerStatus.Used:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };

@@ -132,7 +132,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         // A carry-over chain (the original and its re-grants after each reset) is revoked once: whichever of its grants is
         // named, and whichever held the units when it was revoked (a revocation sent before a reset was listed names the original).
         var chain = Chain(asked, ledger);
-        if (ledger.Compensations.FirstOrDefault(c => c.Kind == CompensationKind.Revoked && chain.Contains(c.Compensates)) is { } made)
+        if (ChainRevocation(asked, ledger) is { } made)
         {
             var madeName = Name(asked, ledger.Find(made.Compensates) ?? asked);
             if (!Same(request, made))
@@ -143,7 +143,8 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
             return (null, new RevokeOutcome(RevokeStatus.AlreadyRevoked, asked.GrantId, made.CompensationGrantId, new GrantId(made.CompensationGrantId).EventId,
                 ledger.ExternalCustomerId, ledger.Meter, asked.Units, made.Unspent, made.Units, false, made.Timestamp, made.Reason, ledger.Read)
             {
-                CarriedAs = string.Equals(made.Compensates, asked.GrantId, StringComparison.Ordinal) ? null : made.Compensates,
+                // Named only when the units were taken from a re-grant after the one asked for (never from the one before it).
+                CarriedAs = chain.IndexOf(made.Compensates) > chain.IndexOf(asked.GrantId) ? made.Compensates : null,
             });
         }
 
@@ -157,13 +158,11 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
                     $"Grant {name} was made moments ago and Polar does not list it yet: try again in a few seconds.");
             case LedgerStatus.Expired:
                 throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} expired at {grant.ClosedAt:u}: nothing of it is left to take back.");
-            case LedgerStatus.WipedByReset when !grant.CarryOver || grant.Units - grant.Spent <= 0:
+            case LedgerStatus.WipedByReset:
                 throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} was wiped by a meter reset at {grant.ClosedAt:u}: nothing of it is left to take back.");
         }
 
-        // A carry-over grant wiped with units unspent and no re-grant listed past RegrantWait: its units are taken back from
-        // the window after the reset, where a re-grant made later (or Polar's own rollover) holds them and meets the revocation.
-        var unspent = grant.Status == LedgerStatus.WipedByReset ? grant.Units - grant.Spent : grant.Remaining;
+        var unspent = grant.Remaining;
         var taken = request.Units is { } most && request.AtMostUnspent ? Math.Min(most, unspent) : request.Units ?? unspent;
         if (taken > unspent && !request.AllowNegativeBalance)
         {
@@ -174,6 +173,18 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         var customer = grant.EventCustomerId is { } customerId ? CustomerRef.Polar(customerId) : CustomerRef.External(grant.EventExternalCustomerId ?? ledger.ExternalCustomerId);
         return (new CompensationRequest(grant.GrantId, CompensationKind.Revoked, customer, ledger.Meter, taken, unspent,
             ledger.Read.At > time.GetUtcNow() ? time.GetUtcNow() : ledger.Read.At, request.Source, request.Reason) { IdFrom = chain[0] }, null);
+    }
+
+    /// <summary>
+    /// The revocation of <paramref name="grant"/>'s carry-over chain (the original and its re-grants), whichever grant of it
+    /// the revocation took the units from; null when none of them was revoked.
+    /// </summary>
+    public static RecordedCompensation? ChainRevocation(LedgerGrant grant, CustomerLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(grant);
+        ArgumentNullException.ThrowIfNull(ledger);
+        var chain = Chain(grant, ledger);
+        return ledger.Compensations.FirstOrDefault(c => c.Kind == CompensationKind.Revoked && chain.Contains(c.Compensates, StringComparer.Ordinal));
     }
 
     /// <summary>
@@ -210,9 +221,8 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
     /// <summary>
     /// The grant that holds <paramref name="asked"/>'s units now: <paramref name="asked"/> itself, or, for a carry-over grant a
     /// meter reset wiped, the re-grant that carries it (<see cref="LedgerGrant.Carries"/>), and that one's after later resets.
-    /// A wiped carry-over grant with units unspent whose re-grant is not listed within <see cref="RegrantWait"/> of its reset
-    /// is a <see cref="RevokeErrorKind.GrantNotFound"/> (try again: the carry-over runs on the reset's webhook); later, the
-    /// wiped grant itself, revoked in the window after the reset (a re-grant made later is met by that revocation).
+    /// A wiped carry-over grant with units unspent whose re-grant is not listed is a <see cref="RevokeErrorKind.GrantNotFound"/>
+    /// (try again: the carry-over runs on the reset's webhook); it is never revoked itself in the window after the reset.
     /// </summary>
     public static LedgerGrant Holder(LedgerGrant asked, CustomerLedger ledger)
     {
@@ -225,10 +235,12 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
             var regrant = ledger.Grants.FirstOrDefault(g => string.Equals(g.Carries, grant.GrantId, StringComparison.Ordinal));
             if (regrant is null)
             {
-                if (grant.Units - grant.Spent > 0 && ledger.Read.At - reset < RegrantWait)
+                if (grant.Units - grant.Spent > 0)
                 {
+                    // Never revoked in the window after the reset instead: none of our grants may hold the units there (a
+                    // carry-over missed past the next reset), and a re-grant made meanwhile would be taken from twice.
                     throw new RevokeException(RevokeErrorKind.GrantNotFound,
-                        $"Grant {Name(asked, grant)} was wiped by the meter reset at {reset:u} with {grant.Units - grant.Spent} units unspent, and the carry-over re-grant that holds them now is not listed yet (it is made when Polar's webhook for the reset is processed): try again in a minute.");
+                        $"Grant {Name(asked, grant)} was wiped by the meter reset at {reset:u} with {grant.Units - grant.Spent} units unspent, and no carry-over re-grant of it is listed: it is made when Polar's subscription webhook for the reset is processed (the event store lags by seconds): try again in a minute. If it never comes, Polar's own rollover carried the units (see the customer's ledger), and nothing of ours holds them to take back.");
                 }
 
                 break;
@@ -244,12 +256,6 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
 
         return grant;
     }
-
-    /// <summary>
-    /// How long after a reset the carry-over re-grant of a wiped carry-over grant is waited for: the reset's webhook is
-    /// processed within minutes (<c>CarryOverWebhookHandler.WaitForReset</c> and the queue's retries).
-    /// </summary>
-    public static readonly TimeSpan RegrantWait = TimeSpan.FromMinutes(15);
 
     private static string Name(LedgerGrant asked, LedgerGrant holder) => holder == asked
         ? $"'{Identity.Display.Escape(asked.GrantId)}'"

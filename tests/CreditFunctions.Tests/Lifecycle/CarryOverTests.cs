@@ -368,7 +368,7 @@ public sealed class CarryOverTests : IAsyncLifetime
         var early = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co10-promo"));
         var nothingLeft = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co10-used"));
         Assert.Equal(RevokeErrorKind.GrantNotFound, early.Kind);
-        Assert.Contains("with 50 units unspent, and the carry-over re-grant that holds them now is not listed yet", early.Message, StringComparison.Ordinal);
+        Assert.Contains("with 50 units unspent, and no carry-over re-grant of it is listed", early.Message, StringComparison.Ordinal);
         Assert.Equal(RevokeErrorKind.Conflict, nothingLeft.Kind);
         Assert.Contains("'co10-used' was wiped by a meter reset at", nothingLeft.Message, StringComparison.Ordinal);
         Assert.EndsWith("nothing of it is left to take back.", nothingLeft.Message, StringComparison.Ordinal);
@@ -383,26 +383,26 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_wiped_carry_over_grant_whose_regrant_is_late_is_revoked_after_the_wait_and_the_late_regrant_meets_it()
+    public async Task A_wiped_carry_over_grant_whose_regrant_is_late_is_never_revoked_into_the_new_window_and_is_taken_from_the_late_regrant()
     {
         await GrantAsync("co11", "co11-seed", 1, carryOver: false);
         var subscription = await SubscribeAsync("co11", units: 5);
         await GrantAsync("co11", "co11-promo", 30, carryOver: true);
         var cycled = await CycleAsync(subscription);
-        Later((int)GrantRevocation.RegrantWait.TotalMinutes);
+        Later(60);
 
-        // No re-grant yet (the app missed the reset's webhooks): the 30 the reset wiped are taken back after the reset.
-        var revoked = await RevokeAsync("co11-promo");
-        Assert.Equal((RevokeStatus.Revoked, 30m, (string?)null), (revoked.Status, revoked.TakenBack, revoked.CarriedAs));
-        Assert.Equal(-25m, await BalanceAsync("co11"));
+        // An hour on, no re-grant yet (the app missed the reset's webhooks): nothing is taken where none of our grants holds the units.
+        var refused = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co11-promo"));
+        Assert.Equal(RevokeErrorKind.GrantNotFound, refused.Kind);
+        Assert.Contains("with 30 units unspent, and no carry-over re-grant of it is listed", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(5m, await BalanceAsync("co11"));
 
-        // The late carry-over re-grants them to meet that revocation, closed by it: the refused units never come back.
+        // The late carry-over re-grants them; the revocation then takes them from it, once.
         await CarryAsync(cycled);
-        var regrant = Assert.Single((await LedgerAsync("co11")).Grants, g => g.Carries == "co11-promo");
-        Assert.Equal((30m, LedgerStatus.Revoked), (regrant.Units, regrant.Status));
+        var revoked = await RevokeAsync("co11-promo");
+        Assert.Equal((RevokeStatus.Revoked, 30m), (revoked.Status, revoked.TakenBack));
         Assert.Equal(5m, await BalanceAsync("co11"));
         Assert.Equal(RevokeStatus.AlreadyRevoked, (await RevokeAsync("co11-promo")).Status);
-        Assert.Equal(5m, await BalanceAsync("co11"));
     }
 
     [Fact]
@@ -419,6 +419,10 @@ public sealed class CarryOverTests : IAsyncLifetime
         var first = await _app.Services.GetRequiredService<GrantRevocation>().RevokeAsync(new RevokeRequest("co13-promo", "Refund"));
         Assert.Equal((RevokeStatus.Revoked, 85m, (string?)null), (first.Status, first.TakenBack, first.CarriedAs));
         _app.Emulator.CatchUp();
+        // Before the carry-over ran: a bulk revocation of it says it was revoked, not "try again".
+        var (rows, _) = await _app.Services.GetRequiredService<BulkRevocation>().RevokeAsync(
+            [new BulkGrantedRow(2, "co13-promo", "co13", null, null, Meter, "granted")], new BulkRevokeOptions("Again", DryRun: false, "test"));
+        Assert.Equal((BulkRevokeStatus.AlreadyRevoked, 85m), (rows[0].Status, rows[0].UnitsRevoked));
 
         // The carry-over re-grants the 85 the reset wiped, to meet the revocation in the new window, and closes it at once.
         await CarryAsync(cycled);
@@ -430,7 +434,8 @@ public sealed class CarryOverTests : IAsyncLifetime
         var again = await RevokeAsync("co13-promo");
         var viaRegrant = await RevokeAsync(regrant.GrantId);
         Assert.Equal((RevokeStatus.AlreadyRevoked, 85m, first.RevocationGrantId), (again.Status, again.TakenBack, again.RevocationGrantId));
-        Assert.Equal((RevokeStatus.AlreadyRevoked, first.RevocationGrantId), (viaRegrant.Status, viaRegrant.RevocationGrantId));
+        // Asked by the re-grant, the units were taken from the original before it: no carriedAs.
+        Assert.Equal((RevokeStatus.AlreadyRevoked, first.RevocationGrantId, (string?)null), (viaRegrant.Status, viaRegrant.RevocationGrantId, viaRegrant.CarriedAs));
         Assert.Equal(10m, await BalanceAsync("co13"));
 
         // The next reset carries nothing of the promo.
