@@ -62,7 +62,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         var standing = await polar.GetCustomerMeterAsync(externalCustomerId, meterId, cancellationToken).ConfigureAwait(false);
         requests++;
 
-        var states = CreditAllocation.Allocate(blocks, resets, usage.Allocating(now), now);
+        var states = CreditAllocation.Allocate(blocks, resets, usage.At(now), now);
         var entries = new List<LedgerGrant>(states.Count);
         for (var i = 0; i < states.Count; i++)
         {
@@ -130,7 +130,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         }
 
         return new CarryOverRead(externalCustomerId, target.Meter.Name, listing.Blocks,
-            [.. listing.Resets.Select(r => new ResetEvent(r.Id, r.Timestamp))], usage.Allocating(now), now, requests, expires) { Shortfall = shortfall };
+            [.. listing.Resets.Select(r => new ResetEvent(r.Id, r.Timestamp))], usage.At(now), now, requests, expires) { Shortfall = shortfall };
     }
 
     private async Task<(GrantTarget Target, Listing Listing, Usage Usage, DateTimeOffset Now, int Requests)> ReadBlocksAsync(
@@ -273,7 +273,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
                 compensation?.Kind == CompensationKind.Revoked ? compensation.Timestamp : null) { CarryOver = IsCarryOver(metadata) });
         }
 
-        MoveLateRevocations(grants, blocks, compensationOf, [.. resets.Select(r => r.Timestamp)], usage);
+        MoveLateRevocations(grants, blocks, compensationOf, [.. resets.Select(r => r.Timestamp)]);
         foreach (var credit in credits)
         {
             blocks.Add(new CreditBlock("polar:" + credit.Id, RecordedCompensation.Number(credit.Metadata!, "units")!.Value, credit.Timestamp)
@@ -304,11 +304,10 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     /// <summary>
     /// A revocation of a carry-over grant dated after a reset that wiped the grant (sent before the reset was listed) lands in
     /// Polar's window after the reset, where the grant's carry-over re-grant holds its units: it closes that re-grant (at its
-    /// grant time when it took as much as the re-grant has, else when it was made), not the wiped grant. What it took beyond
-    /// the re-grant was held by Polar's own rollover, and is charged as usage at its time.
+    /// grant time when it took as much as the re-grant has, else when it was made), not the wiped grant.
     /// </summary>
     private static void MoveLateRevocations(List<RecordedEvent> grants, List<CreditBlock> blocks, Dictionary<string, RecordedCompensation> compensationOf,
-        List<DateTimeOffset> resets, Usage usage)
+        List<DateTimeOffset> resets)
     {
         var successor = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < grants.Count; i++)
@@ -342,12 +341,6 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
 
             var regrant = blocks[holder];
             blocks[holder] = regrant with { RevokedAt = revocation.Units >= regrant.Units ? regrant.GrantedAt : (at > regrant.GrantedAt ? at : regrant.GrantedAt) };
-            if (revocation.Units > regrant.Units)
-            {
-                // The rest was held by Polar's own rollover (the re-grant was made smaller by it): the revocation took it there.
-                usage.Charge(at, revocation.Units - regrant.Units);
-            }
-
             compensationOf[regrant.GrantId] = revocation;
             compensationOf.Remove(block.GrantId);
         }
@@ -432,7 +425,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
     {
         private readonly Dictionary<DateTimeOffset, decimal> _exact = [];
 
-        public static Usage None => new(DateTimeOffset.MinValue, [0]);
+        public static Usage None { get; } = new(DateTimeOffset.MinValue, [0]);
 
         public static Usage From(DateTimeOffset from, IReadOnlyList<MeterQuantity> quantities, List<(DateTimeOffset At, decimal Value)> ours)
         {
@@ -463,21 +456,6 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
 
         /// <summary>The usage from the start up to (not including) a moment, read exactly rather than by whole hours.</summary>
         public void SetExact(DateTimeOffset moment, decimal usage) => _exact[moment] = usage;
-
-        private readonly List<(DateTimeOffset At, decimal Units)> _charged = [];
-
-        /// <summary>
-        /// Units taken at a moment that no block holds (a late revocation beyond the re-grant that meets it: Polar's own
-        /// rollover held them): the allocation spends them as usage (<see cref="Allocating"/>); the usage figures do not.
-        /// </summary>
-        public void Charge(DateTimeOffset at, decimal units) => _charged.Add((at, units));
-
-        /// <summary>The usage for the allocation: <see cref="At"/> plus what was <see cref="Charge"/>d before the moment.</summary>
-        public Func<DateTimeOffset, decimal> Allocating(DateTimeOffset now)
-        {
-            var usage = At(now);
-            return _charged.Count == 0 ? usage : moment => usage(moment) + _charged.Where(c => c.At < moment || moment >= now).Sum(c => c.Units);
-        }
 
         public Func<DateTimeOffset, decimal> At(DateTimeOffset now) => moment =>
         {

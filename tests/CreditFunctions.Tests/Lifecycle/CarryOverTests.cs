@@ -472,31 +472,6 @@ public sealed class CarryOverTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_late_revocation_beyond_its_regrant_is_charged_to_Polars_rollover_that_held_the_rest()
-    {
-        await GrantAsync("co15", "co15-seed", 1, carryOver: false);
-        var subscription = await SubscribeAsync("co15", units: 20, rollover: true);
-        await GrantAsync("co15", "co15-promo", 100, carryOver: true);
-        // Polar's 20 are older: spent first; 5 of the promo. At the cycle Polar keeps min(95, 20) = 20, all of them ours,
-        // so the re-grant is 75.
-        await UseAsync("co15", 25);
-        var cycled = await CycleAsync(subscription, catchUp: false);
-        Later();
-        // Sent before the reset was listed: it takes the promo's 95, of which 20 sit in Polar's rollover after the reset.
-        var revoked = await _app.Services.GetRequiredService<GrantRevocation>().RevokeAsync(new RevokeRequest("co15-promo", "Refund"));
-        Assert.Equal(95m, revoked.TakenBack);
-        _app.Emulator.CatchUp();
-        await CarryAsync(cycled);
-
-        var ledger = await LedgerAsync("co15");
-
-        // Only the new period's 20 are left, as Polar says: the model spent Polar's rollover by the 20 the revocation took there.
-        Assert.Equal(75m, Assert.Single(ledger.Grants, g => g.Carries == "co15-promo").Units);
-        Assert.Equal(20m, await BalanceAsync("co15"));
-        Assert.Equal(20m, ledger.Grants.Where(g => g.ClosedAt is null).Sum(g => g.Remaining));
-    }
-
-    [Fact]
     public async Task Usage_dated_before_a_reset_but_sent_after_it_is_named_by_the_ledger_since_Polar_counts_it_in_the_new_window()
     {
         await GrantAsync("co12", "co12-seed", 1, carryOver: false);
