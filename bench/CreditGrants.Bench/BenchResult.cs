@@ -63,6 +63,25 @@ public sealed record BenchResult(
     /// <summary>For a naive run: the bulk measurement it is compared with.</summary>
     public string? Baseline { get; init; }
 
+    /// <summary>
+    /// This result with the Polar requests a run made (<paramref name="tally"/>: count, by kind, rate-limited, wait, bytes)
+    /// and, under a budget of <paramref name="requestsPerMinute"/>, the shortest time it allows for them.
+    /// </summary>
+    public BenchResult WithRequests(RequestTally tally, int? requestsPerMinute)
+    {
+        ArgumentNullException.ThrowIfNull(tally);
+        return this with
+        {
+            Requests = tally.Total,
+            RequestsByKind = tally.ByKind,
+            RateLimited = tally.RateLimited,
+            PolarWaitSeconds = tally.WaitSeconds,
+            BytesSent = tally.BytesSent,
+            RequestsPerMinute = requestsPerMinute,
+            BoundSeconds = requestsPerMinute is { } budget ? tally.Total * 60.0 / budget : null,
+        };
+    }
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     public static BenchResult FromJson(string line) =>

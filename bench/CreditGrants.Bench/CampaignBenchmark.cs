@@ -48,15 +48,8 @@ public static class CampaignBenchmark
                 Granted = result.Granted,
                 Rejected = result.Rejected + result.Failed,
                 Duplicates = result.Duplicates,
-                Requests = tally.Total,
-                RequestsByKind = tally.ByKind,
-                RateLimited = tally.RateLimited,
-                PolarWaitSeconds = tally.WaitSeconds,
-                BytesSent = tally.BytesSent,
-                RequestsPerMinute = polar.RequestsPerMinute,
-                BoundSeconds = polar.RequestsPerMinute is { } budget ? tally.Total * 60.0 / budget : null,
                 Note = $"{result.UnitsGranted.ToString(CultureInfo.InvariantCulture)} units granted",
-            }, targets);
+            }.WithRequests(tally, polar.RequestsPerMinute), targets);
         }
     }
 }

@@ -58,15 +58,8 @@ public static class ExpiryBenchmark
             {
                 Granted = result.Count(ExpiryStatus.Expired),
                 Rejected = result.Expiries.Count - result.Count(ExpiryStatus.Expired),
-                Requests = tally.Total,
-                RequestsByKind = tally.ByKind,
-                RateLimited = tally.RateLimited,
-                PolarWaitSeconds = tally.WaitSeconds,
-                BytesSent = tally.BytesSent,
-                RequestsPerMinute = polar.RequestsPerMinute,
-                BoundSeconds = polar.RequestsPerMinute is { } budget ? tally.Total * 60.0 / budget : null,
                 Note = string.Create(CultureInfo.InvariantCulture, $"{result.UnitsTakenBack} units taken back; sweep counted {result.PolarRequests} requests"),
-            };
+            }.WithRequests(tally, polar.RequestsPerMinute);
         }
     }
 }

@@ -62,16 +62,9 @@ public static class RevokeBenchmark
                 Granted = summary.Revoked,
                 Rejected = summary.Failed,
                 Duplicates = summary.NothingUnspent,
-                Requests = tally.Total,
-                RequestsByKind = tally.ByKind,
-                RateLimited = tally.RateLimited,
-                PolarWaitSeconds = tally.WaitSeconds,
-                BytesSent = tally.BytesSent,
-                RequestsPerMinute = polar.RequestsPerMinute,
-                BoundSeconds = polar.RequestsPerMinute is { } budget ? tally.Total * 60.0 / budget : null,
                 Note = string.Create(CultureInfo.InvariantCulture,
                     $"{summary.Customers} customers; {summary.Revoked} revoked, {summary.NothingUnspent} nothing unspent, {summary.Failed} failed; {summary.UnitsRevoked} units taken back; {summary.LedgerRequests} ledger requests"),
-            };
+            }.WithRequests(tally, polar.RequestsPerMinute);
         }
     }
 }

@@ -255,7 +255,8 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
         // A carry-over grant a reset wiped is where its re-grant is now: that one says whether anything is left (unless the
         // chain was revoked already: the revocation plan answers that).
         var holder = grant;
-        if (grant is { CarryOver: true, Status: LedgerStatus.WipedByReset } && GrantRevocation.ChainRevocation(grant, ledger) is null)
+        var chainRevoked = grant.Status == LedgerStatus.WipedByReset && GrantRevocation.ChainRevocation(grant, ledger) is not null;
+        if (grant is { CarryOver: true, Status: LedgerStatus.WipedByReset } && !chainRevoked)
         {
             try
             {
@@ -276,7 +277,7 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
             case LedgerStatus.Expired:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the grant expired" };
             // A chain revoked already is answered by the revocation plan (below).
-            case LedgerStatus.WipedByReset when holder != grant || GrantRevocation.ChainRevocation(grant, ledger) is null:
+            case LedgerStatus.WipedByReset when !chainRevoked:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "a meter reset wiped the grant" };
             case LedgerStatus.Used:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };

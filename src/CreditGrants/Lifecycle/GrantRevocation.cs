@@ -132,7 +132,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         // A carry-over chain (the original and its re-grants after each reset) is revoked once: whichever of its grants is
         // named, and whichever held the units when it was revoked (a revocation sent before a reset was listed names the original).
         var chain = Chain(asked, ledger);
-        if (ChainRevocation(asked, ledger) is { } made)
+        if (RevocationOf(chain, ledger) is { } made)
         {
             var madeName = Name(asked, ledger.Find(made.Compensates) ?? asked);
             if (!Same(request, made))
@@ -183,9 +183,11 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
     {
         ArgumentNullException.ThrowIfNull(grant);
         ArgumentNullException.ThrowIfNull(ledger);
-        var chain = Chain(grant, ledger);
-        return ledger.Compensations.FirstOrDefault(c => c.Kind == CompensationKind.Revoked && chain.Contains(c.Compensates, StringComparer.Ordinal));
+        return RevocationOf(Chain(grant, ledger), ledger);
     }
+
+    private static RecordedCompensation? RevocationOf(List<string> chain, CustomerLedger ledger) =>
+        ledger.Compensations.FirstOrDefault(c => c.Kind == CompensationKind.Revoked && chain.Contains(c.Compensates, StringComparer.Ordinal));
 
     /// <summary>
     /// The carry-over chain <paramref name="grant"/> belongs to, root first: the original grant (followed back along
