@@ -190,7 +190,8 @@ public sealed class WebhookEndToEndTests : IAsyncLifetime, IDisposable
         // Grant rules stored beside the app (a signup rule) may grant on customer.created too: their grants are counted apart.
         var clock = Stopwatch.StartNew();
         (double? Balance, double Carried, double Rules) seen = (null, 0, 0);
-        while (seen.Balance - seen.Rules != 80 && clock.Elapsed < Limit)
+        // The balance and the event list lag apart (balances are recomputed, the event store is fed asynchronously): wait for both.
+        while ((seen.Balance - seen.Rules, seen.Carried) != (80, 70) && clock.Elapsed < Limit)
         {
             await Task.Delay(200);
             var events = JsonNode.Parse(await _polar.GetStringAsync($"v1/events/?customer_id={customerId}&limit=100"))!["items"]!.AsArray()
