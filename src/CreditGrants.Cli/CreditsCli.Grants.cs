@@ -39,8 +39,8 @@ public sealed partial class CreditsCli
 
             foreach (var grant in ledger.Grants)
             {
-                var closed = grant.TakenBack is { } back ? $", {Number(back)} taken back"
-                    : grant.UnspentNotTakenBack > 0 ? $", {Number(grant.UnspentNotTakenBack)} unspent not taken back yet" : "";
+                var closed = (grant.TakenBack is { } back ? $", {Number(back)} taken back" : "")
+                    + (grant.UnspentNotTakenBack > 0 ? $", {Number(grant.UnspentNotTakenBack)} unspent not taken back yet" : "");
                 var expires = grant.ExpiresAt is { } at ? $", expires {at:u}" : "";
                 await _out.WriteLineAsync($"  {grant.GrantId,-28} {LedgerJson.StatusName(grant.Status),-14} {Number(grant.Remaining),10} of {Number(grant.Units)} left" +
                     $"  granted {grant.GrantedAt:u}{expires}{closed}  {grant.Source}{(grant.Reason is null ? "" : $": {grant.Reason}")}").ConfigureAwait(false);

@@ -175,7 +175,7 @@ public sealed partial class ExpirySweep(
         if (grant.ExpiresAt is not { } takesEffect || takesEffect != entry.TakesEffectAt)
         {
             // The grant's event is the truth: a retried request with another expiresIn recorded an hour the grant does not have.
-            return grant.ExpiresAt is { } other && other > entry.TakesEffectAt && grant.CompensationGrantId is null
+            return grant.ExpiresAt is { } other && other > entry.TakesEffectAt && grant.ExpiryTakenBack is null
                 ? new Decision(ExpiryStatus.Rescheduled, $"the grant's event expires it at {GrantExpiry.Format(other)}",
                     Reschedule: entry with { ExpiresAt = other })
                 : grant.Status is LedgerStatus.Expired or LedgerStatus.Revoked or LedgerStatus.WipedByReset
@@ -187,8 +187,8 @@ public sealed partial class ExpirySweep(
         {
             LedgerStatus.Revoked => new Decision(ExpiryStatus.Revoked, $"revoked at {Format(grant.ClosedAt)}, before its expiry; nothing left to take back"),
             LedgerStatus.WipedByReset => new Decision(ExpiryStatus.WipedByReset, $"a meter reset at {Format(grant.ClosedAt)} wiped it before its expiry; nothing left to take back"),
-            LedgerStatus.Expired when grant.CompensationGrantId is not null => new Decision(ExpiryStatus.AlreadyExpired,
-                $"expired before, taking back {grant.TakenBack ?? 0} units"),
+            LedgerStatus.Expired when grant.ExpiryTakenBack is { } expired => new Decision(ExpiryStatus.AlreadyExpired,
+                $"expired before, taking back {expired} units"),
             // Polar's balance window starts at the reset's ingestion: an expiry sent now, whatever its timestamp, would count
             // in the window after the reset and take from the credits there. The reset has wiped the units anyway.
             LedgerStatus.Expired when ledger!.Resets.FirstOrDefault(r => r > takesEffect) is var reset && reset != default
@@ -197,7 +197,7 @@ public sealed partial class ExpirySweep(
                     + "an expiry sent now would take from the credits after the reset"),
             LedgerStatus.Expired => new Decision(ExpiryStatus.Expired, null, Request: new CompensationRequest(entry.GrantId, CompensationKind.Expired,
                 grant.EventCustomerId is { } id ? CustomerRef.Polar(id) : CustomerRef.External(grant.EventExternalCustomerId ?? entry.ExternalCustomerId!),
-                ledger!.Meter, grant.Units - grant.Spent, grant.Units - grant.Spent, takesEffect, Source, null)),
+                ledger!.Meter, grant.UnspentNotTakenBack, grant.UnspentNotTakenBack, takesEffect, Source, null)),
             // Still open at its own expiry hour: the ledger was read before that hour (a sweep as of an earlier instant cannot be).
             _ => new Decision(ExpiryStatus.Waiting, "the ledger does not show the expiry's hour yet"),
         };

@@ -255,7 +255,8 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
         // A carry-over grant a reset wiped is where its re-grant is now: that one says whether anything is left (unless the
         // chain was revoked already: the revocation plan answers that).
         var holder = grant;
-        var chainRevoked = grant.Status == LedgerStatus.WipedByReset && GrantRevocation.ChainRevocation(grant, ledger) is not null;
+        // A revocation made before (a partial one leaves its grant open) is answered by the revocation plan (below).
+        var chainRevoked = GrantRevocation.ChainRevocation(grant, ledger) is not null;
         if (grant is { CarryOver: true, Status: LedgerStatus.WipedByReset } && !chainRevoked)
         {
             try
@@ -264,20 +265,27 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
             }
             catch (RevokeException ex)
             {
-                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.Failed, Reason = ex.Message };
+                // Polar's own rollover holds its units (a conflict): nothing of ours to take back; else try again.
+                return row with
+                {
+                    UnitsGranted = grant.Units,
+                    Status = ex.Kind == RevokeErrorKind.Conflict ? BulkRevokeStatus.NothingUnspent : BulkRevokeStatus.Failed,
+                    Reason = ex.Message,
+                };
             }
         }
 
-        switch (holder.Status)
+        switch (chainRevoked ? LedgerStatus.Revoked : holder.Status)
         {
+            case LedgerStatus.Revoked when chainRevoked:
+                break;
             case LedgerStatus.Pending:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.Failed, Reason = "its carry-over re-grant was made moments ago and Polar does not list it yet: run the revocation again in a few seconds" };
             case LedgerStatus.Revoked:
                 return row with { UnitsGranted = grant.Units, UnitsRevoked = holder.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
             case LedgerStatus.Expired:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the grant expired" };
-            // A chain revoked already is answered by the revocation plan (below).
-            case LedgerStatus.WipedByReset when !chainRevoked:
+            case LedgerStatus.WipedByReset:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "a meter reset wiped the grant" };
             case LedgerStatus.Used:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };

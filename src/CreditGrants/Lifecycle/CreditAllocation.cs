@@ -3,10 +3,23 @@ namespace CreditGrants.Lifecycle;
 /// <summary>
 /// A grant seen as a credit block (docs/credit-lifecycle.md): <see cref="Units"/> granted at <see cref="GrantedAt"/>, open until
 /// it expires (<see cref="ExpiresAt"/>, already rounded up to the hour it takes effect at: <see cref="CreditAllocation.EffectiveExpiry"/>)
-/// or is revoked (<see cref="RevokedAt"/>), or a reset wipes it.
+/// or is revoked (<see cref="RevokedAt"/>; a partial revocation, <see cref="PartlyRevoked"/>, leaves it open with the rest), or a reset wipes it.
 /// </summary>
 public sealed record CreditBlock(string GrantId, decimal Units, DateTimeOffset GrantedAt, DateTimeOffset? ExpiresAt = null, DateTimeOffset? RevokedAt = null)
 {
+    /// <summary>
+    /// Units its revocation (at <see cref="RevokedAt"/>) took back: a positive event in Polar's meter, so what it took beyond what
+    /// the block had then (asked with a negative balance allowed, or sent for a block a reset wiped before the reset was listed)
+    /// is charged to the credits open at that moment (<see cref="CreditAllocation.Allocate"/>). Null: everything the block had.
+    /// </summary>
+    public decimal? RevokedUnits { get; init; }
+
+    /// <summary>
+    /// Its revocation asked for fewer units than the block had unspent (a partial refund): it takes <see cref="RevokedUnits"/>
+    /// and leaves the block open with the rest, which is spent, expires or is carried over like any other.
+    /// </summary>
+    public bool PartlyRevoked { get; init; }
+
     /// <summary>One of our grants made with <c>carryOver</c>: what a reset wipes of it is granted again (<see cref="CreditAllocation.CarryOverAt"/>).</summary>
     public bool CarryOver { get; init; }
 
@@ -45,11 +58,20 @@ public enum CreditBlockStatus
     WipedByReset,
 }
 
-/// <summary>A block after allocation: units spent and left (0 once closed), status, and when it closed.</summary>
+/// <summary>
+/// A block after allocation: units spent by usage, units revocations took from it (<see cref="Revoked"/>), units left (0 once
+/// closed), status, and when it closed.
+/// </summary>
 public sealed record CreditBlockState(CreditBlock Block, decimal Spent, decimal Remaining, CreditBlockStatus Status, DateTimeOffset? ClosedAt)
 {
+    /// <summary>
+    /// Units revocations took from it: its own partial revocation (<see cref="CreditBlock.PartlyRevoked"/>), and what another
+    /// block's revocation took beyond what that block had (<see cref="CreditBlock.RevokedUnits"/>); not what its closing took.
+    /// </summary>
+    public decimal Revoked { get; init; }
+
     /// <summary>What was unspent when the block closed (what its revocation or expiry took back, or a reset wiped); 0 while open.</summary>
-    public decimal Unspent => ClosedAt is null ? 0 : Block.Units - Spent;
+    public decimal Unspent => ClosedAt is null ? 0 : Block.Units - Spent - Revoked;
 }
 
 /// <summary>
@@ -139,8 +161,8 @@ public static class CreditAllocation
             foreach (var carried in CarryOverAt(all, resets, usageAt, reset).Carried.Where(c => c.Units > 0))
             {
                 // A block revoked after the reset wiped it (the revocation was sent before the reset was listed): the revocation
-                // landed in a later window. In a window that has passed, it took its units there and nothing is carried; in the
-                // latest, the re-grant is made to meet it and is closed by it at once.
+                // landed in a later window. In a window that has passed, it took its units there (from the credits then open)
+                // and nothing is carried; in the latest, the re-grant is made to meet it and the revocation takes from it.
                 var revokedAfter = carried.Block.RevokedAt is { } revokedAt && revokedAt > reset ? revokedAt : (DateTimeOffset?)null;
                 if (revokedAfter < latest)
                 {
@@ -155,8 +177,16 @@ public static class CreditAllocation
                     var regrant = new CreditBlock(id, carried.Units, latest, carried.Block.ExpiresAt)
                     {
                         CarryOver = true,
-                        RevokedAt = revokedAfter is null ? null : latest,
+                        RevokedAt = revokedAfter,
+                        RevokedUnits = revokedAfter is null ? null : carried.Block.RevokedUnits,
+                        PartlyRevoked = revokedAfter is not null && carried.Block.PartlyRevoked,
                     };
+                    if (revokedAfter is not null)
+                    {
+                        // The revocation is the re-grant's now: the wiped block's would take its units a second time.
+                        all[all.IndexOf(carried.Block)] = carried.Block with { RevokedAt = null, RevokedUnits = null, PartlyRevoked = false };
+                    }
+
                     all.Add(regrant);
                     made.Add((regrant, carried.Block));
                 }
@@ -182,6 +212,7 @@ public static class CreditAllocation
         ArgumentNullException.ThrowIfNull(resets);
         ArgumentNullException.ThrowIfNull(usageAt);
         var spent = new decimal[blocks.Count];
+        var revoked = new decimal[blocks.Count];
         var closed = new (CreditBlockStatus Status, DateTimeOffset At)?[blocks.Count];
         var moments = blocks.SelectMany(b => new[] { b.GrantedAt, b.ExpiresAt, b.RevokedAt })
             .Concat(resets.Select(r => (DateTimeOffset?)r))
@@ -196,6 +227,10 @@ public static class CreditAllocation
             .ThenBy(i => blocks[i].GrantedAt)
             .ThenBy(i => blocks[i].GrantId, StringComparer.Ordinal)
             .ToArray();
+        // What a revocation takes beyond its own block: Polar's rollover credit first (a carry-over grant's units Polar's own
+        // rollover carried sit there), then the other credits in the consumption order.
+        var chargeOrder = order.Where(i => blocks[i].PolarRollover).Concat(order.Where(i => !blocks[i].PolarRollover)).ToArray();
+        decimal Left(int i) => blocks[i].Units - spent[i] - revoked[i];
 
         DateTimeOffset? previous = null;
         var previousUsage = 0m;
@@ -215,14 +250,55 @@ public static class CreditAllocation
 
                     if (closed[i] is null && blocks[i].GrantedAt <= from)
                     {
-                        var take = Math.Min(left, blocks[i].Units - spent[i]);
+                        var take = Math.Min(left, Left(i));
                         spent[i] += take;
                         left -= take;
                     }
                 }
             }
 
-            // Then what happens at the moment: revocations, expiries and resets close the blocks open at it.
+            // Then what happens at the moment: revocations first (a partial one leaves its block open), then expiries and
+            // resets close the blocks open at it.
+            for (var i = 0; i < blocks.Count; i++)
+            {
+                var block = blocks[i];
+                if (block.RevokedAt != moment || block.GrantedAt > moment)
+                {
+                    continue;
+                }
+
+                var excess = block.RevokedUnits ?? 0;
+                if (closed[i] is null)
+                {
+                    var had = Left(i);
+                    if (block is { PartlyRevoked: true, RevokedUnits: { } units } && units < had)
+                    {
+                        revoked[i] += units;
+                        excess = 0;
+                    }
+                    else
+                    {
+                        closed[i] = (CreditBlockStatus.Revoked, moment);
+                        excess = Math.Max(0, (block.RevokedUnits ?? had) - had);
+                    }
+                }
+
+                foreach (var j in chargeOrder)
+                {
+                    if (excess == 0)
+                    {
+                        break;
+                    }
+
+                    if (j != i && closed[j] is null && blocks[j].GrantedAt <= moment)
+                    {
+                        var take = Math.Min(excess, Left(j));
+                        revoked[j] += take;
+                        excess -= take;
+                    }
+                }
+            }
+
             for (var i = 0; i < blocks.Count; i++)
             {
                 var block = blocks[i];
@@ -231,11 +307,7 @@ public static class CreditAllocation
                     continue;
                 }
 
-                if (block.RevokedAt == moment)
-                {
-                    closed[i] = (CreditBlockStatus.Revoked, moment);
-                }
-                else if (block.ExpiresAt == moment)
+                if (block.ExpiresAt == moment)
                 {
                     closed[i] = (CreditBlockStatus.Expired, moment);
                 }
@@ -250,9 +322,9 @@ public static class CreditAllocation
         }
 
         return blocks.Select((block, i) => closed[i] is { } end
-                ? new CreditBlockState(block, spent[i], 0, end.Status, end.At)
-                : new CreditBlockState(block, spent[i], block.Units - spent[i],
-                    spent[i] == 0 ? CreditBlockStatus.Active : spent[i] == block.Units ? CreditBlockStatus.Used : CreditBlockStatus.PartlyUsed, null))
+                ? new CreditBlockState(block, spent[i], 0, end.Status, end.At) { Revoked = revoked[i] }
+                : new CreditBlockState(block, spent[i], Left(i),
+                    Left(i) == 0 ? CreditBlockStatus.Used : spent[i] == 0 ? CreditBlockStatus.Active : CreditBlockStatus.PartlyUsed, null) { Revoked = revoked[i] })
             .ToArray();
     }
 }

@@ -24,8 +24,8 @@ public enum LedgerStatus
 /// <summary>
 /// One grant in a customer's ledger: units granted, spent and remaining (derived by <see cref="CreditAllocation"/>; a
 /// revoked or expired grant as its compensation recorded it), status, who made it and why, when it was granted, expires
-/// and closed, what was taken back and by which compensation, and how its event addressed the customer (a compensation
-/// addresses it the same way). <see cref="PolarCredit"/> marks Polar's own Meter Credit units (<c>meter.credited</c>).
+/// and closed, what its revocation and expiry took back (<see cref="TakenBack"/>, summed) and by which compensation (the one
+/// that closed it, else its partial revocation), and how its event addressed the customer (a compensation addresses it the same way). <see cref="PolarCredit"/> marks Polar's own Meter Credit units (<c>meter.credited</c>).
 /// </summary>
 public sealed record LedgerGrant(
     string GrantId,
@@ -48,7 +48,23 @@ public sealed record LedgerGrant(
     /// Units an expired grant had unspent whose expiry event is not sent yet: they still count in Polar's balance until the
     /// expiry runs (0 for any other grant).
     /// </summary>
-    public decimal UnspentNotTakenBack => this is { Status: LedgerStatus.Expired, TakenBack: null, PolarCredit: false } ? Math.Max(0, Units - Spent) : 0;
+    public decimal UnspentNotTakenBack => this is { Status: LedgerStatus.Expired, ExpiryTakenBack: null, PolarCredit: false } ? Math.Max(0, Units - Spent - Revoked) : 0;
+
+    /// <summary>
+    /// Units revocations took from it while it stayed open: its own partial revocation, or the part of another grant's
+    /// revocation beyond what that grant had (<see cref="CreditBlockState.Revoked"/>); 0 for most grants.
+    /// </summary>
+    public decimal Revoked { get; init; }
+
+    /// <summary>
+    /// For a carry-over grant a reset wiped: the units the carry-over grants again of it at that reset (its unspent units
+    /// less what Polar's own rollover carried of them: 0 when Polar carried them all; <see cref="CreditAllocation.CarryOverAt"/>);
+    /// null for any other grant.
+    /// </summary>
+    public decimal? CarryOverUnits { get; init; }
+
+    /// <summary>Units its expiry event took back; null while none was sent (<see cref="TakenBack"/> counts its revocation too).</summary>
+    public decimal? ExpiryTakenBack { get; init; }
 
     /// <summary>Made with <c>carryOver</c> (<see cref="GrantMetadata.CarryOver"/>): what a reset wipes of it is granted again.</summary>
     public bool CarryOver { get; init; }

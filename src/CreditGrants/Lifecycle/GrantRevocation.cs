@@ -224,7 +224,9 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
     /// The grant that holds <paramref name="asked"/>'s units now: <paramref name="asked"/> itself, or, for a carry-over grant a
     /// meter reset wiped, the re-grant that carries it (<see cref="LedgerGrant.Carries"/>), and that one's after later resets.
     /// A wiped carry-over grant with units unspent whose re-grant is not listed is a <see cref="RevokeErrorKind.GrantNotFound"/>
-    /// (try again: the carry-over runs on the reset's webhook); it is never revoked itself in the window after the reset.
+    /// (try again: the carry-over runs on the reset's webhook), or a <see cref="RevokeErrorKind.Conflict"/> when Polar's own
+    /// rollover carried all its units (<see cref="LedgerGrant.CarryOverUnits"/> 0: no re-grant comes); it is never revoked
+    /// itself in the window after the reset.
     /// </summary>
     public static LedgerGrant Holder(LedgerGrant asked, CustomerLedger ledger)
     {
@@ -237,12 +239,19 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
             var regrant = ledger.Grants.FirstOrDefault(g => string.Equals(g.Carries, grant.GrantId, StringComparison.Ordinal));
             if (regrant is null)
             {
-                if (grant.Units - grant.Spent > 0)
+                var unspent = grant.Units - grant.Spent - grant.Revoked;
+                if (unspent > 0 && grant.CarryOverUnits == 0)
+                {
+                    throw new RevokeException(RevokeErrorKind.Conflict,
+                        $"Grant {Name(asked, grant)} was wiped by the meter reset at {reset:u} with {unspent} units unspent, and Polar's own rollover carried all of them (its Meter Credit rollover kept more than its own credits had left): none of our grants holds them, so nothing of it can be taken back. They stay in the customer's balance until spent or the next reset.");
+                }
+
+                if (unspent > 0)
                 {
                     // Never revoked in the window after the reset instead: none of our grants may hold the units there (a
                     // carry-over missed past the next reset), and a re-grant made meanwhile would be taken from twice.
                     throw new RevokeException(RevokeErrorKind.GrantNotFound,
-                        $"Grant {Name(asked, grant)} was wiped by the meter reset at {reset:u} with {grant.Units - grant.Spent} units unspent, and no carry-over re-grant of it is listed: it is made when Polar's subscription webhook for the reset is processed (the event store lags by seconds): try again in a minute. If it never comes, Polar's own rollover carried the units (see the customer's ledger), and nothing of ours holds them to take back.");
+                        $"Grant {Name(asked, grant)} was wiped by the meter reset at {reset:u} with {unspent} units unspent, and no carry-over re-grant of it is listed yet: it is made when Polar's subscription webhook for the reset is processed (the event store lags by seconds): try again in a minute.");
                 }
 
                 break;

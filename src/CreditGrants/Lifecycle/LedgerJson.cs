@@ -29,6 +29,14 @@ public sealed record LedgerGrantJson(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Carries { get; init; }
 
+    /// <summary>
+    /// Units revocations took from it while it stayed open (<see cref="LedgerGrant.Revoked"/>: a partial revocation, or what
+    /// another grant's revocation took beyond that grant's units); printed only when above 0. Units = spent + remaining + this
+    /// for an open grant.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public decimal Revoked { get; init; }
+
     public static LedgerGrantJson From(LedgerGrant grant)
     {
         ArgumentNullException.ThrowIfNull(grant);
@@ -37,6 +45,7 @@ public sealed record LedgerGrantJson(
         {
             CarryOver = grant.CarryOver,
             Carries = grant.Carries,
+            Revoked = grant.Revoked,
         };
     }
 }

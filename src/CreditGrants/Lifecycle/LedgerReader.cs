@@ -55,7 +55,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         var (target, listing, usage, now, requests) = await ReadBlocksAsync(externalCustomerId, meterName, forCarryOver: false, cancellationToken)
             .ConfigureAwait(false);
         var meterId = target.Meter.Id;
-        var (listed, grants, compensations, resetEvents, credits, ours, seen, blocks, compensationOf) = listing;
+        var (listed, grants, compensations, resetEvents, credits, ours, seen, blocks, revocationOf, expiryOf) = listing;
         var resets = resetEvents.Select(r => r.Timestamp).ToList();
 
         // 3. The customer meter: what Polar's balance shows now.
@@ -63,6 +63,16 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         requests++;
 
         var states = CreditAllocation.Allocate(blocks, resets, usage.At(now), now);
+        // What the carry-over grants again of each carry-over grant a reset wiped (0 when Polar's own rollover carried it all).
+        var carried = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        foreach (var reset in states.Where(s => s is { Block.CarryOver: true, Status: CreditBlockStatus.WipedByReset }).Select(s => s.ClosedAt!.Value).Distinct())
+        {
+            foreach (var share in CreditAllocation.CarryOverAt(blocks, resets, usage.At(now), reset).Carried)
+            {
+                carried[share.Block.GrantId] = share.Units;
+            }
+        }
+
         var entries = new List<LedgerGrant>(states.Count);
         for (var i = 0; i < states.Count; i++)
         {
@@ -70,16 +80,28 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             var polarCredit = i >= grants.Count;
             var recorded = polarCredit ? credits[i - grants.Count] : grants[i];
             var metadata = recorded.Metadata!;
-            var compensation = polarCredit ? null : compensationOf.GetValueOrDefault(state.Block.GrantId);
-            var spent = compensation is not null ? Math.Clamp(state.Block.Units - compensation.Unspent, 0, state.Block.Units) : state.Spent;
+            var revocation = polarCredit ? null : revocationOf.GetValueOrDefault(state.Block.GrantId);
+            var expiry = polarCredit ? null : expiryOf.GetValueOrDefault(state.Block.GrantId);
+            // A grant its revocation or expiry closed shows what that compensation recorded as unspent (what Polar showed then).
+            var closing = state.Status switch
+            {
+                CreditBlockStatus.Revoked => revocation,
+                CreditBlockStatus.Expired => expiry,
+                _ => null,
+            };
+            var spent = closing is not null ? Math.Clamp(state.Block.Units - closing.Unspent - state.Revoked, 0, state.Block.Units) : state.Spent;
+            var takenBack = revocation is null && expiry is null ? (decimal?)null : (revocation?.Units ?? 0) + (expiry?.Units ?? 0);
             entries.Add(new LedgerGrant(state.Block.GrantId, state.Block.Units, spent, state.Remaining, Status(state.Status),
                 polarCredit ? "polar" : RecordedCompensation.Text(metadata, GrantMetadata.Source),
                 polarCredit ? "Meter Credit benefit" : RecordedCompensation.Text(metadata, GrantMetadata.Reason),
-                state.Block.GrantedAt, state.Block.ExpiresAt, state.ClosedAt, compensation?.Units, compensation?.CompensationGrantId,
+                state.Block.GrantedAt, state.Block.ExpiresAt, state.ClosedAt, takenBack, (closing ?? revocation ?? expiry)?.CompensationGrantId,
                 recorded.CustomerId, recorded.ExternalCustomerId, polarCredit)
             {
                 CarryOver = state.Block.CarryOver,
                 Carries = polarCredit ? null : RecordedCompensation.Text(metadata, GrantMetadata.Carries),
+                Revoked = state.Revoked,
+                ExpiryTakenBack = expiry?.Units,
+                CarryOverUnits = carried.TryGetValue(state.Block.GrantId, out var units) ? units : null,
             });
         }
 
@@ -252,28 +274,31 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         }
 
         var blocks = new List<CreditBlock>();
-        var compensationOf = new Dictionary<string, RecordedCompensation>(StringComparer.Ordinal);
-        foreach (var compensation in compensations.Where(c => !compensationOf.ContainsKey(c.Compensates)))
+        var revocationOf = new Dictionary<string, RecordedCompensation>(StringComparer.Ordinal);
+        var expiryOf = new Dictionary<string, RecordedCompensation>(StringComparer.Ordinal);
+        foreach (var compensation in compensations)
         {
-            compensationOf[compensation.Compensates] = compensation;
+            (compensation.Kind == CompensationKind.Revoked ? revocationOf : expiryOf).TryAdd(compensation.Compensates, compensation);
         }
 
         foreach (var grant in grants)
         {
             var metadata = grant.Metadata!;
             var grantId = RecordedCompensation.Text(metadata, GrantMetadata.GrantId)!;
-            var compensation = compensationOf.GetValueOrDefault(grantId);
+            var revocation = revocationOf.GetValueOrDefault(grantId);
             var expires = ExpiresAt(metadata) is { } at ? CreditAllocation.EffectiveExpiry(at) : (DateTimeOffset?)null;
-            if (compensation?.Kind == CompensationKind.Expired)
+            if (expiryOf.GetValueOrDefault(grantId) is { } expiry)
             {
-                expires = compensation.Timestamp;
+                expires = expiry.Timestamp;
             }
 
-            blocks.Add(new CreditBlock(grantId, -RecordedCompensation.Number(metadata, target.Property)!.Value, grant.Timestamp, expires,
-                compensation?.Kind == CompensationKind.Revoked ? compensation.Timestamp : null) { CarryOver = IsCarryOver(metadata) });
+            blocks.Add(Revoked(new CreditBlock(grantId, -RecordedCompensation.Number(metadata, target.Property)!.Value, grant.Timestamp, expires)
+            {
+                CarryOver = IsCarryOver(metadata),
+            }, revocation));
         }
 
-        MoveLateRevocations(grants, blocks, compensationOf, [.. resets.Select(r => r.Timestamp)]);
+        MoveLateRevocations(grants, blocks, revocationOf, [.. resets.Select(r => r.Timestamp)]);
         foreach (var credit in credits)
         {
             blocks.Add(new CreditBlock("polar:" + credit.Id, RecordedCompensation.Number(credit.Metadata!, "units")!.Value, credit.Timestamp)
@@ -282,7 +307,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             });
         }
 
-        return (target, new Listing(listed, grants, compensations, resets, credits, ours, seen, blocks, compensationOf), usage, listingNow, requests);
+        return (target, new Listing(listed, grants, compensations, resets, credits, ours, seen, blocks, revocationOf, expiryOf), usage, listingNow, requests);
     }
 
 
@@ -303,10 +328,12 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
 
     /// <summary>
     /// A revocation of a carry-over grant dated after a reset that wiped the grant (sent before the reset was listed) lands in
-    /// Polar's window after the reset, where the grant's carry-over re-grant holds its units: it closes that re-grant (at its
-    /// grant time when it took as much as the re-grant has, else when it was made), not the wiped grant.
+    /// Polar's window after the reset, where the grant's carry-over re-grant holds its units: it is that re-grant's revocation
+    /// (what it takes beyond the re-grant, units Polar's own rollover carried, is charged to Polar's rollover credit:
+    /// <see cref="CreditAllocation.Allocate"/>), not the wiped grant's. Without a re-grant, it stays the wiped grant's, and
+    /// all it took is charged to the credits open when it landed.
     /// </summary>
-    private static void MoveLateRevocations(List<RecordedEvent> grants, List<CreditBlock> blocks, Dictionary<string, RecordedCompensation> compensationOf,
+    private static void MoveLateRevocations(List<RecordedEvent> grants, List<CreditBlock> blocks, Dictionary<string, RecordedCompensation> revocationOf,
         List<DateTimeOffset> resets)
     {
         var successor = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -321,7 +348,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         for (var i = 0; i < grants.Count; i++)
         {
             var block = blocks[i];
-            if (!block.CarryOver || compensationOf.GetValueOrDefault(block.GrantId) is not { Kind: CompensationKind.Revoked } revocation)
+            if (!block.CarryOver || revocationOf.GetValueOrDefault(block.GrantId) is not { } revocation)
             {
                 continue;
             }
@@ -334,17 +361,28 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
                 holder = next;
             }
 
-            if (holder == i || compensationOf.ContainsKey(blocks[holder].GrantId))
+            if (holder == i || revocationOf.ContainsKey(blocks[holder].GrantId))
             {
                 continue;
             }
 
-            var regrant = blocks[holder];
-            blocks[holder] = regrant with { RevokedAt = revocation.Units >= regrant.Units ? regrant.GrantedAt : (at > regrant.GrantedAt ? at : regrant.GrantedAt) };
-            compensationOf[regrant.GrantId] = revocation;
-            compensationOf.Remove(block.GrantId);
+            blocks[holder] = Revoked(blocks[holder], revocation);
+            blocks[i] = block with { RevokedAt = null, RevokedUnits = null, PartlyRevoked = false };
+            revocationOf[blocks[holder].GrantId] = revocation;
+            revocationOf.Remove(block.GrantId);
         }
     }
+
+    /// <summary>
+    /// <paramref name="block"/> with <paramref name="revocation"/>'s moment (not before the block was granted) and units, partial
+    /// when it took less than was unspent; the block itself without one.
+    /// </summary>
+    private static CreditBlock Revoked(CreditBlock block, RecordedCompensation? revocation) => revocation is null ? block : block with
+    {
+        RevokedAt = revocation.Timestamp > block.GrantedAt ? revocation.Timestamp : block.GrantedAt,
+        RevokedUnits = revocation.Units,
+        PartlyRevoked = revocation.Units < revocation.Unspent,
+    };
 
     private static DateTimeOffset? ExpiresAt(IReadOnlyDictionary<string, JsonElement> metadata) =>
         RecordedCompensation.Text(metadata, GrantMetadata.ExpiresAt) is { } text
@@ -362,7 +400,8 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         List<(DateTimeOffset At, decimal Value)> Ours,
         HashSet<string> Seen,
         List<CreditBlock> Blocks,
-        Dictionary<string, RecordedCompensation> CompensationOf);
+        Dictionary<string, RecordedCompensation> RevocationOf,
+        Dictionary<string, RecordedCompensation> ExpiryOf);
 
     /// <summary>
     /// The meter's property of each of the customer's user events the meter counts with a timestamp in [start, end), with

@@ -495,4 +495,122 @@ public sealed class CarryOverTests : IAsyncLifetime
         var carried = Assert.Single((await CarryOver.CarryOverAsync("co12", null, CancellationToken.None)).Meters);
         Assert.Equal(7m, carried.Shortfall);
     }
+
+    /// <summary>
+    /// Polar's rollover carries 10 of the promo's units at the reset; a revocation sent before the reset was listed takes
+    /// the promo's 85 in the new window: its re-grant's 75 and, beyond them, the 10 Polar's rollover carried. The other
+    /// carry-over grant's re-grant keeps its 50 (a revocation of it takes all 50), and the next reset carries what is left
+    /// exactly once (before, the model left those 10 in Polar's rollover credit: 10 too many carried, or 40 of 50 taken).
+    /// </summary>
+    [Fact]
+    public async Task A_late_revocation_takes_what_polars_rollover_carried_of_its_grant_from_that_rollover_and_no_other_grant()
+    {
+        await GrantAsync("co20", "co20-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co20", units: 10, rollover: true);
+        await GrantAsync("co20", "co20-promo", 100, carryOver: true);
+        await GrantAsync("co20", "co20-other", 50, carryOver: true);
+        await UseAsync("co20", 25);
+        var cycled = await CycleAsync(subscription, catchUp: false);
+        Later();
+        var first = await _app.Services.GetRequiredService<GrantRevocation>().RevokeAsync(new RevokeRequest("co20-promo", "Refund"));
+        Assert.Equal(85m, first.TakenBack);
+        _app.Emulator.CatchUp();
+        await CarryAsync(cycled);
+
+        // Polar: rollover 10 + the period's 10 + re-grants 75 and 50 - 85 = 60; the ledger derives the same, the rollover used up.
+        var ledger = await LedgerAsync("co20");
+        Assert.Equal((60m, 60m), (await BalanceAsync("co20"), ledger.Grants.Sum(g => g.Remaining)));
+        Assert.Equal(75m, Assert.Single(ledger.Grants, g => g.Carries == "co20-promo").Units);
+
+        // The next reset: the customer holds the other grant's 50 and the period's 10; Polar's rollover keeps 20 (its credits),
+        // 10 of them the other grant's, so its re-grant is 40: 20 + 40 + the new period's 10 = 70.
+        await CarryAsync(await CycleAsync(subscription));
+        ledger = await LedgerAsync("co20");
+        Assert.Equal(70m, await BalanceAsync("co20"));
+        Assert.Equal(40m, Assert.Single(ledger.Grants, g => g.Carries is { } c && c != "co20-promo" && c != "co20-other").Units);
+    }
+
+    [Fact]
+    public async Task A_late_revocation_of_a_grant_carried_whole_by_polars_rollover_is_charged_to_that_rollover_not_to_later_grants()
+    {
+        await GrantAsync("co21", "co21-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co21", units: 100, rollover: true);
+        await GrantAsync("co21", "co21-promo", 20, carryOver: true);
+        await UseAsync("co21", 90);
+        // Polar's rollover keeps all 30 left (the period's 10 and the promo's 20): the promo has no re-grant, and a revocation
+        // sent before the reset was listed takes its 20 from the new window.
+        var cycled = await CycleAsync(subscription, catchUp: false);
+        Later();
+        Assert.Equal(20m, (await _app.Services.GetRequiredService<GrantRevocation>().RevokeAsync(new RevokeRequest("co21-promo", "Refund"))).TakenBack);
+        _app.Emulator.CatchUp();
+        await CarryAsync(cycled);
+        Assert.DoesNotContain((await LedgerAsync("co21")).Grants, g => g.Carries is not null);
+        await GrantAsync("co21", "co21-later", 30, carryOver: true);
+        var before = await BalanceAsync("co21");
+
+        // The next reset: the balance is 140 (Polar's credits 130 less the 20 revoked, and the later 30); Polar's rollover keeps
+        // 130, its credits' units, of which only 110 are left: 20 are the later grant's, so its re-grant is 10, not 30.
+        await CarryAsync(await CycleAsync(subscription));
+        var ledger = await LedgerAsync("co21");
+        Assert.Equal(140m, before);
+        Assert.Equal(10m, Assert.Single(ledger.Grants, g => g.Carries == "co21-later").Units);
+        Assert.Equal((240m, 240m), (await BalanceAsync("co21"), ledger.Grants.Sum(g => g.Remaining)));
+    }
+
+    [Fact]
+    public async Task A_partial_revocation_leaves_the_rest_open_to_be_carried_over_and_to_expire()
+    {
+        await GrantAsync("co22", "co22-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co22", units: 10);
+        await GrantAsync("co22", "co22-promo", 100, carryOver: true);
+        await GrantAsync("co22", "co22-exp", 50, carryOver: false, expiresAt: _clock.GetUtcNow().AddHours(2));
+        await UseAsync("co22", 25);
+        // 25 used of the expiring grant first; then part of each taken back (a partial refund).
+        Assert.Equal(30m, (await RevokeAsync("co22-promo", 30)).TakenBack);
+        Assert.Equal(20m, (await RevokeAsync("co22-exp", 20)).TakenBack);
+        var ledger = await LedgerAsync("co22");
+        var promo = ledger.Find("co22-promo")!;
+        Assert.Equal((LedgerStatus.Active, 70m, 30m, (decimal?)30m), (promo.Status, promo.Remaining, promo.Revoked, promo.TakenBack));
+        Assert.Equal(5m, ledger.Find("co22-exp")!.Remaining);
+
+        // The expiry takes the 5 left of the expiring grant, not nothing.
+        Later(60 * 3);
+        _app.Emulator.CatchUp();
+        var sweep = await _app.Services.GetRequiredService<CreditGrants.Expiry.ExpirySweep>().RunAsync();
+        Assert.Equal((CreditGrants.Expiry.ExpiryStatus.Expired, 5m), (Assert.Single(sweep.Expiries).Status, sweep.Expiries[0].UnitsTakenBack));
+        var balance = await BalanceAsync("co22");
+
+        // The reset carries the promo's 70 left; a second revocation of it is the first one.
+        await CarryAsync(await CycleAsync(subscription));
+        Assert.Equal(70m, Assert.Single((await LedgerAsync("co22")).Grants, g => g.Carries == "co22-promo").Units);
+        // The period's 10 wiped, the new period's 10 credited.
+        Assert.Equal(balance, await BalanceAsync("co22"));
+        var again = await RevokeAsync("co22-promo", 30);
+        Assert.Equal((RevokeStatus.AlreadyRevoked, 30m), (again.Status, again.TakenBack));
+    }
+
+    [Fact]
+    public async Task Revoking_a_carry_over_grant_polars_rollover_carried_whole_is_a_conflict_that_says_so_not_a_404_forever()
+    {
+        await GrantAsync("co23", "co23-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co23", units: 20, rollover: true);
+        await GrantAsync("co23", "co23-g", 10, carryOver: true);
+        await GrantAsync("co23", "co23-h", 50, carryOver: true);
+        await UseAsync("co23", 20);
+        // 20 used of Polar's 20; Polar's rollover keeps min(60, 20) = 20, all of them ours: g's 10 (the oldest), then 10 of h's.
+        await CarryAsync(await CycleAsync(subscription));
+        var ledger = await LedgerAsync("co23");
+        Assert.DoesNotContain(ledger.Grants, g => g.Carries == "co23-g");
+        Assert.Equal((0m, 40m), (ledger.Find("co23-g")!.CarryOverUnits, ledger.Find("co23-h")!.CarryOverUnits));
+
+        Later(15);
+        var refused = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co23-g"));
+        Assert.Equal(RevokeErrorKind.Conflict, refused.Kind);
+        Assert.Contains("Polar's own rollover carried all of them", refused.Message, StringComparison.Ordinal);
+        var (rows, _) = await _app.Services.GetRequiredService<BulkRevocation>().RevokeAsync(
+            [new BulkGrantedRow(2, "co23-g", "co23", null, null, Meter, "granted")], new BulkRevokeOptions("Wrong file", DryRun: false, "test"));
+        Assert.Equal(BulkRevokeStatus.NothingUnspent, rows[0].Status);
+        // Nothing was taken: Polar's 20 carried, h's re-grant of 40 and the new period's 20.
+        Assert.Equal(80m, await BalanceAsync("co23"));
+    }
 }

@@ -109,8 +109,9 @@ public sealed class CarryOverAllocationTests
         var latest = Assert.Single(CreditAllocation.CarryOvers(blocks, [At(10)], _ => 0, At(30), RegrantId));
         var passed = CreditAllocation.CarryOvers(blocks, [At(10), At(20)], _ => 0, At(30), RegrantId);
 
-        // Made to meet the revocation in its window, and closed by it at once: nothing of it is carried again.
-        Assert.Equal(("co(promo@10)", 100m, At(10), At(10)), (latest.Regrant.GrantId, latest.Regrant.Units, latest.Regrant.GrantedAt, latest.Regrant.RevokedAt));
+        // Made to meet the revocation in its window, which takes it back when it landed: nothing of it is carried again.
+        Assert.Equal(("co(promo@10)", 100m, At(10), At(12)), (latest.Regrant.GrantId, latest.Regrant.Units, latest.Regrant.GrantedAt, latest.Regrant.RevokedAt));
+        Assert.Equal(CreditBlockStatus.Revoked, CreditAllocation.Allocate([.. blocks, latest.Regrant], [At(10)], _ => 0, At(30))[1].Status);
         // The revocation took its units in the window between the resets, which the second reset closed: nothing to carry.
         Assert.Empty(passed);
     }
@@ -194,5 +195,46 @@ public sealed class CarryOverAllocationTests
         Assert.Empty(carry.Carried);
         Assert.Equal(0m, carry.PolarCarried);
         Assert.All(states, s => Assert.Equal(CreditBlockStatus.WipedByReset, s.Status));
+    }
+
+    /// <summary>
+    /// Polar's rollover credit (50, oldest) is spent by 50 of usage before the reset at 10; "g" (100) and "h" (100) are
+    /// carry-over grants. Polar keeps min(200, 50) = 50, all of it ours: g's re-grant is 50, h's 100. g is revoked at 11, the
+    /// revocation sent before the reset was listed, taking g's 100: its re-grant's 50 and, beyond them, the 50 Polar's
+    /// rollover carried of g's units. At the reset at 20 the customer has h's 100, of which Polar's rollover keeps 50: h's
+    /// second re-grant is 50, not 100 (the defect this test was written for: 150 after the second reset instead of 100).
+    /// </summary>
+    [Fact]
+    public void A_late_revocation_takes_what_polars_rollover_carried_of_its_grant_from_polars_rollover_credit()
+    {
+        CreditBlock[] window =
+        [
+            new("polar:credit", 50, At(0)) { PolarRollover = true },
+            new("g", 100, At(1), RevokedAt: At(11)) { CarryOver = true, RevokedUnits = 100 },
+            new("h", 100, At(2)) { CarryOver = true },
+            new("polar:rollover@10", 50, At(10)) { PolarRollover = true },
+        ];
+        static decimal Usage(DateTimeOffset m) => m > At(5) ? 50 : 0;
+
+        var first = CreditAllocation.CarryOvers(window, [At(10)], Usage, At(15), RegrantId);
+        // As the ledger reads them back: g's revocation is its re-grant's (LedgerReader moves it there).
+        CreditBlock[] made = [.. window.Select(b => b.GrantId == "g" ? b with { RevokedAt = null, RevokedUnits = null } : b), .. first.Select(f => f.Regrant)];
+        var second = CreditAllocation.CarryOvers(made, [At(10), At(20)], Usage, At(25), RegrantId);
+        var states = CreditAllocation.Allocate(made, [At(10), At(20)], Usage, At(15));
+
+        Assert.Equal([("co(g@10)", 50m), ("co(h@10)", 100m)], first.Select(f => (f.Regrant.GrantId, f.Regrant.Units)));
+        Assert.Equal(100m, states.Where(s => s.ClosedAt is null).Sum(s => s.Remaining));
+        Assert.Equal([("co(co(h@10)@20)", 50m)], second.Select(f => (f.Regrant.GrantId, f.Regrant.Units)));
+    }
+
+    [Fact]
+    public void A_partly_revoked_carry_over_grant_carries_the_rest()
+    {
+        // 100 granted, 20 used, 30 taken back at hour 5 (a partial refund): the reset at 10 wipes 50, granted again.
+        CreditBlock[] blocks = [new("promo", 100, At(0), RevokedAt: At(5)) { CarryOver = true, RevokedUnits = 30, PartlyRevoked = true }];
+
+        var made = Assert.Single(CreditAllocation.CarryOvers(blocks, [At(10)], m => m > At(2) ? 20 : 0, At(12), RegrantId));
+
+        Assert.Equal(("co(promo@10)", 50m, (DateTimeOffset?)null), (made.Regrant.GrantId, made.Regrant.Units, made.Regrant.RevokedAt));
     }
 }

@@ -26,10 +26,15 @@ public sealed class CreditAllocationTests
             $"usage [{string.Join(", ", Usage.Select(u => $"{u.Units}@{u.Hour}"))}] resets [{string.Join(", ", Resets)}] now {Now}";
     }
 
+    /// <summary>A revocation takes everything (no units), or given units (1..120), partly (leaving the rest open) or not.</summary>
     private static readonly Gen<CreditBlock> Block =
-        Gen.Select(Gen.Int[1, 100], Gen.Int[0, 40], Gen.Int[1, 40].Nullable(), Gen.Int[1, 40].Nullable(), Gen.Int[0, 9999])
-            .Select((units, granted, expiresAfter, revokedAfter, id) => new CreditBlock($"g{id:D4}", units, At(granted),
-                expiresAfter is { } e ? At(granted + e) : null, revokedAfter is { } r ? At(granted + r) : null));
+        Gen.Select(Gen.Int[1, 100], Gen.Int[0, 40], Gen.Int[1, 40].Nullable(), Gen.Int[1, 40].Nullable(), Gen.Int[0, 9999], Gen.Int[1, 120].Nullable(), Gen.Bool)
+            .Select((units, granted, expiresAfter, revokedAfter, id, revokedUnits, partly) => new CreditBlock($"g{id:D4}", units, At(granted),
+                expiresAfter is { } e ? At(granted + e) : null, revokedAfter is { } r ? At(granted + r) : null)
+            {
+                RevokedUnits = revokedAfter is null ? null : revokedUnits,
+                PartlyRevoked = revokedAfter is not null && revokedUnits is not null && partly,
+            });
 
     private static readonly Gen<History> Histories =
         Gen.Select(Block.Array[0, 8], Gen.Select(Gen.Int[0, 90], Gen.Int[0, 60]).Array[0, 12], Gen.Int[1, 90].Array[0, 2], Gen.Int[0, 90])
@@ -43,8 +48,8 @@ public sealed class CreditAllocationTests
         {
             var states = history.Allocate();
             var usage = history.UsageAt(At(history.Now));
-            return states.All(s => s.Spent >= 0 && s.Spent <= s.Block.Units && s.Remaining >= 0
-                       && (s.ClosedAt is null ? s.Spent + s.Remaining == s.Block.Units : s.Remaining == 0))
+            return states.All(s => s.Spent >= 0 && s.Revoked >= 0 && s.Spent + s.Revoked <= s.Block.Units && s.Remaining >= 0
+                       && (s.ClosedAt is null ? s.Spent + s.Revoked + s.Remaining == s.Block.Units : s.Remaining == 0))
                    && states.Sum(s => s.Spent) <= usage;
         }, iter: 2000);
     }
@@ -57,7 +62,8 @@ public sealed class CreditAllocationTests
             var early = history.Allocate();
             var later = history.Allocate(now: 200);
             return early.Zip(later).All(p => p.First.ClosedAt is null
-                || (p.Second.ClosedAt == p.First.ClosedAt && p.Second.Spent == p.First.Spent && p.Second.Status == p.First.Status));
+                || (p.Second.ClosedAt == p.First.ClosedAt && p.Second.Spent == p.First.Spent && p.Second.Revoked == p.First.Revoked
+                    && p.Second.Status == p.First.Status));
         }, iter: 2000);
     }
 
@@ -108,6 +114,81 @@ public sealed class CreditAllocationTests
 
         Assert.Equal((CreditBlockStatus.Revoked, 60m, 40m), (states[0].Status, states[0].Spent, states[0].Unspent));
         Assert.Equal((CreditBlockStatus.PartlyUsed, 30m, 20m), (states[1].Status, states[1].Spent, states[1].Remaining));
+    }
+
+    /// <summary>
+    /// Polar's balance is a sum: every unit granted, less every unit used and every unit a revocation took, whichever block held
+    /// it. With every block granted at once and nothing expiring or reset, the open blocks keep exactly that (never below 0:
+    /// once nothing is left, usage and revocations are charged to none). Revocations of given units (as the ledger reads a
+    /// partial refund, or one that took more than was left); one that takes "everything" takes what the model has left.
+    /// </summary>
+    [Fact]
+    public void Open_blocks_keep_what_polars_sum_keeps_after_usage_and_revocations_of_given_units()
+    {
+        var gen = Gen.Select(Gen.Select(Gen.Int[1, 100], Gen.Int[1, 40].Nullable(), Gen.Int[1, 120]).Array[1, 8],
+            Gen.Select(Gen.Int[1, 40], Gen.Int[0, 60]).Array[0, 12]);
+        gen.Sample((specs, usage) =>
+        {
+            var blocks = specs.Select((s, i) => new CreditBlock($"g{i}", s.Item1, At(0), RevokedAt: s.Item2 is { } r ? At(r) : null)
+            {
+                RevokedUnits = s.Item2 is null ? null : s.Item3,
+                PartlyRevoked = s.Item2 is not null,
+            }).ToArray();
+            var states = CreditAllocation.Allocate(blocks, [], m => usage.Where(u => At(u.Item1) <= m).Sum(u => (decimal)u.Item2), At(50));
+            var taken = usage.Sum(u => (decimal)u.Item2) + blocks.Sum(b => b.RevokedUnits ?? 0);
+            return states.Where(s => s.ClosedAt is null).Sum(s => s.Remaining) == Math.Max(0, blocks.Sum(b => b.Units) - taken);
+        }, iter: 3000);
+    }
+
+    [Fact]
+    public void A_partial_revocation_leaves_the_rest_of_its_block_open_to_be_spent_and_to_expire()
+    {
+        // 20 used, then 30 of the 80 left taken back at hour 5: 50 stay open; 40 more used; the 10 left expire at hour 24.
+        CreditBlock[] blocks = [new("refunded", 100, At(0), ExpiresAt: At(24), RevokedAt: At(5)) { RevokedUnits = 30, PartlyRevoked = true }];
+
+        var open = CreditAllocation.Allocate(blocks, [], m => m >= At(8) ? 60 : m >= At(2) ? 20 : 0, At(10));
+        var expired = CreditAllocation.Allocate(blocks, [], m => m >= At(8) ? 60 : m >= At(2) ? 20 : 0, At(30));
+
+        Assert.Equal((CreditBlockStatus.PartlyUsed, 60m, 30m, 10m), (open[0].Status, open[0].Spent, open[0].Revoked, open[0].Remaining));
+        Assert.Equal((CreditBlockStatus.Expired, 10m), (expired[0].Status, expired[0].Unspent));
+    }
+
+    [Fact]
+    public void A_partial_revocation_of_more_than_is_left_closes_the_block_and_charges_the_excess_to_polars_rollover_credit_first()
+    {
+        // 80 used of "mine" (the oldest), then 50 asked of its 20 left: it closes, and the 30 beyond come from Polar's rollover
+        // credit (granted last, spent last by usage) before the plain credit.
+        CreditBlock[] blocks =
+        [
+            new("mine", 100, At(0), RevokedAt: At(5)) { RevokedUnits = 50, PartlyRevoked = true },
+            new("plain", 40, At(1)),
+            new("polar:rollover", 25, At(2)) { PolarRollover = true },
+        ];
+
+        var states = CreditAllocation.Allocate(blocks, [], m => m >= At(3) ? 80 : 0, At(10));
+
+        Assert.Equal((CreditBlockStatus.Revoked, 20m), (states[0].Status, states[0].Unspent));
+        Assert.Equal((25m, 0m), (states[2].Revoked, states[2].Remaining));
+        Assert.Equal((5m, 35m), (states[1].Revoked, states[1].Remaining));
+    }
+
+    [Fact]
+    public void A_revocation_landing_after_a_reset_wiped_its_block_is_charged_to_the_credits_open_then()
+    {
+        // Wiped at 10 with its 60 unspent; the revocation sent before the reset was listed lands at 11 and takes its 60
+        // from the window after the reset, where Polar's rollover credit holds 45 and a new grant 100.
+        CreditBlock[] blocks =
+        [
+            new("late", 60, At(0), RevokedAt: At(11)) { RevokedUnits = 60 },
+            new("polar:rollover", 45, At(10)) { PolarRollover = true },
+            new("new", 100, At(10)),
+        ];
+
+        var states = CreditAllocation.Allocate(blocks, [At(10)], _ => 0, At(12));
+
+        Assert.Equal((CreditBlockStatus.WipedByReset, 60m), (states[0].Status, states[0].Unspent));
+        Assert.Equal((45m, 15m), (states[1].Revoked, states[2].Revoked));
+        Assert.Equal(85m, states.Sum(s => s.Remaining));
     }
 
     [Fact]
