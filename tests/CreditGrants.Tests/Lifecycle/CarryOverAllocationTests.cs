@@ -33,14 +33,20 @@ public sealed class CarryOverAllocationTests
             $"usage [{string.Join(", ", Usage.Select(u => $"{u.Units}@{u.Hour}"))}] resets [{string.Join(", ", Resets)}] now {Now}";
     }
 
-    /// <summary>Kind 0: a plain grant; 1: a carry-over grant; 2: a Polar credit; 3: a Polar rollover credit (Polar's never expire nor are revoked).</summary>
+    /// <summary>
+    /// Kind 0: a plain grant; 1: a carry-over grant; 2: a Polar credit; 3: a Polar rollover credit (Polar's never expire nor
+    /// are revoked). A revocation takes everything, or given units (partly, leaving the rest open, or more than is left).
+    /// </summary>
     private static readonly Gen<CreditBlock> Block =
-        Gen.Select(Gen.Int[1, 100], Gen.Int[0, 60], Gen.Int[1, 60].Nullable(), Gen.Int[1, 60].Nullable(), Gen.Int[0, 3], Gen.Int[0, 9999])
-            .Select((units, granted, expiresAfter, revokedAfter, kind, id) => new CreditBlock($"g{id:D4}", units, At(granted),
+        Gen.Select(Gen.Int[1, 100], Gen.Int[0, 60], Gen.Int[1, 60].Nullable(), Gen.Int[1, 60].Nullable(), Gen.Int[0, 3], Gen.Int[0, 9999],
+                Gen.Int[1, 120].Nullable())
+            .Select((units, granted, expiresAfter, revokedAfter, kind, id, revokedUnits) => new CreditBlock($"g{id:D4}", units, At(granted),
                 kind < 2 && expiresAfter is { } e ? At(granted + e) : null, kind < 2 && revokedAfter is { } r ? At(granted + r) : null)
             {
                 CarryOver = kind == 1,
                 PolarRollover = kind == 3,
+                RevokedUnits = kind < 2 && revokedAfter is not null ? revokedUnits : null,
+                PartlyRevoked = kind < 2 && revokedAfter is not null && revokedUnits < units,
             });
 
     private static readonly Gen<History> Histories =
