@@ -39,11 +39,12 @@ public sealed partial class CreditsCli
 
             foreach (var grant in ledger.Grants)
             {
-                var closed = (grant.TakenBack is { } back ? $", {Number(back)} taken back" : "")
+                var takenBack = (grant.TakenBack is { } back ? $", {Number(back)} taken back" : "")
+                    + (grant.TakenBack is null && grant.Revoked > 0 ? $", {Number(grant.Revoked)} taken by another grant's revocation" : "")
                     + (grant.UnspentNotTakenBack > 0 ? $", {Number(grant.UnspentNotTakenBack)} unspent not taken back yet" : "");
                 var expires = grant.ExpiresAt is { } at ? $", expires {at:u}" : "";
                 await _out.WriteLineAsync($"  {grant.GrantId,-28} {LedgerJson.StatusName(grant.Status),-14} {Number(grant.Remaining),10} of {Number(grant.Units)} left" +
-                    $"  granted {grant.GrantedAt:u}{expires}{closed}  {grant.Source}{(grant.Reason is null ? "" : $": {grant.Reason}")}").ConfigureAwait(false);
+                    $"  granted {grant.GrantedAt:u}{expires}{takenBack}  {grant.Source}{(grant.Reason is null ? "" : $": {grant.Reason}")}").ConfigureAwait(false);
             }
 
             foreach (var note in page.Notes.Append(PendingNote))
@@ -69,9 +70,9 @@ public sealed partial class CreditsCli
             if (parse.GetValue(units) is { } text)
             {
                 if (!decimal.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
-                    || value != Math.Round(value, GrantValidator.MaxDecimalPlaces))
+                    || value <= 0 || value != Math.Round(value, GrantValidator.MaxDecimalPlaces))
                 {
-                    return Task.FromResult(Refuse($"--units '{text}': must be a number ≥ 0 with at most {GrantValidator.MaxDecimalPlaces} decimal places, such as 40 or 2.5."));
+                    return Task.FromResult(Refuse($"--units '{text}': must be a number above 0 with at most {GrantValidator.MaxDecimalPlaces} decimal places, such as 40 or 2.5 (leave it out to take back what is unspent)."));
                 }
 
                 asked = value;

@@ -272,6 +272,18 @@ public sealed class ConsistencyTests : IDisposable
     }
 
     [Theory]
+    [InlineData("0")]
+    [InlineData("-3")]
+    [InlineData("1.1234567")]
+    public async Task Revoking_zero_or_fewer_units_is_refused_with_exit_2_before_polar_is_asked(string units)
+    {
+        var run = await CliRun.RunAsync(NoPolar, "grants", "revoke", "some-grant", "--units", units, "--data-dir", _dataDir);
+
+        Assert.Equal(ExitCodes.InvalidInput, run.ExitCode);
+        Assert.StartsWith($"credits: --units '{units}': must be a number above 0", run.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("bulk status", false)]
     [InlineData("bulk submit", false)]
     [InlineData("bulk retry", false)]

@@ -102,7 +102,7 @@ public sealed partial class LedgerApi(LedgerReader ledgers, GrantRevocation revo
         }).ConfigureAwait(false);
     }
 
-    /// <summary>The revocation asked for, or the errors naming each field: unknown fields, a reason that is not 1 to 500 characters of text, units not a number ≥ 0.</summary>
+    /// <summary>The revocation asked for, or the errors naming each field: unknown fields, a reason that is not 1 to 500 characters of text, units not a number above 0.</summary>
     internal static (RevokeRequest? Request, List<FieldError> Errors) ReadRevoke(string grantId, byte[] body)
     {
         var errors = new List<FieldError>();
@@ -121,12 +121,12 @@ public sealed partial class LedgerApi(LedgerReader ledgers, GrantRevocation revo
                 case "reason":
                     reason = JsonObjectBody.Reason(property, errors);
                     break;
-                case "units" when property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDecimal(out var value) && value >= 0
+                case "units" when property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDecimal(out var value) && value > 0
                     && value == Math.Round(value, GrantValidator.MaxDecimalPlaces):
                     units = value;
                     break;
                 case "units":
-                    errors.Add(FieldError.Of("units", property.Value.GetRawText(), $"must be a number ≥ 0 with at most {GrantValidator.MaxDecimalPlaces} decimal places"));
+                    errors.Add(FieldError.Of("units", property.Value.GetRawText(), $"must be a number above 0 with at most {GrantValidator.MaxDecimalPlaces} decimal places (leave it out to take back what is unspent)"));
                     break;
                 case "allowNegativeBalance":
                     allowNegative = JsonObjectBody.Flag(property, errors);

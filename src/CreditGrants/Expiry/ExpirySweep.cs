@@ -175,7 +175,7 @@ public sealed partial class ExpirySweep(
         if (grant.ExpiresAt is not { } takesEffect || takesEffect != entry.TakesEffectAt)
         {
             // The grant's event is the truth: a retried request with another expiresIn recorded an hour the grant does not have.
-            return grant.ExpiresAt is { } other && other > entry.TakesEffectAt && grant.ExpiryTakenBack is null
+            return grant.ExpiresAt is { } other && other > entry.TakesEffectAt && grant.ExpiryTakenBack is null && grant.Status != LedgerStatus.Revoked
                 ? new Decision(ExpiryStatus.Rescheduled, $"the grant's event expires it at {GrantExpiry.Format(other)}",
                     Reschedule: entry with { ExpiresAt = other })
                 : grant.Status is LedgerStatus.Expired or LedgerStatus.Revoked or LedgerStatus.WipedByReset

@@ -252,10 +252,9 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
             };
         }
 
-        // A carry-over grant a reset wiped is where its re-grant is now: that one says whether anything is left (unless the
-        // chain was revoked already: the revocation plan answers that).
+        // A carry-over grant a reset wiped is where its re-grant is now: that one says whether anything is left. A revocation
+        // made before (a partial one leaves its grant open) is answered by the revocation plan (below).
         var holder = grant;
-        // A revocation made before (a partial one leaves its grant open) is answered by the revocation plan (below).
         var chainRevoked = GrantRevocation.ChainRevocation(grant, ledger) is not null;
         if (grant is { CarryOver: true, Status: LedgerStatus.WipedByReset } && !chainRevoked)
         {
@@ -275,20 +274,16 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
             }
         }
 
-        switch (chainRevoked ? LedgerStatus.Revoked : holder.Status)
+        switch (chainRevoked ? (LedgerStatus?)null : holder.Status)
         {
-            case LedgerStatus.Revoked when chainRevoked:
-                break;
             case LedgerStatus.Pending:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.Failed, Reason = "its carry-over re-grant was made moments ago and Polar does not list it yet: run the revocation again in a few seconds" };
-            case LedgerStatus.Revoked:
-                return row with { UnitsGranted = grant.Units, UnitsRevoked = holder.TakenBack ?? 0, Status = BulkRevokeStatus.AlreadyRevoked, Reason = null };
             case LedgerStatus.Expired:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the grant expired" };
             case LedgerStatus.WipedByReset:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "a meter reset wiped the grant" };
             case LedgerStatus.Used:
-                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the customer spent all of it" };
+                return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "nothing of it is left: the customer spent it" + (holder.Revoked > 0 ? ", or another grant's revocation took it" : "") };
         }
 
         try

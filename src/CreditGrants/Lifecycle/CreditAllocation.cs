@@ -20,6 +20,30 @@ public sealed record CreditBlock(string GrantId, decimal Units, DateTimeOffset G
     /// </summary>
     public bool PartlyRevoked { get; init; }
 
+    /// <summary>
+    /// What the block had unspent when its revocation was made, as read then (the revocation's <c>grant_unspent</c>): usage
+    /// known per whole hour reaches a moment inside an hour only at the hour's end, so the block is charged the difference
+    /// at its revocation (and that much of the hour's usage is not charged again). Null when not known.
+    /// </summary>
+    public decimal? UnspentWhenRevoked { get; init; }
+
+    /// <summary>
+    /// Its revocation was made for units a reset wiped (sent before Polar's event store listed the reset): what it takes
+    /// beyond the block is what Polar's own rollover carried of them, charged to Polar's rollover credit first. So is the
+    /// revocation of a block a reset had wiped when it landed. Any other revocation's excess goes in the consumption order.
+    /// </summary>
+    public bool RevokedAcrossReset { get; init; }
+
+    /// <summary>This block without its revocation (moved to the block that holds its units).</summary>
+    public CreditBlock WithoutRevocation() => this with
+    {
+        RevokedAt = null,
+        RevokedUnits = null,
+        PartlyRevoked = false,
+        UnspentWhenRevoked = null,
+        RevokedAcrossReset = false,
+    };
+
     /// <summary>One of our grants made with <c>carryOver</c>: what a reset wipes of it is granted again (<see cref="CreditAllocation.CarryOverAt"/>).</summary>
     public bool CarryOver { get; init; }
 
@@ -48,7 +72,7 @@ public enum CreditBlockStatus
     Active,
     /// <summary>Open, part spent.</summary>
     PartlyUsed,
-    /// <summary>Open or not, everything spent.</summary>
+    /// <summary>Open, nothing left: spent, or taken by revocations.</summary>
     Used,
     /// <summary>Taken back: frozen at what it had spent when revoked.</summary>
     Revoked,
@@ -70,7 +94,16 @@ public sealed record CreditBlockState(CreditBlock Block, decimal Spent, decimal 
     /// </summary>
     public decimal Revoked { get; init; }
 
-    /// <summary>What was unspent when the block closed (what its revocation or expiry took back, or a reset wiped); 0 while open.</summary>
+    /// <summary>
+    /// What its revocation took (at <see cref="CreditBlock.RevokedAt"/>) that no block open then held: charged to none, as
+    /// overage is; Polar's balance is below what the blocks hold by it until the next reset.
+    /// </summary>
+    public decimal Unplaced { get; init; }
+
+    /// <summary>
+    /// What the block had unspent when it closed: what its closing revocation or its expiry took from it, or a reset wiped;
+    /// 0 while open.
+    /// </summary>
     public decimal Unspent => ClosedAt is null ? 0 : Block.Units - Spent - Revoked;
 }
 
@@ -78,7 +111,9 @@ public sealed record CreditBlockState(CreditBlock Block, decimal Spent, decimal 
 /// The one rule by which usage spends credit blocks (docs/credit-lifecycle.md): soonest expiry first (no expiry last), then
 /// oldest, then by grant id; usage is allocated as cumulative usage between the moments that open or close blocks, so
 /// only the usage at those moments is needed; a block that closes is frozen; a reset wipes every open block; usage beyond
-/// every open block is overage and charged to none.
+/// every open block is overage and charged to none. A revocation takes its units from its block (a partial one leaves the
+/// block open with the rest); what it takes beyond its block is charged to the blocks open then (Polar's rollover credit
+/// first when it was made across a reset), and what none holds is charged to none, as overage.
 /// </summary>
 public static class CreditAllocation
 {
@@ -93,7 +128,8 @@ public static class CreditAllocation
     /// <summary>
     /// What survives the reset at <paramref name="reset"/> (one of <paramref name="resets"/>), by the model of
     /// docs/credit-lifecycle.md ("Carry-over"): the blocks are allocated up to the reset; Polar's balance just before it is
-    /// B = what the blocks granted since the previous reset had unspent at it − the overage since then; Polar itself carries
+    /// B = what the blocks granted since the previous reset had unspent at it − the overage since then − what revocations since
+/// then took that no block held (<see cref="CreditBlockState.Unplaced"/>); Polar itself carries
     /// C = ⌊max(0, min(B, P))⌋ where P is the units of its rollover credits since the previous reset; what Polar's rollover
     /// blocks had unspent (U) is theirs, and C − U beyond it (the excess) is units of ours that Polar carried already, taken
     /// off our carry-over blocks' re-grants in consumption order (soonest expiry, oldest, grant id). A carry-over block
@@ -119,7 +155,9 @@ public static class CreditAllocation
         var window = states.Where(s => s.Block.GrantedAt >= previous && s.Block.GrantedAt < reset).ToList();
         var wiped = window.Where(s => s.Status == CreditBlockStatus.WipedByReset && s.ClosedAt == reset).ToList();
         var overage = Math.Max(0, usageAt(reset) - usageAt(previous) - window.Sum(s => s.Spent));
-        var balance = wiped.Sum(s => s.Unspent) - overage;
+        // What revocations in the window took beyond every open block counts against Polar's balance as overage does.
+        var owed = states.Where(s => s.Block.RevokedAt > previous && s.Block.RevokedAt <= reset).Sum(s => s.Unplaced);
+        var balance = wiped.Sum(s => s.Unspent) - overage - owed;
         var rolloverCredits = window.Where(s => s.Block.PolarRollover).Sum(s => s.Block.Units);
         var polarCarried = Math.Floor(Math.Max(0, Math.Min(balance, rolloverCredits)));
         var polarUnspent = wiped.Where(s => s.Block.PolarRollover).Sum(s => s.Unspent);
@@ -162,11 +200,24 @@ public static class CreditAllocation
             {
                 // A block revoked after the reset wiped it (the revocation was sent before the reset was listed): the revocation
                 // landed in a later window. In a window that has passed, it took its units there (from the credits then open)
-                // and nothing is carried; in the latest, the re-grant is made to meet it and the revocation takes from it.
+                // and only what a partial one left is carried; in the latest, the re-grant is made to meet it and the
+                // revocation takes from it.
                 var revokedAfter = carried.Block.RevokedAt is { } revokedAt && revokedAt > reset ? revokedAt : (DateTimeOffset?)null;
+                var units = carried.Units;
                 if (revokedAfter < latest)
                 {
-                    continue;
+                    // A partial one took only its units there: the rest is carried as if it had not been made.
+                    if (!carried.Block.PartlyRevoked)
+                    {
+                        continue;
+                    }
+
+                    units = Math.Max(0, units - (carried.Block.RevokedUnits ?? units));
+                    revokedAfter = null;
+                    if (units == 0)
+                    {
+                        continue;
+                    }
                 }
 
                 var id = regrantId(carried.Block, reset);
@@ -174,17 +225,18 @@ public static class CreditAllocation
                 {
                     // A re-grant not made yet for an earlier reset is made now, in the latest reset's window (Polar counts a
                     // balance from the latest reset's ingestion): dated at that reset, no usage between the resets spent it.
-                    var regrant = new CreditBlock(id, carried.Units, latest, carried.Block.ExpiresAt)
+                    var regrant = new CreditBlock(id, units, latest, carried.Block.ExpiresAt)
                     {
                         CarryOver = true,
                         RevokedAt = revokedAfter,
                         RevokedUnits = revokedAfter is null ? null : carried.Block.RevokedUnits,
                         PartlyRevoked = revokedAfter is not null && carried.Block.PartlyRevoked,
+                        RevokedAcrossReset = revokedAfter is not null,
                     };
                     if (revokedAfter is not null)
                     {
                         // The revocation is the re-grant's now: the wiped block's would take its units a second time.
-                        all[all.IndexOf(carried.Block)] = carried.Block with { RevokedAt = null, RevokedUnits = null, PartlyRevoked = false };
+                        all[all.IndexOf(carried.Block)] = carried.Block.WithoutRevocation();
                     }
 
                     all.Add(regrant);
@@ -227,10 +279,64 @@ public static class CreditAllocation
             .ThenBy(i => blocks[i].GrantedAt)
             .ThenBy(i => blocks[i].GrantId, StringComparer.Ordinal)
             .ToArray();
-        // What a revocation takes beyond its own block: Polar's rollover credit first (a carry-over grant's units Polar's own
-        // rollover carried sit there), then the other credits in the consumption order.
-        var chargeOrder = order.Where(i => blocks[i].PolarRollover).Concat(order.Where(i => !blocks[i].PolarRollover)).ToArray();
+        // What a revocation made across a reset takes beyond its own block: Polar's rollover credit first (the units of ours
+        // Polar's own rollover carried sit there), then the other credits in the consumption order.
+        var rolloverFirst = order.Where(i => blocks[i].PolarRollover).Concat(order.Where(i => !blocks[i].PolarRollover)).ToArray();
+        var acrossReset = new bool[blocks.Count];
+        var unplaced = new decimal[blocks.Count];
+        // Usage of the current hour charged at a revocation already (UnspentWhenRevoked), not to be charged again.
+        var prepaid = 0m;
         decimal Left(int i) => blocks[i].Units - spent[i] - revoked[i];
+
+        // A block's revocation takes from it: a partial one what it asked (the block stays open), any other all it has (and
+        // closes it); what it asked beyond that is returned, to be charged to the other blocks.
+        decimal TakeOwn(int i, DateTimeOffset moment)
+        {
+            var block = blocks[i];
+            acrossReset[i] = block.RevokedAcrossReset || closed[i] is not null;
+            if (closed[i] is not null)
+            {
+                return block.RevokedUnits ?? 0;
+            }
+
+            if (block.UnspentWhenRevoked is { } read && read >= 0 && read < Left(i))
+            {
+                // The hour's usage up to the revocation, which the revocation saw and hourly usage does not show yet.
+                prepaid += Left(i) - read;
+                spent[i] += Left(i) - read;
+            }
+
+            var had = Left(i);
+            if (block is { PartlyRevoked: true, RevokedUnits: { } units } && units < had)
+            {
+                revoked[i] += units;
+                return 0;
+            }
+
+            closed[i] = (CreditBlockStatus.Revoked, moment);
+            return Math.Max(0, (block.RevokedUnits ?? had) - had);
+        }
+
+        // Charges what block except's revocation took beyond it to the blocks open at the moment; returns what none held.
+        decimal Charge(decimal units, DateTimeOffset moment, int except)
+        {
+            foreach (var j in acrossReset[except] ? rolloverFirst : order)
+            {
+                if (units == 0)
+                {
+                    break;
+                }
+
+                if (j != except && closed[j] is null && blocks[j].GrantedAt <= moment)
+                {
+                    var take = Math.Min(units, Left(j));
+                    revoked[j] += take;
+                    units -= take;
+                }
+            }
+
+            return units;
+        }
 
         DateTimeOffset? previous = null;
         var previousUsage = 0m;
@@ -239,8 +345,11 @@ public static class CreditAllocation
             var usage = usageAt(moment);
             if (previous is { } from)
             {
-                // Usage of (previous, moment] goes to the blocks open over that interval, in the stated order.
+                // Usage of (previous, moment] goes to the blocks open over that interval, in the stated order (less what a
+                // revocation charged of it already).
                 var left = Math.Max(0, usage - previousUsage);
+                var charged = Math.Min(prepaid, left);
+                (left, prepaid) = (left - charged, prepaid - charged);
                 foreach (var i in order)
                 {
                     if (left == 0)
@@ -257,46 +366,21 @@ public static class CreditAllocation
                 }
             }
 
-            // Then what happens at the moment: revocations first (a partial one leaves its block open), then expiries and
-            // resets close the blocks open at it.
-            for (var i = 0; i < blocks.Count; i++)
+            // Then what happens at the moment: revocations first (each takes from its own block, then what they took beyond
+            // their blocks is charged to the others, whatever the order the blocks were given in), then expiries and resets
+            // close the blocks open at it.
+            var revoking = order.Where(i => blocks[i].RevokedAt == moment && blocks[i].GrantedAt <= moment).ToList();
+            var excess = revoking.ToDictionary(i => i, i => TakeOwn(i, moment));
+            foreach (var i in revoking)
             {
-                var block = blocks[i];
-                if (block.RevokedAt != moment || block.GrantedAt > moment)
-                {
-                    continue;
-                }
+                // What no open block held is charged to none, as overage is: a revocation stays the undoing of its grant,
+                // and Polar's balance is below the blocks by it until the next reset (CarryOverAt counts it there).
+                unplaced[i] = Charge(excess[i], moment, except: i);
+            }
 
-                var excess = block.RevokedUnits ?? 0;
-                if (closed[i] is null)
-                {
-                    var had = Left(i);
-                    if (block is { PartlyRevoked: true, RevokedUnits: { } units } && units < had)
-                    {
-                        revoked[i] += units;
-                        excess = 0;
-                    }
-                    else
-                    {
-                        closed[i] = (CreditBlockStatus.Revoked, moment);
-                        excess = Math.Max(0, (block.RevokedUnits ?? had) - had);
-                    }
-                }
-
-                foreach (var j in chargeOrder)
-                {
-                    if (excess == 0)
-                    {
-                        break;
-                    }
-
-                    if (j != i && closed[j] is null && blocks[j].GrantedAt <= moment)
-                    {
-                        var take = Math.Min(excess, Left(j));
-                        revoked[j] += take;
-                        excess -= take;
-                    }
-                }
+            if (resets.Contains(moment))
+            {
+                prepaid = 0;
             }
 
             for (var i = 0; i < blocks.Count; i++)
@@ -322,9 +406,13 @@ public static class CreditAllocation
         }
 
         return blocks.Select((block, i) => closed[i] is { } end
-                ? new CreditBlockState(block, spent[i], 0, end.Status, end.At) { Revoked = revoked[i] }
+                ? new CreditBlockState(block, spent[i], 0, end.Status, end.At) { Revoked = revoked[i], Unplaced = unplaced[i] }
                 : new CreditBlockState(block, spent[i], Left(i),
-                    Left(i) == 0 ? CreditBlockStatus.Used : spent[i] == 0 ? CreditBlockStatus.Active : CreditBlockStatus.PartlyUsed, null) { Revoked = revoked[i] })
+                    Left(i) == 0 ? CreditBlockStatus.Used : spent[i] == 0 ? CreditBlockStatus.Active : CreditBlockStatus.PartlyUsed, null)
+                {
+                    Revoked = revoked[i],
+                    Unplaced = unplaced[i],
+                })
             .ToArray();
     }
 }

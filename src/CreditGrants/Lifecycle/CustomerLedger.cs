@@ -11,7 +11,7 @@ public enum LedgerStatus
     Active,
     /// <summary>Open, part spent.</summary>
     PartlyUsed,
-    /// <summary>Everything spent.</summary>
+    /// <summary>Nothing left: spent, or taken by revocations (<see cref="LedgerGrant.Revoked"/>).</summary>
     Used,
     /// <summary>Taken back; frozen at what it had spent.</summary>
     Revoked,

@@ -66,7 +66,7 @@ public static class GrantMetadata
         DerivedGrantId.Of(kind == CompensationKind.Revoked ? GrantIdDomain.Revocation : GrantIdDomain.Expiry, grantId);
 }
 
-/// <summary>What closes a grant before its units are spent: a revocation or its expiry.</summary>
+/// <summary>What takes a grant's units back before they are spent: a revocation (whole, or partial: the rest stays open) or its expiry.</summary>
 public enum CompensationKind
 {
     /// <summary>Taken back by an operator or a caller.</summary>

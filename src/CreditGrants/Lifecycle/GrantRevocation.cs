@@ -53,7 +53,10 @@ public enum RevokeErrorKind
 {
     /// <summary>No grant event has this grant id (or Polar's event store does not list it yet).</summary>
     GrantNotFound,
-    /// <summary>A different revocation of the grant was made before (other units), or the grant expired or was wiped.</summary>
+    /// <summary>
+    /// A different revocation of the grant was made before (other units), or the grant expired or was wiped (for a carry-over
+    /// grant, with nothing unspent, or with its unspent units carried whole by Polar's own rollover).
+    /// </summary>
     Conflict,
     /// <summary>More units than are unspent were asked for without allowing a negative balance.</summary>
     ExceedsUnspent,
@@ -221,12 +224,19 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         request.Units is not { } units || units == made.Units || (request.AtMostUnspent && made.Units == Math.Min(units, made.Unspent));
 
     /// <summary>
+    /// How long after a reset its carry-over is taken as settled: before, usage Polar's event store does not list yet (it lags
+    /// by seconds) can make Polar's rollover look as if it carried a wiped grant whole, so a refusal that no re-grant comes
+    /// would be final too soon (a rule's refund records it); the answer is "try again" until then.
+    /// </summary>
+    public static readonly TimeSpan CarryOverSettles = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// The grant that holds <paramref name="asked"/>'s units now: <paramref name="asked"/> itself, or, for a carry-over grant a
     /// meter reset wiped, the re-grant that carries it (<see cref="LedgerGrant.Carries"/>), and that one's after later resets.
     /// A wiped carry-over grant with units unspent whose re-grant is not listed is a <see cref="RevokeErrorKind.GrantNotFound"/>
     /// (try again: the carry-over runs on the reset's webhook), or a <see cref="RevokeErrorKind.Conflict"/> when Polar's own
-    /// rollover carried all its units (<see cref="LedgerGrant.CarryOverUnits"/> 0: no re-grant comes); it is never revoked
-    /// itself in the window after the reset.
+    /// rollover carried all its units (<see cref="LedgerGrant.CarryOverUnits"/> 0: no re-grant comes) and the reset is
+    /// <see cref="CarryOverSettles"/> old; it is never revoked itself in the window after the reset.
     /// </summary>
     public static LedgerGrant Holder(LedgerGrant asked, CustomerLedger ledger)
     {
@@ -240,7 +250,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
             if (regrant is null)
             {
                 var unspent = grant.Units - grant.Spent - grant.Revoked;
-                if (unspent > 0 && grant.CarryOverUnits == 0)
+                if (unspent > 0 && grant.CarryOverUnits == 0 && ledger.Read.At - reset >= CarryOverSettles)
                 {
                     throw new RevokeException(RevokeErrorKind.Conflict,
                         $"Grant {Name(asked, grant)} was wiped by the meter reset at {reset:u} with {unspent} units unspent, and Polar's own rollover carried all of them (its Meter Credit rollover kept more than its own credits had left): none of our grants holds them, so nothing of it can be taken back. They stay in the customer's balance until spent or the next reset.");

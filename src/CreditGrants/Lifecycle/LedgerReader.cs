@@ -356,7 +356,10 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
             var at = revocation.Timestamp;
             var holder = i;
             var moves = 0;
-            while (resets.Any(r => r > blocks[holder].GrantedAt && r < at) && successor.TryGetValue(blocks[holder].GrantId, out var next) && moves++ < grants.Count)
+            // Only to a re-grant dated before the revocation landed: one made for a window that had passed when it landed (a
+            // later reset came first) is dated at that later reset, and the revocation took its units in the window between.
+            while (resets.Any(r => r > blocks[holder].GrantedAt && r < at) && successor.TryGetValue(blocks[holder].GrantId, out var next)
+                   && blocks[next].GrantedAt <= at && moves++ < grants.Count)
             {
                 holder = next;
             }
@@ -366,8 +369,8 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
                 continue;
             }
 
-            blocks[holder] = Revoked(blocks[holder], revocation);
-            blocks[i] = block with { RevokedAt = null, RevokedUnits = null, PartlyRevoked = false };
+            blocks[holder] = Revoked(blocks[holder], revocation) with { UnspentWhenRevoked = null, RevokedAcrossReset = true };
+            blocks[i] = block.WithoutRevocation();
             revocationOf[blocks[holder].GrantId] = revocation;
             revocationOf.Remove(block.GrantId);
         }
@@ -382,6 +385,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         RevokedAt = revocation.Timestamp > block.GrantedAt ? revocation.Timestamp : block.GrantedAt,
         RevokedUnits = revocation.Units,
         PartlyRevoked = revocation.Units < revocation.Unspent,
+        UnspentWhenRevoked = revocation.Unspent,
     };
 
     private static DateTimeOffset? ExpiresAt(IReadOnlyDictionary<string, JsonElement> metadata) =>

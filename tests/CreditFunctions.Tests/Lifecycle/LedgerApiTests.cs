@@ -100,4 +100,21 @@ public sealed class LedgerApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
         Assert.Equal(["units", "force"], Body(bad).GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("field").GetString()));
     }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    public async Task Units_of_zero_or_less_are_400_naming_the_field_and_leave_the_grant_revocable(string units)
+    {
+        await GrantAsync("api-r3", 30);
+
+        var bad = await RevokeAsync("api-r3", $$"""{"units":{{units}}}""");
+        var revoked = await RevokeAsync("api-r3", "{}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        var error = Assert.Single(Body(bad).GetProperty("errors").EnumerateArray());
+        Assert.Equal(("units", units), (error.GetProperty("field").GetString(), error.GetProperty("value").GetString()));
+        Assert.Contains("above 0", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.Created, 30m), (revoked.Status, Body(revoked).GetProperty("takenBack").GetDecimal()));
+    }
 }

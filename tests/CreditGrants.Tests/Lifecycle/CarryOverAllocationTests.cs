@@ -117,7 +117,8 @@ public sealed class CarryOverAllocationTests
 
         // Made to meet the revocation in its window, which takes it back when it landed: nothing of it is carried again.
         Assert.Equal(("co(promo@10)", 100m, At(10), At(12)), (latest.Regrant.GrantId, latest.Regrant.Units, latest.Regrant.GrantedAt, latest.Regrant.RevokedAt));
-        Assert.Equal(CreditBlockStatus.Revoked, CreditAllocation.Allocate([.. blocks, latest.Regrant], [At(10)], _ => 0, At(30))[1].Status);
+        CreditBlock[] readBack = [blocks[0] with { RevokedAt = null }, latest.Regrant];
+        Assert.Equal(CreditBlockStatus.Revoked, CreditAllocation.Allocate(readBack, [At(10)], _ => 0, At(30))[1].Status);
         // The revocation took its units in the window between the resets, which the second reset closed: nothing to carry.
         Assert.Empty(passed);
     }
@@ -230,6 +231,9 @@ public sealed class CarryOverAllocationTests
 
         Assert.Equal([("co(g@10)", 50m), ("co(h@10)", 100m)], first.Select(f => (f.Regrant.GrantId, f.Regrant.Units)));
         Assert.Equal(100m, states.Where(s => s.ClosedAt is null).Sum(s => s.Remaining));
+        // The 50 beyond g's re-grant come out of Polar's rollover credit, not out of h's re-grant.
+        Assert.Equal((50m, 0m), (states[3].Revoked, states[3].Remaining));
+        Assert.Equal((0m, 100m), (states[5].Revoked, states[5].Remaining));
         Assert.Equal([("co(co(h@10)@20)", 50m)], second.Select(f => (f.Regrant.GrantId, f.Regrant.Units)));
     }
 
@@ -242,5 +246,62 @@ public sealed class CarryOverAllocationTests
         var made = Assert.Single(CreditAllocation.CarryOvers(blocks, [At(10)], m => m > At(2) ? 20 : 0, At(12), RegrantId));
 
         Assert.Equal(("co(promo@10)", 50m, (DateTimeOffset?)null), (made.Regrant.GrantId, made.Regrant.Units, made.Regrant.RevokedAt));
+    }
+
+    /// <summary>
+    /// "c" (10) is revoked with 30 units (a negative balance allowed) at 5, when nothing else is open: 20 no block holds,
+    /// charged to none as overage is (revoking a grant undoes it, whatever came before). Then h (carry-over) and Polar's
+    /// rollover credit (40) at 6; the reset at 10. Polar's balance there is h + 40 - 20, and its rollover is computed from
+    /// that: with h at 10, it keeps 30, not 40.
+    /// </summary>
+    [Theory]
+    [InlineData(50, 70, 40)]
+    [InlineData(10, 30, 30)]
+    public void What_a_revocation_takes_beyond_every_open_block_lowers_polars_balance_at_the_reset_as_overage_does(int h, int balance,
+        int polarCarried)
+    {
+        CreditBlock[] blocks =
+        [
+            new("c", 10, At(0), RevokedAt: At(5)) { RevokedUnits = 30 },
+            new("h", h, At(6)) { CarryOver = true },
+            new("polar:credit", 40, At(6)) { PolarRollover = true },
+        ];
+
+        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], _ => 0, At(10));
+
+        Assert.Equal(((decimal)balance, (decimal)polarCarried), (carry.BalanceBefore, carry.PolarCarried));
+        Assert.Equal((decimal)h, Assert.Single(carry.Carried).Units);
+        Assert.Equal(20m, CreditAllocation.Allocate(blocks, [At(10)], _ => 0, At(8))[0].Unplaced);
+    }
+
+    [Fact]
+    public void A_partial_late_revocation_in_a_window_that_has_passed_leaves_the_rest_to_be_carried()
+    {
+        // Wiped at 10 with 100 unspent; 30 of it taken back at 12 (sent before the reset was listed); no re-grant made until
+        // after the reset at 20: the 70 left are granted again in the latest window.
+        CreditBlock[] blocks = [new("promo", 100, At(0), RevokedAt: At(12)) { CarryOver = true, RevokedUnits = 30, PartlyRevoked = true }];
+
+        var made = Assert.Single(CreditAllocation.CarryOvers(blocks, [At(10), At(20)], _ => 0, At(30), RegrantId));
+
+        Assert.Equal(("co(promo@10)", 70m, At(20), (DateTimeOffset?)null), (made.Regrant.GrantId, made.Regrant.Units, made.Regrant.GrantedAt, made.Regrant.RevokedAt));
+    }
+
+    [Fact]
+    public void What_is_still_owed_at_a_reset_lowers_polars_balance_there_and_not_the_next_windows_blocks()
+    {
+        // 30 taken from "c" (10) at 5, after "h" expired at 4, and nothing granted before the reset at 10: Polar's balance
+        // there is -20, and the new window's block owes nothing.
+        CreditBlock[] blocks =
+        [
+            new("c", 10, At(0), RevokedAt: At(5)) { RevokedUnits = 30 },
+            new("h", 50, At(1), ExpiresAt: At(4)) { CarryOver = true },
+            new("next", 40, At(10)),
+        ];
+
+        var carry = CreditAllocation.CarryOverAt(blocks, [At(10)], _ => 0, At(10));
+        var states = CreditAllocation.Allocate(blocks, [At(10)], _ => 0, At(12));
+
+        Assert.Equal((-20m, 0m), (carry.BalanceBefore, carry.PolarCarried));
+        Assert.Equal((20m, 0m, 40m), (states[0].Unplaced, states[2].Revoked, states[2].Remaining));
     }
 }

@@ -55,6 +55,35 @@ public sealed class CreditAllocationTests
     }
 
     [Fact]
+    public void The_allocation_does_not_depend_on_the_order_the_blocks_are_given_in()
+    {
+        Histories.Sample(history =>
+        {
+            var given = history.Allocate().OrderBy(s => s.Block.GrantId, StringComparer.Ordinal);
+            var reversed = (history with { Blocks = [.. history.Blocks.Reverse()] }).Allocate().OrderBy(s => s.Block.GrantId, StringComparer.Ordinal);
+            return given.SequenceEqual(reversed);
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void Revocations_at_one_moment_take_from_their_own_blocks_before_any_takes_beyond_its_own()
+    {
+        // 30 used of "a" (the oldest); at 5, a's revocation asks 40 (20 beyond its 20 left) and b's partial one 25 of its 40.
+        CreditBlock[] ab =
+        [
+            new("a", 50, At(0), RevokedAt: At(5)) { RevokedUnits = 40 },
+            new("b", 40, At(1), RevokedAt: At(5)) { RevokedUnits = 25, PartlyRevoked = true },
+        ];
+
+        foreach (var blocks in new[] { ab, [ab[1], ab[0]] })
+        {
+            var b = CreditAllocation.Allocate(blocks, [], m => m >= At(3) ? 30 : 0, At(8)).Single(s => s.Block.GrantId == "b");
+            // b's own 25 first, then 15 of a's 20 beyond (all b has left; 5 are owed): open with nothing left.
+            Assert.Equal((CreditBlockStatus.Used, 40m, 0m), (b.Status, b.Revoked, b.Remaining));
+        }
+    }
+
+    [Fact]
     public void A_closed_block_is_frozen_whatever_usage_comes_after()
     {
         Histories.Sample(history =>
@@ -153,14 +182,20 @@ public sealed class CreditAllocationTests
         Assert.Equal((CreditBlockStatus.Expired, 10m), (expired[0].Status, expired[0].Unspent));
     }
 
-    [Fact]
-    public void A_partial_revocation_of_more_than_is_left_closes_the_block_and_charges_the_excess_to_polars_rollover_credit_first()
+    /// <summary>
+    /// 80 used of "mine" (the oldest), then 50 asked of its 20 left: it closes, and the 30 beyond are charged to the others.
+    /// Asked with a negative balance allowed, they go in the consumption order (the plain credit, older than Polar's); made
+    /// across a reset (sent before the reset was listed), Polar's rollover credit pays first: the units of the grant that
+    /// Polar's own rollover carried sit there.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 30, 0)]
+    [InlineData(true, 5, 25)]
+    public void A_revocation_of_more_than_is_left_closes_the_block_and_charges_the_excess_to_the_others(bool acrossReset, int plainRevoked, int rolloverRevoked)
     {
-        // 80 used of "mine" (the oldest), then 50 asked of its 20 left: it closes, and the 30 beyond come from Polar's rollover
-        // credit (granted last, spent last by usage) before the plain credit.
         CreditBlock[] blocks =
         [
-            new("mine", 100, At(0), RevokedAt: At(5)) { RevokedUnits = 50, PartlyRevoked = true },
+            new("mine", 100, At(0), RevokedAt: At(5)) { RevokedUnits = 50, PartlyRevoked = true, RevokedAcrossReset = acrossReset },
             new("plain", 40, At(1)),
             new("polar:rollover", 25, At(2)) { PolarRollover = true },
         ];
@@ -168,8 +203,25 @@ public sealed class CreditAllocationTests
         var states = CreditAllocation.Allocate(blocks, [], m => m >= At(3) ? 80 : 0, At(10));
 
         Assert.Equal((CreditBlockStatus.Revoked, 20m), (states[0].Status, states[0].Unspent));
-        Assert.Equal((25m, 0m), (states[2].Revoked, states[2].Remaining));
-        Assert.Equal((5m, 35m), (states[1].Revoked, states[1].Remaining));
+        Assert.Equal(((decimal)plainRevoked, (decimal)rolloverRevoked), (states[1].Revoked, states[2].Revoked));
+        Assert.Equal(35m, states.Sum(s => s.Remaining));
+    }
+
+    [Fact]
+    public void A_revocation_made_inside_an_hour_charges_its_block_the_hours_usage_it_saw_and_that_usage_is_not_charged_again()
+    {
+        // Hourly usage: 17 used in hour 5 show at 6. The revocation at 5:30 saw 83 of "a" unspent and took them: "a" is
+        // charged the 17 then, and b keeps its 50 (before: a closed with 100, and b was charged the hour's 17).
+        CreditBlock[] blocks =
+        [
+            new("a", 100, At(0), ExpiresAt: At(48), RevokedAt: At(5).AddMinutes(30)) { RevokedUnits = 83, UnspentWhenRevoked = 83 },
+            new("b", 50, At(1)),
+        ];
+
+        var states = CreditAllocation.Allocate(blocks, [], m => m >= At(6) ? 17 : 0, At(10));
+
+        Assert.Equal((17m, 83m), (states[0].Spent, states[0].Unspent));
+        Assert.Equal((0m, 50m), (states[1].Spent, states[1].Remaining));
     }
 
     [Fact]
