@@ -63,16 +63,7 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         requests++;
 
         var states = CreditAllocation.Allocate(blocks, resets, usage.At(now), now);
-        // What the carry-over grants again of each carry-over grant a reset wiped (0 when Polar's own rollover carried it all).
-        var carried = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        foreach (var reset in states.Where(s => s is { Block.CarryOver: true, Status: CreditBlockStatus.WipedByReset }).Select(s => s.ClosedAt!.Value).Distinct())
-        {
-            foreach (var share in CreditAllocation.CarryOverAt(blocks, resets, usage.At(now), reset).Carried)
-            {
-                carried[share.Block.GrantId] = share.Units;
-            }
-        }
-
+        var carried = CarryOverUnits(states, blocks, resets, usage.At(now));
         var entries = new List<LedgerGrant>(states.Count);
         for (var i = 0; i < states.Count; i++)
         {
@@ -120,6 +111,25 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         var read = new LedgerRead(now, standing?.Balance, standing?.ConsumedUnits, standing?.CreditedUnits, usageSinceReset, fromEvents, lags, requests);
         var customerId = standing?.CustomerId ?? listed.Select(e => e.Customer?.Id).FirstOrDefault(id => id is not null);
         return new CustomerLedger(externalCustomerId, customerId, target.Meter.Name, meterId, entries, compensations, resets, read);
+    }
+
+    /// <summary>
+    /// What the carry-over grants again of each carry-over grant a reset wiped, by grant id (0 when Polar's own rollover
+    /// carried all it had unspent): <see cref="CreditAllocation.CarryOverAt"/> at each reset that wiped one.
+    /// </summary>
+    private static Dictionary<string, decimal> CarryOverUnits(IReadOnlyList<CreditBlockState> states, List<CreditBlock> blocks,
+        List<DateTimeOffset> resets, Func<DateTimeOffset, decimal> usageAt)
+    {
+        var carried = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        foreach (var reset in states.Where(s => s is { Block.CarryOver: true, Status: CreditBlockStatus.WipedByReset }).Select(s => s.ClosedAt!.Value).Distinct())
+        {
+            foreach (var share in CreditAllocation.CarryOverAt(blocks, resets, usageAt, reset).Carried)
+            {
+                carried[share.Block.GrantId] = share.Units;
+            }
+        }
+
+        return carried;
     }
 
     /// <summary>
