@@ -195,6 +195,9 @@ public sealed partial class ExpirySweep(
                 => new Decision(ExpiryStatus.WipedByReset,
                     $"a meter reset at {GrantExpiry.Format(reset)}, after the expiry took effect and before it was sent, wiped its units; "
                     + "an expiry sent now would take from the credits after the reset"),
+            // A carry-over re-grant dated at a reset takes the usage since it: what the grant had unspent is not settled yet.
+            LedgerStatus.Expired when GrantRevocation.PendingCarryOver(ledger!) is { } pending => new Decision(ExpiryStatus.Waiting,
+                $"the carry-over of grant {pending.GrantId}, wiped by the meter reset at {Format(pending.ClosedAt)}, is not listed yet; the next run looks again"),
             LedgerStatus.Expired => new Decision(ExpiryStatus.Expired, null, Request: new CompensationRequest(entry.GrantId, CompensationKind.Expired,
                 grant.EventCustomerId is { } id ? CustomerRef.Polar(id) : CustomerRef.External(grant.EventExternalCustomerId ?? entry.ExternalCustomerId!),
                 ledger!.Meter, grant.UnspentNotTakenBack, grant.UnspentNotTakenBack, takesEffect, Source, null)),

@@ -282,7 +282,8 @@ public sealed partial class BulkRevocation(LedgerReader ledgers, GrantRevocation
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "the grant expired" };
             case LedgerStatus.WipedByReset:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "a meter reset wiped the grant" };
-            case LedgerStatus.Used:
+            // Unless a pending carry-over re-grant will take some of the usage (the revocation plan says to run again).
+            case LedgerStatus.Used when GrantRevocation.PendingCarryOver(ledger) is null:
                 return row with { UnitsGranted = grant.Units, Status = BulkRevokeStatus.NothingUnspent, Reason = "nothing of it is left: the customer spent it" + (holder.Revoked > 0 ? ", or another grant's revocation took it" : "") };
         }
 

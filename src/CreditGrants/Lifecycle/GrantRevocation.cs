@@ -165,6 +165,14 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
                 throw new RevokeException(RevokeErrorKind.Conflict, $"Grant {name} was wiped by a meter reset at {grant.ClosedAt:u}: nothing of it is left to take back.");
         }
 
+        // An open grant: what it has unspent is settled only once a pending carry-over re-grant (which takes the usage since
+        // its reset) is made.
+        if (PendingCarryOver(ledger) is { } pending && !chain.Contains(pending.GrantId, StringComparer.Ordinal))
+        {
+            throw new RevokeException(RevokeErrorKind.GrantNotFound,
+                $"A meter reset at {pending.ClosedAt:u} wiped carry-over grant '{Identity.Display.Escape(pending.GrantId)}' of '{Identity.Display.Escape(ledger.ExternalCustomerId)}', and its carry-over re-grant is not listed yet: what grant '{Identity.Display.Escape(request.GrantId)}' has unspent can change when it is made. Try again in a minute (revocations wait for it up to {CarryOverWait.TotalMinutes:0} minutes after the reset; if it never comes, check that Polar's subscription webhooks reach the app).");
+        }
+
         var unspent = grant.Remaining;
         var taken = request.Units is { } most && request.AtMostUnspent ? Math.Min(most, unspent) : request.Units ?? unspent;
         if (taken > unspent && !request.AllowNegativeBalance)
@@ -222,6 +230,27 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
     /// </summary>
     private static bool Same(RevokeRequest request, RecordedCompensation made) =>
         request.Units is not { } units || units == made.Units || (request.AtMostUnspent && made.Units == Math.Min(units, made.Unspent));
+
+    /// <summary>
+    /// How long after a reset revocations and expiries of the customer's grants wait for its carry-over re-grants
+    /// (<see cref="PendingCarryOver"/>): normally made within seconds of the reset's webhook, and retried for minutes.
+    /// </summary>
+    public static readonly TimeSpan CarryOverWait = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// A carry-over grant of <paramref name="ledger"/> a reset wiped less than <see cref="CarryOverWait"/> before the ledger was
+    /// read, with units to carry (<see cref="LedgerGrant.CarryOverUnits"/>) and no re-grant listed, its chain not revoked; or
+    /// null. Until the re-grant is made (dated at the reset), what the customer's other grants have unspent is not settled:
+    /// the re-grant takes usage since the reset, so a revocation or an expiry computed now would take the wrong units.
+    /// </summary>
+    public static LedgerGrant? PendingCarryOver(CustomerLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        return ledger.Grants.FirstOrDefault(g => g is { CarryOver: true, Status: LedgerStatus.WipedByReset, CarryOverUnits: > 0, ClosedAt: { } reset }
+            && ledger.Read.At - reset < CarryOverWait
+            && !ledger.Grants.Any(r => string.Equals(r.Carries, g.GrantId, StringComparison.Ordinal))
+            && ChainRevocation(g, ledger) is null);
+    }
 
     /// <summary>
     /// How long after a reset its carry-over is taken as settled: before, usage Polar's event store does not list yet (it lags

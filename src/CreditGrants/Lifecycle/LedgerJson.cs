@@ -176,6 +176,14 @@ public static class LedgerJson
         {
             notes.Add($"Polar's balance ({ledger.Read.Balance ?? 0}) does not show yet what its event store holds ({ledger.Read.BalanceFromEvents}); it catches up in seconds.");
         }
+        else if (ledger.Read.Balance is { } balance && balance >= 0
+                 && ledger.Grants.Where(g => g.Status != LedgerStatus.Pending).Sum(g => g.Remaining + g.UnspentNotTakenBack) is var held && held != balance)
+        {
+            // The model's split of Polar's sum over the grants is off: say so rather than show it as settled.
+            notes.Add($"The grants' remaining units add up to {held}, Polar's balance is {balance}: which grant holds which units is off by {held - balance} "
+                      + "(for example a revocation or an expiry made while a meter reset's carry-over was pending for over an hour: "
+                      + "docs/credit-lifecycle.md lists the cases). Polar's balance is what counts.");
+        }
 
         foreach (var due in page.Where(g => g.UnspentNotTakenBack > 0))
         {

@@ -680,4 +680,54 @@ public sealed class CarryOverTests : IAsyncLifetime
         Assert.Equal(50m, Assert.Single((await LedgerAsync("co26")).Grants, g => g.Carries == "co26-promo").Units);
         Assert.Equal(90m, await BalanceAsync("co26"));
     }
+
+    [Fact]
+    public async Task Revocations_and_expiries_of_other_grants_wait_for_a_pending_carry_over_and_then_take_the_right_units()
+    {
+        await GrantAsync("co27", "co27-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co27", units: 10);
+        await GrantAsync("co27", "co27-g", 50, carryOver: true);
+        var cycled = await CycleAsync(subscription);
+        // The reset is listed, but its carry-over has not run (its delivery is being retried): the re-grant, dated at the
+        // reset, will take the usage since it, so what y and e have unspent is not settled yet.
+        await GrantAsync("co27", "co27-y", 40, carryOver: false);
+        await GrantAsync("co27", "co27-e", 20, carryOver: false, expiresAt: _clock.GetUtcNow().AddMinutes(10));
+        await UseAsync("co27", 30);
+        Later(50);
+        var waiting = await Assert.ThrowsAsync<RevokeException>(() => RevokeAsync("co27-y"));
+        Assert.Equal(RevokeErrorKind.GrantNotFound, waiting.Kind);
+        Assert.Contains("carry-over re-grant is not listed yet", waiting.Message, StringComparison.Ordinal);
+        var sweep = await _app.Services.GetRequiredService<CreditGrants.Expiry.ExpirySweep>().RunAsync();
+        Assert.Equal(CreditGrants.Expiry.ExpiryStatus.Waiting, Assert.Single(sweep.Expiries).Status);
+
+        // Once the re-grant is made: the 30 used since the reset are e's 20 (it expires first) and 10 of the re-grant (dated
+        // at the reset, older than y): e expires with nothing left, y is revoked whole, and the ledger and Polar agree on the
+        // re-grant's 40 and the period's 10.
+        await CarryAsync(cycled);
+        sweep = await _app.Services.GetRequiredService<CreditGrants.Expiry.ExpirySweep>().RunAsync();
+        Assert.Equal((CreditGrants.Expiry.ExpiryStatus.Expired, 0m), (Assert.Single(sweep.Expiries).Status, sweep.Expiries[0].UnitsTakenBack));
+        Assert.Equal(40m, (await RevokeAsync("co27-y")).TakenBack);
+        var ledger = await LedgerAsync("co27");
+        Assert.Equal((50m, 50m), (await BalanceAsync("co27"), ledger.Grants.Sum(g => g.Remaining)));
+    }
+
+    [Fact]
+    public async Task A_ledger_whose_grants_do_not_add_up_to_polars_balance_says_so()
+    {
+        await GrantAsync("co28", "co28-seed", 1, carryOver: false);
+        var subscription = await SubscribeAsync("co28", units: 10);
+        await GrantAsync("co28", "co28-g", 50, carryOver: true);
+        var cycled = await CycleAsync(subscription);
+        await GrantAsync("co28", "co28-y", 40, carryOver: false);
+        await UseAsync("co28", 30);
+        // The carry-over comes over an hour late (a poisoned delivery replayed): the revocation no longer waits for it.
+        Later(90);
+        Assert.DoesNotContain(LedgerJson.Page(await LedgerAsync("co28"), [], null, 100).Notes, n => n.Contains("add up to", StringComparison.Ordinal));
+        await RevokeAsync("co28-y");
+        await CarryAsync(cycled);
+
+        var page = LedgerJson.Page(await LedgerAsync("co28"), [], null, 100);
+        var note = Assert.Single(page.Notes, n => n.StartsWith("The grants' remaining units add up to", StringComparison.Ordinal));
+        Assert.Contains($"Polar's balance is {await BalanceAsync("co28")}", note, StringComparison.Ordinal);
+    }
 }
