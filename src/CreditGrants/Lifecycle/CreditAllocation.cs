@@ -129,7 +129,7 @@ public static class CreditAllocation
     /// What survives the reset at <paramref name="reset"/> (one of <paramref name="resets"/>), by the model of
     /// docs/credit-lifecycle.md ("Carry-over"): the blocks are allocated up to the reset; Polar's balance just before it is
     /// B = what the blocks granted since the previous reset had unspent at it − the overage since then − what revocations since
-/// then took that no block held (<see cref="CreditBlockState.Unplaced"/>); Polar itself carries
+    /// then took that no block held (<see cref="CreditBlockState.Unplaced"/>); Polar itself carries
     /// C = ⌊max(0, min(B, P))⌋ where P is the units of its rollover credits since the previous reset; what Polar's rollover
     /// blocks had unspent (U) is theirs, and C − U beyond it (the excess) is units of ours that Polar carried already, taken
     /// off our carry-over blocks' re-grants in consumption order (soonest expiry, oldest, grant id). A carry-over block
@@ -299,11 +299,11 @@ public static class CreditAllocation
                 return block.RevokedUnits ?? 0;
             }
 
-            if (block.UnspentWhenRevoked is { } read && read >= 0 && read < Left(i))
+            if (block.UnspentWhenRevoked is { } read && read >= 0 && Left(i) - read is var seen && seen > 0)
             {
                 // The hour's usage up to the revocation, which the revocation saw and hourly usage does not show yet.
-                prepaid += Left(i) - read;
-                spent[i] += Left(i) - read;
+                prepaid += seen;
+                spent[i] += seen;
             }
 
             var had = Left(i);

@@ -58,8 +58,8 @@ public sealed record LedgerGrant(
 
     /// <summary>
     /// For a carry-over grant a reset wiped: the units the carry-over grants again of it at that reset (its unspent units
-    /// less what Polar's own rollover carried of them: 0 when Polar carried them all; <see cref="CreditAllocation.CarryOverAt"/>);
-    /// null for any other grant.
+    /// less what Polar's own rollover carried of them: 0 when Polar carried them all; <see cref="CreditAllocation.CarryOverAt"/>),
+    /// computed at the resets that wiped a carry-over grant whose re-grant is not listed; null for any other grant.
     /// </summary>
     public decimal? CarryOverUnits { get; init; }
 
@@ -101,6 +101,9 @@ public sealed record CustomerLedger(
 {
     /// <summary>The grant with this id, or null.</summary>
     public LedgerGrant? Find(string grantId) => Grants.FirstOrDefault(g => string.Equals(g.GrantId, grantId, StringComparison.Ordinal));
+
+    /// <summary>The carry-over re-grant that carries the grant with this id (<see cref="LedgerGrant.Carries"/>), or null.</summary>
+    public LedgerGrant? RegrantOf(string grantId) => Grants.FirstOrDefault(g => string.Equals(g.Carries, grantId, StringComparison.Ordinal));
 }
 
 /// <summary>A grant this process made, as <see cref="RecentGrants"/> keeps it.</summary>

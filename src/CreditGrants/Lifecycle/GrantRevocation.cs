@@ -214,7 +214,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         }
 
         var chain = new List<string> { root.GrantId };
-        for (var current = root; ledger.Grants.FirstOrDefault(g => string.Equals(g.Carries, current.GrantId, StringComparison.Ordinal)) is { } next
+        for (var current = root; ledger.RegrantOf(current.GrantId) is { } next
              && !chain.Contains(next.GrantId, StringComparer.Ordinal);)
         {
             chain.Add(next.GrantId);
@@ -248,7 +248,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         ArgumentNullException.ThrowIfNull(ledger);
         return ledger.Grants.FirstOrDefault(g => g is { CarryOver: true, Status: LedgerStatus.WipedByReset, CarryOverUnits: > 0, ClosedAt: { } reset }
             && ledger.Read.At - reset < CarryOverWait
-            && !ledger.Grants.Any(r => string.Equals(r.Carries, g.GrantId, StringComparison.Ordinal))
+            && ledger.RegrantOf(g.GrantId) is null
             && ChainRevocation(g, ledger) is null);
     }
 
@@ -275,7 +275,7 @@ public sealed class GrantRevocation(IPolarGateway polar, LedgerReader ledgers, G
         var seen = new HashSet<string>(StringComparer.Ordinal) { grant.GrantId };
         while (grant is { Status: LedgerStatus.WipedByReset, CarryOver: true, ClosedAt: { } reset })
         {
-            var regrant = ledger.Grants.FirstOrDefault(g => string.Equals(g.Carries, grant.GrantId, StringComparison.Ordinal));
+            var regrant = ledger.RegrantOf(grant.GrantId);
             if (regrant is null)
             {
                 var unspent = grant.Units - grant.Spent - grant.Revoked;

@@ -63,7 +63,8 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
         requests++;
 
         var states = CreditAllocation.Allocate(blocks, resets, usage.At(now), now);
-        var carried = CarryOverUnits(states, blocks, resets, usage.At(now));
+        var regranted = grants.Select(g => RecordedCompensation.Text(g.Metadata!, GrantMetadata.Carries)).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var carried = CarryOverUnits(states, blocks, resets, usage.At(now), regranted);
         var entries = new List<LedgerGrant>(states.Count);
         for (var i = 0; i < states.Count; i++)
         {
@@ -115,13 +116,15 @@ public sealed class LedgerReader(IPolarGateway polar, RecentGrants recent, TimeP
 
     /// <summary>
     /// What the carry-over grants again of each carry-over grant a reset wiped, by grant id (0 when Polar's own rollover
-    /// carried all it had unspent): <see cref="CreditAllocation.CarryOverAt"/> at each reset that wiped one.
+    /// carried all it had unspent): <see cref="CreditAllocation.CarryOverAt"/> at each reset that wiped one whose re-grant is
+    /// not listed (<paramref name="regranted"/>: the grants re-grants carry); only those are asked about, and each costs an allocation.
     /// </summary>
     private static Dictionary<string, decimal> CarryOverUnits(IReadOnlyList<CreditBlockState> states, List<CreditBlock> blocks,
-        List<DateTimeOffset> resets, Func<DateTimeOffset, decimal> usageAt)
+        List<DateTimeOffset> resets, Func<DateTimeOffset, decimal> usageAt, HashSet<string> regranted)
     {
         var carried = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        foreach (var reset in states.Where(s => s is { Block.CarryOver: true, Status: CreditBlockStatus.WipedByReset }).Select(s => s.ClosedAt!.Value).Distinct())
+        foreach (var reset in states.Where(s => s is { Block.CarryOver: true, Status: CreditBlockStatus.WipedByReset } && !regranted.Contains(s.Block.GrantId))
+                     .Select(s => s.ClosedAt!.Value).Distinct())
         {
             foreach (var share in CreditAllocation.CarryOverAt(blocks, resets, usageAt, reset).Carried)
             {
