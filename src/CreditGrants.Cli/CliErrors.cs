@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Identity;
 using CreditGrants.Grants;
+using CreditGrants.Lifecycle;
 using CreditGrants.Polar;
 using CreditGrants.Polar.Meters;
 
@@ -23,6 +24,8 @@ public static class CliErrors
             StorageUnavailableException => (ExitCodes.Unavailable, exception.Message),
             StorageRefusedException => (ExitCodes.Failed, exception.Message),
             GrantException or MeterNotGrantableException => (ExitCodes.RefusedByPolar, exception.Message),
+            // A revocation refused as asked (another was made, more than is unspent, not listed yet): its message says what to do.
+            RevokeException => (ExitCodes.RefusedByPolar, exception.Message),
             PolarException { Kind: PolarErrorKind.Unavailable, Status: null } =>
                 (ExitCodes.Unavailable, $"{Sentence(exception.Message)} Check the server (--polar-server or {PolarConnection.ServerVariable}) "
                     + "and your network, then run again."),

@@ -271,6 +271,20 @@ public sealed class ConsistencyTests : IDisposable
         Assert.Contains("--help' for usage.", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_second_different_revocation_of_a_grant_is_refused_with_exit_3_and_the_reason_not_as_an_unexpected_error()
+    {
+        Assert.Equal(ExitCodes.Ok, (await Credits("grant", "--customer", "rv-1", "--email", "rv-1@credits.dev", "--units", "100", "--grant-id", "rv-g1")).ExitCode);
+        Assert.Equal(ExitCodes.Ok, (await Credits("grants", "revoke", "rv-g1", "--units", "30")).ExitCode);
+
+        var other = await Credits("grants", "revoke", "rv-g1", "--units", "40");
+
+        Assert.Equal(ExitCodes.RefusedByPolar, other.ExitCode);
+        var line = Assert.Single(other.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("credits: Grant 'rv-g1' was already revoked at", line, StringComparison.Ordinal);
+        Assert.Contains("taking back 30 units", line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-3")]
